@@ -1,0 +1,1 @@
+"""The Discord bot: serves ONNX models with onnxruntime; never imports TensorFlow."""

@@ -1,0 +1,137 @@
+"""The /color domain service: validate a name, look it up or predict it, render the swatch.
+
+Front ends (Discord cog, console, CLI) all call this, so input rules live in one place.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bot.engine import InferenceEngine, LoadedModel
+from bot.errors import InvalidInput
+from bot.model_specs import COLOR
+from bot.render import hex_color, swatch_png
+from bot.vocabulary import Vocabulary, normalize_name
+
+MAX_INPUT_LENGTH = 100
+
+
+@dataclass
+class ColorResult:
+    name: str  # the name as the model read it (normalised, only known characters)
+    rgb: tuple[int, int, int]
+    source: str  # "known": from the training lists; "model": predicted
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def hex(self) -> str:
+        return hex_color(self.rgb)
+
+
+def encode_names(
+    vocabulary: Vocabulary, names: list[str], max_length: int, left_pad: bool
+) -> np.ndarray:
+    """Ids padded with 0; the tutorial model was trained left-padded, the others right-padded."""
+    rows = [vocabulary.encode(n).ids for n in names]
+    if left_pad:
+        flipped = vocabulary.pad([r[::-1] for r in rows], max_length)
+        return flipped[:, ::-1].copy()
+    return vocabulary.pad(rows, max_length)
+
+
+class ColorModel:
+    """A loaded colour model with the encoder its metadata describes."""
+
+    def __init__(self, model: LoadedModel) -> None:
+        meta = model.metadata
+        self.model = model
+        self.vocabulary = Vocabulary(meta.vocabulary, offset=1)
+        self.max_length = meta.max_length
+        self.left_pad = meta.extra.get("padding", "right") == "left"
+        self.known: dict[str, str] = meta.extra.get("known_colors", {})
+        self.sorted_names = sorted(self.known)
+
+    def predict(self, names: list[str]) -> np.ndarray:
+        """RGB in [0, 1] for normalised names, shape (n, 3)."""
+        chars = encode_names(self.vocabulary, names, self.max_length, self.left_pad)
+        return self.model.run({"chars": chars})["rgb"]
+
+
+def to_rgb255(values: np.ndarray) -> tuple[int, int, int]:
+    r, g, b = (int(round(float(v) * 255)) for v in np.clip(values, 0.0, 1.0))
+    return r, g, b
+
+
+def parse_hex(value: str) -> tuple[int, int, int]:
+    n = int(value.removeprefix("#"), 16)
+    return (n >> 16) & 255, (n >> 8) & 255, n & 255
+
+
+class ColorService:
+    def __init__(self, engine: InferenceEngine, model_name: str = "color") -> None:
+        self.engine = engine
+        self.model_name = model_name
+        self._cache: tuple[LoadedModel, ColorModel] | None = None
+
+    def model(self) -> ColorModel:
+        """The current model's wrapper, rebuilt only when the engine swapped the file."""
+        loaded = self.engine.get(self.model_name, COLOR)
+        if self._cache is None or self._cache[0] is not loaded:
+            self._cache = (loaded, ColorModel(loaded))
+        return self._cache[1]
+
+    def clean_name(self, text: str, model: ColorModel) -> tuple[str, list[str]]:
+        """Apply the input rules; returns the name to use and notes for the user."""
+        text = text.strip()
+        if not text:
+            raise InvalidInput("Give a colour name, for example `forest`.")
+        if len(text) > MAX_INPUT_LENGTH:
+            raise InvalidInput(
+                f"That name is {len(text):,} characters long; the limit is {MAX_INPUT_LENGTH}."
+            )
+        normalized = normalize_name(text)
+        encoded = model.vocabulary.encode(normalized)
+        notes = []
+        kept = "".join(c for c in normalized if c in model.vocabulary)
+        name = " ".join(kept.split())
+        if not name:
+            raise InvalidInput(
+                "None of those characters are ones the colour model knows "
+                "(it reads letters, digits and a little punctuation)."
+            )
+        if encoded.dropped:
+            shown = " ".join(repr(c) for c in encoded.dropped[:10])
+            notes.append(f"Ignored characters the model does not know: {shown}")
+        if len(name) > model.max_length:
+            name = name[: model.max_length].rstrip()
+            notes.append(f"Only the first {model.max_length} characters were read.")
+        return name, notes
+
+    def color(self, text: str, model_only: bool = False) -> ColorResult:
+        model = self.model()
+        name, notes = self.clean_name(text, model)
+        if not model_only and name in model.known:
+            return ColorResult(name, parse_hex(model.known[name]), "known", notes)
+        return ColorResult(name, to_rgb255(model.predict([name])[0]), "model", notes)
+
+    def suggest(self, typed: str, limit: int = 25) -> list[str]:
+        """Known names starting with what was typed (for autocomplete)."""
+        try:
+            names = self.model().sorted_names
+        except Exception:
+            return []
+        prefix = normalize_name(typed)
+        start = bisect.bisect_left(names, prefix)
+        out = []
+        for name in names[start:]:
+            if not name.startswith(prefix) or len(out) >= limit:
+                break
+            out.append(name)
+        return out
+
+    @staticmethod
+    def render(result: ColorResult) -> bytes:
+        return swatch_png(result.rgb, result.name)

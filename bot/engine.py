@@ -1,0 +1,170 @@
+"""Loads the ONNX models in a directory and runs them with onnxruntime.
+
+One file is one model: its metadata says what it is. A file that is missing, corrupt
+or of the wrong shape disables only the commands that need it; the engine records why
+so the bot can tell users and admins.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from bot.errors import ModelUnavailable
+from bot.metadata import ModelMetadata, TensorSpec
+from bot.model_specs import expected_io
+
+log = logging.getLogger(__name__)
+
+CPU = "CPUExecutionProvider"
+CUDA = "CUDAExecutionProvider"
+_ORT_TYPES = {"tensor(int32)": "int32", "tensor(int64)": "int64", "tensor(float)": "float"}
+
+
+@dataclass
+class LoadedModel:
+    name: str
+    path: Path
+    metadata: ModelMetadata
+    session: ort.InferenceSession
+    mtime_ns: int
+    output_names: list[str] = field(default_factory=list)
+
+    def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Outputs by name, so callers never depend on the graph's output order."""
+        values = self.session.run(self.output_names, dict(feeds))
+        return dict(zip(self.output_names, values, strict=True))
+
+
+def _check_signature(actual: list, expected: list[TensorSpec], what: str) -> None:
+    by_name = {a.name: a for a in actual}
+    if sorted(by_name) != sorted(s.name for s in expected):
+        raise ValueError(
+            f"{what} are {sorted(by_name)}, metadata implies {sorted(s.name for s in expected)}"
+        )
+    for spec in expected:
+        node = by_name[spec.name]
+        dtype = _ORT_TYPES.get(node.type, node.type)
+        shape = tuple(d if isinstance(d, int) else None for d in node.shape)
+        if dtype != spec.dtype or shape != spec.shape:
+            raise ValueError(
+                f"{what[:-1]} {spec.name!r} is {dtype}{list(shape)}, "
+                f"expected {spec.dtype}{list(spec.shape)}"
+            )
+
+
+class ProviderChoice:
+    """Decides once whether CUDA really works, so later sessions never retry (and never spam)."""
+
+    def __init__(self, prefer_gpu: bool = True) -> None:
+        self.prefer_gpu = prefer_gpu
+        self._providers: list[str] | None = None
+        self._lock = threading.Lock()
+
+    def session(self, data: bytes, options: ort.SessionOptions) -> ort.InferenceSession:
+        with self._lock:
+            if self._providers is None:
+                return self._probe(data, options)
+        return ort.InferenceSession(data, options, providers=self._providers)
+
+    def _probe(self, data: bytes, options: ort.SessionOptions) -> ort.InferenceSession:
+        if not self.prefer_gpu or CUDA not in ort.get_available_providers():
+            self._providers = [CPU]
+            log.info("inference on CPU (CUDA not requested or not built in)")
+            return ort.InferenceSession(data, options, providers=[CPU])
+        # A CUDA provider that cannot load its libraries logs loudly and falls back; keep
+        # that quiet and look at what the session actually got.
+        ort.set_default_logger_severity(4)
+        try:
+            session = ort.InferenceSession(data, options, providers=[CUDA, CPU])
+        finally:
+            ort.set_default_logger_severity(2)
+        self._providers = [CUDA, CPU] if CUDA in session.get_providers() else [CPU]
+        log.info("inference on %s", "CUDA" if CUDA in self._providers else "CPU (CUDA unusable)")
+        return session
+
+    @property
+    def providers(self) -> list[str] | None:
+        return self._providers
+
+
+class InferenceEngine:
+    def __init__(self, model_dir: Path, prefer_gpu: bool = True, threads: int = 0) -> None:
+        self.model_dir = Path(model_dir)
+        self.providers = ProviderChoice(prefer_gpu)
+        self.threads = threads
+        self.models: dict[str, LoadedModel] = {}
+        self.failures: dict[str, str] = {}
+
+    def _options(self) -> ort.SessionOptions:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.log_severity_level = 3
+        return options
+
+    def load_file(self, path: Path) -> LoadedModel:
+        """Load and validate one file; raises ValueError (with the reason) if unusable."""
+        try:
+            data = path.read_bytes()
+            mtime = path.stat().st_mtime_ns
+        except OSError as exc:
+            raise ValueError(f"cannot read {path.name}: {exc.strerror}") from exc
+        try:
+            session = self.providers.session(data, self._options())
+        except Exception as exc:  # onnxruntime raises several types for a bad file
+            raise ValueError(f"{path.name} is not a loadable ONNX model ({exc})") from exc
+        meta = ModelMetadata.from_props(session.get_modelmeta().custom_metadata_map)
+        inputs, outputs = expected_io(meta)
+        _check_signature(session.get_inputs(), inputs, "inputs")
+        _check_signature(session.get_outputs(), outputs, "outputs")
+        return LoadedModel(path.stem, path, meta, session, mtime, [s.name for s in outputs])
+
+    def load_all(self) -> None:
+        """Load every *.onnx in the directory, recording failures instead of raising."""
+        if not self.model_dir.is_dir():
+            log.error("model directory %s does not exist; no commands have models", self.model_dir)
+            return
+        for path in sorted(self.model_dir.glob("*.onnx")):
+            self._load_into_service(path)
+
+    def reload(self) -> dict[str, str]:
+        """Re-read changed or new files. A file that fails keeps the old model in service."""
+        report: dict[str, str] = {}
+        for path in sorted(self.model_dir.glob("*.onnx")):
+            current = self.models.get(path.stem)
+            if current and current.mtime_ns == path.stat().st_mtime_ns:
+                continue
+            report[path.stem] = self._load_into_service(path)
+        return report
+
+    def _load_into_service(self, path: Path) -> str:
+        try:
+            model = self.load_file(path)
+        except ValueError as exc:
+            reason = str(exc)
+            if path.stem in self.models:
+                log.error("model %s not reloaded, previous version kept: %s", path.stem, reason)
+                return f"failed, previous version kept: {reason}"
+            self.failures[path.stem] = reason
+            log.error("model %s disabled: %s", path.stem, reason)
+            return f"failed: {reason}"
+        self.models[path.stem] = model  # a single assignment: readers see old or new, never half
+        self.failures.pop(path.stem, None)
+        log.info("model %s loaded (%s)", path.stem, model.metadata.kind)
+        return "loaded"
+
+    def by_kind(self, kind: str) -> dict[str, LoadedModel]:
+        return {n: m for n, m in self.models.items() if m.metadata.kind == kind}
+
+    def get(self, name: str, kind: str) -> LoadedModel:
+        model = self.models.get(name)
+        if model is not None and model.metadata.kind == kind:
+            return model
+        reason = self.failures.get(name, f"no {kind} model named {name!r} in {self.model_dir}")
+        raise ModelUnavailable(f"The {name} model is unavailable right now ({reason}).")

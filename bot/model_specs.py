@@ -1,0 +1,20 @@
+"""The graph signature each model kind must have, derived from its metadata.
+
+The engine checks a loaded file against this before serving it, so a file exported
+for another kind or with a mismatched vocabulary is refused at load time, not mid-reply.
+"""
+
+from __future__ import annotations
+
+from bot.metadata import ModelMetadata, TensorSpec
+
+COLOR = "color"
+
+
+def expected_io(meta: ModelMetadata) -> tuple[list[TensorSpec], list[TensorSpec]]:
+    if meta.kind == COLOR:
+        return (
+            [TensorSpec("chars", "int32", (None, meta.max_length))],
+            [TensorSpec("rgb", "float", (None, 3))],
+        )
+    raise ValueError(f"unknown model kind {meta.kind!r}")

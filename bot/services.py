@@ -1,0 +1,21 @@
+"""Builds the engine and the domain services once; every front end receives the same object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.colors.service import ColorService
+from bot.config import Settings
+from bot.engine import InferenceEngine
+
+
+@dataclass
+class Services:
+    engine: InferenceEngine
+    color: ColorService
+
+    @classmethod
+    def start(cls, settings: Settings) -> Services:
+        engine = InferenceEngine(settings.model_dir, prefer_gpu=settings.prefer_gpu)
+        engine.load_all()
+        return cls(engine=engine, color=ColorService(engine))

@@ -1,0 +1,81 @@
+"""Shared fixtures: small data made here and one tiny model trained once per session."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+
+COLOR_ROWS = [
+    ("red", 255, 0, 0),
+    ("dark red", 139, 0, 0),
+    ("light red", 255, 120, 120),
+    ("green", 0, 160, 0),
+    ("dark green", 0, 80, 0),
+    ("light green", 140, 240, 140),
+    ("blue", 0, 0, 255),
+    ("dark blue", 0, 0, 120),
+    ("light blue", 150, 180, 255),
+    ("forest", 34, 139, 34),
+    ("sky", 135, 206, 235),
+    ("snow", 250, 250, 250),
+    ("coal", 20, 20, 20),
+    ("grass", 80, 200, 60),
+    ("ocean", 0, 90, 160),
+    ("blood", 140, 10, 10),
+    ("lavender", 180, 160, 230),
+    ("mustard", 220, 180, 40),
+    ("sand", 220, 200, 150),
+    ("night", 10, 10, 40),
+    ("rose", 240, 120, 160),
+    ("lime", 180, 255, 0),
+    ("plum", 120, 40, 100),
+    ("rust", 180, 70, 20),
+]
+
+
+def write_color_csv(path: Path, rows=COLOR_ROWS) -> Path:
+    lines = ["name,red,green,blue"] + [f"{n},{r},{g},{b}" for n, r, g, b in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def color_csv(tmp_path_factory) -> Path:
+    return write_color_csv(tmp_path_factory.mktemp("data") / "colors.csv")
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory, color_csv) -> Path:
+    """A model directory holding a tiny colour model trained for two epochs."""
+    from training.color.train import train_color
+
+    out_dir = tmp_path_factory.mktemp("models")
+    args = argparse.Namespace(
+        data=[color_csv],
+        train_only=[],
+        variant="tiny",
+        epochs=2,
+        batch_size=8,
+        patience=2,
+        val_fraction=0.25,
+        seed=1,
+        run_dir=tmp_path_factory.mktemp("run"),
+        out=out_dir / "color.onnx",
+        verbose=False,
+    )
+    train_color(args)
+    return out_dir
+
+
+@pytest.fixture()
+def services(model_dir):
+    from bot.config import Settings
+    from bot.services import Services
+
+    return Services.start(Settings(model_dir=model_dir, prefer_gpu=False))

@@ -1,0 +1,1 @@
+"""Training toolkit: builds, trains and evaluates the bot's models and exports them to ONNX."""

@@ -1,0 +1,42 @@
+"""`python -m training evaluate color`: score an exported model on a colour CSV."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from bot.colors.service import ColorModel
+from bot.engine import InferenceEngine
+from training.color.data import load_colors
+from training.color.metrics import color_metrics
+
+
+def evaluate_color(model_path: Path, data: list[Path], batch_size: int = 1024) -> dict:
+    """Scores the ONNX file through the bot's own encoder, so this is what users get.
+
+    The baseline answers the mean colour of the model's training set (from its metadata),
+    not of this file, since a real predictor never sees the test colours.
+    """
+    engine = InferenceEngine(Path(model_path).parent, prefer_gpu=False)
+    try:
+        model = ColorModel(engine.load_file(Path(model_path)))
+    except ValueError as exc:
+        from training.errors import UserError
+
+        raise UserError(str(exc)) from None
+    table = load_colors(data)
+    unknown = sum(1 for n in table.names if any(c not in model.vocabulary for c in n))
+    pred = np.concatenate(
+        [model.predict(table.names[i : i + batch_size]) for i in range(0, len(table), batch_size)]
+    )
+    mean_rgb = np.asarray(model.model.metadata.extra["mean_rgb"])
+    metrics = color_metrics(table.rgb, pred, mean_rgb)
+    metrics["names_with_unknown_characters"] = unknown
+    metrics["dropped_rows"] = sum(table.dropped.values())
+    return metrics
+
+
+def main(args) -> None:
+    print(json.dumps(evaluate_color(args.model, args.data)))

@@ -1,0 +1,132 @@
+"""`python -m training train color`: fit a variant, report validation CIEDE2000, export ONNX."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from bot.colors.service import encode_names
+from bot.metadata import ModelMetadata
+from bot.model_specs import COLOR
+from bot.render import hex_color
+from bot.vocabulary import Vocabulary
+from training.callbacks import standard_callbacks
+from training.color.data import MAX_NAME_LENGTH, ColorTable, load_colors, split
+from training.color.metrics import color_metrics
+from training.color.model import VARIANTS, ColorVariant, build_color_model
+from training.runtime import hardware, training_command, utc_now
+
+
+def encode(vocab: Vocabulary, names: list[str], variant: ColorVariant) -> np.ndarray:
+    return encode_names(vocab, names, MAX_NAME_LENGTH, variant.padding == "left")
+
+
+def report_cleaning(table: ColorTable) -> None:
+    for source in table.sources:
+        print(f"  {source['file']}: {source['rows']} rows, {source['kept']} new names kept")
+    total = sum(table.dropped.values())
+    print(f"  kept {len(table)} names; dropped {total} rows:")
+    for reason, count in table.dropped.most_common():
+        print(f"    {count:6d}  {reason}")
+
+
+def train_color(args) -> dict:
+    keras.utils.set_random_seed(args.seed)
+    variant = VARIANTS[args.variant]
+    print(f"reading {len(args.data)} file(s)")
+    table = load_colors(args.data)
+    report_cleaning(table)
+    train, val = split(table, args.val_fraction)
+    if args.train_only:
+        # Restrict training names (not the validation set) to some lists: the same split
+        # then compares data sets fairly.
+        allowed = set(load_colors(args.train_only).names)
+        keep = np.array([n in allowed for n in train.names])
+        train = ColorTable(
+            [n for n, k in zip(train.names, keep, strict=True) if k], train.rgb[keep]
+        )
+    print(
+        f"split: {len(train)} train / {len(val)} validation names "
+        f"(hash of name, {args.val_fraction:.0%})"
+    )
+    vocab = Vocabulary.from_texts(table.names, offset=1)
+    x_train, x_val = encode(vocab, train.names, variant), encode(vocab, val.names, variant)
+    y_train, y_val = train.rgb / 255.0, val.rgb / 255.0
+    mean_rgb = y_train.mean(axis=0)
+
+    run_dir = Path(args.run_dir)
+    model = build_color_model(variant, vocab.size, MAX_NAME_LENGTH)
+    model.summary(print_fn=lambda line, **_: print(line))
+    started = time.perf_counter()
+    history = model.fit(
+        x_train,
+        y_train,
+        validation_data=(x_val, y_val),
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        verbose=2 if args.verbose else 0,
+        callbacks=standard_callbacks(run_dir, f"color ({variant.name})", args.patience),
+    )
+    seconds = time.perf_counter() - started
+    losses = history.history["val_loss"]
+    metrics = color_metrics(val.rgb, model.predict(x_val, verbose=0), mean_rgb)
+    metrics.update(
+        variant=variant.name,
+        epochs_run=len(losses),
+        best_epoch=int(np.argmin(losses)) + 1,
+        n_train=len(train),
+        training_seconds=round(seconds, 1),
+        hardware=hardware(),
+    )
+    print(json.dumps(metrics))
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+
+    if args.out:
+        metadata = ModelMetadata(
+            kind=COLOR,
+            vocabulary=vocab.tokens,
+            max_length=MAX_NAME_LENGTH,
+            metrics=metrics,
+            data_sources=table.sources,
+            training_command=training_command(),
+            trained_at=utc_now(),
+            extra={
+                "padding": variant.padding,
+                "variant": asdict(variant),
+                "mean_rgb": [round(float(v), 6) for v in mean_rgb],
+                "known_colors": {
+                    n: hex_color(tuple(int(c) for c in rgb))
+                    for n, rgb in zip(table.names, table.rgb, strict=True)
+                },
+            },
+        )
+        export_color(model, metadata, Path(args.out), x_val[:256])
+    return metrics
+
+
+def export_color(
+    model: keras.Model, metadata: ModelMetadata, out: Path, sample: np.ndarray
+) -> None:
+    import tensorflow as tf
+
+    from training.onnx_export import attach_metadata, convert, write_checked
+
+    spec = [tf.TensorSpec([None, metadata.max_length], tf.int32, name="chars")]
+    function = tf.function(
+        lambda chars: {"rgb": model(chars, training=False)}, input_signature=spec
+    )
+    proto = convert(function, spec)
+    attach_metadata(proto, metadata)
+    expected = model.predict(sample, verbose=0)
+
+    def parity(session) -> float:
+        (got,) = session.run(["rgb"], {"chars": sample})
+        return float(np.abs(got - expected).max())
+
+    diff = write_checked(proto, out, parity)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB), parity max |diff| = {diff:.2g}")
