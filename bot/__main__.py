@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from bot.config import Settings, read_token
+from bot.console import add_write_arguments
 from bot.errors import UserFacingError
 
 
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     color.add_argument("--model-only", action="store_true", help="skip the known-name lookup")
     color.add_argument("--out", type=Path, help="PNG path (default out/color-NAME.png)")
     color.add_argument("--json", action="store_true", help="print one JSON object")
+    add_write_arguments(commands.add_parser("write", help="text in a learned style"))
     return parser
 
 
@@ -64,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return 0
 
+    if args.command == "write":
+        return write_main(services, args)
+
     token = None if args.console else read_token()
     if token:
         from bot.discord_app.client import run_discord
@@ -71,6 +76,26 @@ def main(argv: list[str] | None = None) -> int:
         run_discord(services, token, sync_on_start=args.sync)
     else:
         Console(services, settings.output_dir).loop()
+    return 0
+
+
+def write_main(services, args) -> int:
+    from bot.console import write_payload
+
+    try:
+        payload = write_payload(services, args)
+    except UserFacingError as exc:
+        print(json.dumps({"error": str(exc)}) if args.json else f"error: {exc}")
+        return 2
+    if args.json:
+        print(json.dumps(payload, ensure_ascii=False))
+    else:
+        print(payload["text"])
+        print(
+            f"-- {payload['style']}, seed {payload['seed']}, "
+            f"{payload['chars_per_second']:.0f} characters/s",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 import shlex
 import sys
@@ -11,9 +12,12 @@ from typing import TextIO
 from bot.colors.service import ColorResult
 from bot.errors import UserFacingError
 from bot.services import Services
+from bot.write.service import WriteRequest
 
 HELP = """Commands:
   /color NAME     the colour a name evokes (add --model-only to skip the known-name lookup)
+  /write [--style S] [--prompt TEXT] [--length N] [--temperature T] [--seed N]
+                  text in a learned style
   /models         loaded models
   /help           this text
   /quit           leave"""
@@ -47,6 +51,42 @@ def color_payload(
     return result, payload
 
 
+def add_write_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--style", default="shakespeare")
+    parser.add_argument("--prompt", default="")
+    parser.add_argument("--length", type=int, default=400)
+    parser.add_argument("--temperature", type=float, default=0.8)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--top-k", type=int, default=0)
+    parser.add_argument("--top-p", type=float, default=1.0)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    return parser
+
+
+def write_payload(services: Services, args: argparse.Namespace) -> dict:
+    request = WriteRequest(
+        args.style, args.prompt, args.length, args.temperature, args.seed, args.top_k, args.top_p
+    )
+    result = services.write.write(request)
+    return {
+        "text": result.text,
+        "style": result.style,
+        "seed": result.seed,
+        "prompt": result.prompt,
+        "length": args.length,
+        "temperature": args.temperature,
+        "generated_chars": result.generated_chars,
+        "seconds": round(result.seconds, 4),
+        "chars_per_second": round(result.chars_per_second, 1),
+        "notes": result.notes,
+    }
+
+
+class _ConsoleParser(argparse.ArgumentParser):
+    def error(self, message: str):
+        raise UserFacingError(message)
+
+
 class Console:
     def __init__(self, services: Services, output_dir: Path) -> None:
         self.services = services
@@ -67,6 +107,8 @@ class Console:
                 return self.models()
             if command == "/color":
                 return self.color(rest)
+            if command == "/write":
+                return self.write(rest)
             return f"Unknown command {command!r}. Type /help."
         except UserFacingError as exc:
             return f"error: {exc}"
@@ -86,6 +128,19 @@ class Console:
             f"  swatch: {payload['image']}",
         ]
         return "\n".join(lines)
+
+    def write(self, rest: str) -> str:
+        parser = add_write_arguments(_ConsoleParser(prog="/write", add_help=False))
+        try:
+            words = shlex.split(rest)
+        except ValueError as exc:
+            raise UserFacingError(f"could not read that line: {exc}") from None
+        payload = write_payload(self.services, parser.parse_args(words))
+        notes = "".join(f"\n  note: {n}" for n in payload["notes"])
+        return (
+            f"{payload['text']}\n-- {payload['style']}, seed {payload['seed']}, "
+            f"{payload['chars_per_second']:.0f} characters/s{notes}"
+        )
 
     def models(self) -> str:
         engine = self.services.engine

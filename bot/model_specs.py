@@ -9,6 +9,7 @@ from __future__ import annotations
 from bot.metadata import ModelMetadata, TensorSpec
 
 COLOR = "color"
+CHARLM = "charlm"
 
 
 def expected_io(meta: ModelMetadata) -> tuple[list[TensorSpec], list[TensorSpec]]:
@@ -16,5 +17,14 @@ def expected_io(meta: ModelMetadata) -> tuple[list[TensorSpec], list[TensorSpec]
         return (
             [TensorSpec("chars", "int32", (None, meta.max_length))],
             [TensorSpec("rgb", "float", (None, 3))],
+        )
+    if meta.kind == CHARLM:
+        size = len(meta.vocabulary)
+        layout = meta.extra.get("state", [])
+        return (
+            [TensorSpec("tokens", "int32", (None,))]
+            + [TensorSpec(s["input"], "float", (None, s["size"])) for s in layout],
+            [TensorSpec("logits", "float", (None, size))]
+            + [TensorSpec(s["output"], "float", (None, s["size"])) for s in layout],
         )
     raise ValueError(f"unknown model kind {meta.kind!r}")

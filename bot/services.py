@@ -7,15 +7,17 @@ from dataclasses import dataclass
 from bot.colors.service import ColorService
 from bot.config import Settings
 from bot.engine import InferenceEngine
+from bot.write.service import WriteService
 
 
 @dataclass
 class Services:
     engine: InferenceEngine
     color: ColorService
+    write: WriteService
 
     @classmethod
     def start(cls, settings: Settings) -> Services:
         engine = InferenceEngine(settings.model_dir, prefer_gpu=settings.prefer_gpu)
         engine.load_all()
-        return cls(engine=engine, color=ColorService(engine))
+        return cls(engine=engine, color=ColorService(engine), write=WriteService(engine))

@@ -50,12 +50,65 @@ def color_csv(tmp_path_factory) -> Path:
     return write_color_csv(tmp_path_factory.mktemp("data") / "colors.csv")
 
 
+def make_text(n_lines: int = 300) -> str:
+    """A small, learnable corpus: short sentences from a few words."""
+    import random
+
+    rng = random.Random(0)
+    subjects = ["the cat", "a dog", "my friend", "the king", "our queen"]
+    verbs = ["sees", "loves", "fears", "finds", "keeps"]
+    objects = ["the moon.", "a rose.", "the sea!", "his crown.", "her book?"]
+    return "".join(
+        f"{rng.choice(subjects)} {rng.choice(verbs)} {rng.choice(objects)}\n"
+        for _ in range(n_lines)
+    )
+
+
 @pytest.fixture(scope="session")
-def model_dir(tmp_path_factory, color_csv) -> Path:
-    """A model directory holding a tiny colour model trained for two epochs."""
+def text_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("text") / "tiny.txt"
+    path.write_text(make_text(), encoding="utf-8")
+    return path
+
+
+def write_train_args(text_file: Path, run_dir: Path, out: Path | None, epochs: int = 2):
+    from training.__main__ import build_parser
+
+    argv = [
+        "train",
+        "write",
+        "--data",
+        str(text_file),
+        "--style",
+        "tiny",
+        "--units",
+        "16",
+        "--embedding",
+        "8",
+        "--epochs",
+        str(epochs),
+        "--batch-size",
+        "16",
+        "--seq-len",
+        "32",
+        "--val-chunk",
+        "500",
+        "--sample-length",
+        "20",
+        "--run-dir",
+        str(run_dir),
+    ]
+    return build_parser().parse_args(argv + (["--out", str(out)] if out else []))
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory, color_csv, text_file) -> Path:
+    """A model directory with a tiny colour model and a tiny writing style ("tiny")."""
     from training.color.train import train_color
+    from training.write import train_write
 
     out_dir = tmp_path_factory.mktemp("models")
+    train_write(write_train_args(text_file, tmp_path_factory.mktemp("wrun"), out_dir / "tiny.onnx"))
     args = argparse.Namespace(
         data=[color_csv],
         train_only=[],

@@ -13,7 +13,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def _color_train_parser(sub) -> None:
-    from training.color.model import DEFAULT_VARIANT, VARIANTS
+    from training.color.variants import DEFAULT_VARIANT, VARIANTS
 
     p = sub.add_parser("color", help="colour name -> RGB regressor")
     p.add_argument(
@@ -51,18 +51,68 @@ def _color_train_parser(sub) -> None:
     p.add_argument("--verbose", action="store_true")
 
 
+def _write_train_parser(sub) -> None:
+    p = sub.add_parser("write", help="character language model of a writing style")
+    p.add_argument(
+        "--data", type=Path, action="append", required=True, help="UTF-8 text file (repeatable)"
+    )
+    p.add_argument("--style", required=True, help="style name shown to users, e.g. shakespeare")
+    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--units", type=int, default=256)
+    p.add_argument("--embedding", type=int, default=64)
+    p.add_argument("--dropout", type=float, default=0.2)
+    p.add_argument("--seq-len", type=int, default=100)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--learning-rate", type=float, default=2e-3)
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--patience", type=int, default=4, help="early-stopping patience (epochs)")
+    p.add_argument(
+        "--val-chunk",
+        type=int,
+        default=10_000,
+        help="validation holds out whole chunks of this many characters",
+    )
+    p.add_argument("--val-every", type=int, default=10, help="every Nth chunk is validation")
+    p.add_argument(
+        "--sample-length",
+        type=int,
+        default=200,
+        help="characters sampled after each epoch (0: none)",
+    )
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--run-dir", type=Path, required=True)
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    p.add_argument("--out", type=Path, help="ONNX file to export to when training ends")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m training")
     actions = parser.add_subparsers(dest="action", required=True)
     train = actions.add_parser("train", help="train a model and export it to ONNX")
     train_kinds = train.add_subparsers(dest="kind", required=True)
     _color_train_parser(train_kinds)
+    _write_train_parser(train_kinds)
+
+    export = actions.add_parser("export", help="export a training run's best weights to ONNX")
+    export_kinds = export.add_subparsers(dest="kind", required=True)
+    p = export_kinds.add_parser("write")
+    p.add_argument("--run-dir", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
 
     evaluate = actions.add_parser("evaluate", help="score an exported ONNX model on data")
     eval_kinds = evaluate.add_subparsers(dest="kind", required=True)
     p = eval_kinds.add_parser("color")
     p.add_argument("--model", type=Path, required=True)
     p.add_argument("--data", type=Path, action="append", required=True)
+    p = eval_kinds.add_parser("write")
+    p.add_argument("--model", type=Path, required=True)
+    p.add_argument("--data", type=Path, action="append", required=True)
+    p.add_argument(
+        "--streams",
+        type=int,
+        default=64,
+        help="the text is scored as this many parallel streams (speed only)",
+    )
     return parser
 
 
@@ -77,6 +127,18 @@ def main(argv: list[str] | None = None) -> int:
             train_color(args)
         elif (args.action, args.kind) == ("evaluate", "color"):
             from training.color.evaluate import main as evaluate_main
+
+            evaluate_main(args)
+        elif (args.action, args.kind) == ("train", "write"):
+            from training.write import train_write
+
+            train_write(args)
+        elif (args.action, args.kind) == ("export", "write"):
+            from training.write import export_write
+
+            export_write(args.run_dir, args.out)
+        elif (args.action, args.kind) == ("evaluate", "write"):
+            from training.charlm.evaluate import main as evaluate_main
 
             evaluate_main(args)
     except UserError as exc:

@@ -9,6 +9,7 @@ from discord.ext import commands
 
 from bot.discord_app.color_cog import ColorCog
 from bot.discord_app.replies import NO_MENTIONS, ReplyingCommandTree
+from bot.discord_app.write_cog import WriteCog
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ class RnnBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         await self.add_cog(ColorCog(self.services.color))
+        await self.add_cog(WriteCog(self.services.write))
         await self.add_cog(AdminCog(self))
         if self.sync_on_start:
             synced = await self.tree.sync()

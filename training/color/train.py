@@ -18,7 +18,8 @@ from bot.vocabulary import Vocabulary
 from training.callbacks import standard_callbacks
 from training.color.data import MAX_NAME_LENGTH, ColorTable, load_colors, split
 from training.color.metrics import color_metrics
-from training.color.model import VARIANTS, ColorVariant, build_color_model
+from training.color.model import build_color_model
+from training.color.variants import VARIANTS, ColorVariant
 from training.runtime import hardware, training_command, utc_now
 
 

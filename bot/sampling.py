@@ -1,0 +1,54 @@
+"""Choosing the next token from logits: temperature, top-k, top-p, all in numpy.
+
+Each request owns its `numpy.random.Generator` and draws exactly one uniform number per
+token, so a request's text depends only on its seed and its own logits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    temperature: float = 0.8  # 0 means greedy (argmax)
+    top_k: int = 0  # 0 means no limit
+    top_p: float = 1.0  # nucleus mass; 1.0 means no limit
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.temperature <= 5:
+            raise ValueError("temperature must be between 0 and 5")
+        if self.top_k < 0:
+            raise ValueError("top_k must be 0 (off) or positive")
+        if not 0 < self.top_p <= 1:
+            raise ValueError("top_p must be in (0, 1]")
+
+
+def next_token_probabilities(logits: np.ndarray, config: SamplingConfig) -> np.ndarray:
+    """The distribution actually sampled from, after temperature and truncation."""
+    z = np.asarray(logits, dtype=np.float64) / config.temperature
+    if config.top_k and config.top_k < z.size:
+        cutoff = np.partition(z, -config.top_k)[-config.top_k]
+        z = np.where(z >= cutoff, z, -np.inf)
+    z -= z.max()
+    probs = np.exp(z)
+    probs /= probs.sum()
+    if config.top_p < 1.0:
+        order = np.argsort(-probs, kind="stable")
+        cumulative = np.cumsum(probs[order])
+        keep = order[: int(np.searchsorted(cumulative, config.top_p) + 1)]
+        mask = np.zeros_like(probs)
+        mask[keep] = probs[keep]
+        probs = mask / mask.sum()
+    return probs
+
+
+def sample(logits: np.ndarray, config: SamplingConfig, rng: np.random.Generator) -> int:
+    if config.temperature == 0:
+        return int(np.argmax(logits))
+    probs = next_token_probabilities(logits, config)
+    cumulative = np.cumsum(probs)
+    index = int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
+    return min(index, len(probs) - 1)

@@ -1,0 +1,161 @@
+"""The /write domain service: validate a request, prime with the prompt, sample text."""
+
+from __future__ import annotations
+
+import secrets
+import time
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bot.engine import InferenceEngine
+from bot.errors import InvalidInput, ModelUnavailable
+from bot.lm import StepGraph, generate
+from bot.model_specs import CHARLM
+from bot.sampling import SamplingConfig
+from bot.vocabulary import Vocabulary
+
+LENGTH_RANGE = (50, 1500)
+TEMPERATURE_RANGE = (0.0, 2.0)
+MAX_PROMPT = 500
+MAX_SEED = 2**31 - 1
+PROGRESS_EVERY = 16  # characters between progress callbacks
+
+# Characters users type that the corpora spell differently.
+_PROMPT_ALIASES = str.maketrans(
+    {
+        "\u2019": "'",
+        "\u2018": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u2014": "--",
+        "\u2013": "-",
+        "\t": " ",
+        "\r": "",
+    }
+)
+
+
+@dataclass
+class WriteRequest:
+    style: str
+    prompt: str = ""
+    length: int = 400
+    temperature: float = 0.8
+    seed: int | None = None
+    top_k: int = 0
+    top_p: float = 1.0
+
+
+@dataclass
+class WriteResult:
+    text: str  # the (cleaned) prompt followed by the generated characters
+    style: str
+    seed: int
+    prompt: str
+    generated_chars: int
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def chars_per_second(self) -> float:
+        return self.generated_chars / self.seconds if self.seconds > 0 else 0.0
+
+
+class StyleModel:
+    def __init__(self, graph: StepGraph) -> None:
+        meta = graph.model.metadata
+        self.graph = graph
+        self.vocabulary = Vocabulary(meta.vocabulary)
+        self.start_ids = self.vocabulary.encode(meta.extra.get("start_token", "\n")).ids.tolist()
+
+    def clean_prompt(self, prompt: str) -> tuple[str, list[str]]:
+        """Map typographic variants, then drop what the style never saw (with a note)."""
+        mapped = unicodedata.normalize("NFC", prompt.translate(_PROMPT_ALIASES))
+        encoded = self.vocabulary.encode(mapped)
+        notes = []
+        if encoded.dropped:
+            shown = " ".join(repr(c) for c in encoded.dropped[:10])
+            notes.append(f"Left out characters this style never saw: {shown}")
+        return self.vocabulary.decode(encoded.ids), notes
+
+
+class WriteService:
+    def __init__(self, engine: InferenceEngine) -> None:
+        self.engine = engine
+        self._cache: dict[str, tuple[object, StyleModel]] = {}
+
+    def styles(self) -> dict[str, str]:
+        """Style name -> model name, for every loaded writing model."""
+        return {
+            m.metadata.extra.get("style", name): name
+            for name, m in sorted(self.engine.by_kind(CHARLM).items())
+            if m.metadata.extra.get("task") == "write"
+        }
+
+    def style_model(self, style: str) -> StyleModel:
+        styles = self.styles()
+        if style not in styles:
+            known = ", ".join(styles) or "none are loaded"
+            raise ModelUnavailable(f"No writing style {style!r} is available ({known}).")
+        loaded = self.engine.get(styles[style], CHARLM)
+        cached = self._cache.get(style)
+        if cached is None or cached[0] is not loaded:
+            cached = (loaded, StyleModel(StepGraph(loaded)))
+            self._cache[style] = cached
+        return cached[1]
+
+    def validate(self, request: WriteRequest) -> tuple[StyleModel, str, list[str]]:
+        """Check every option before any work, so errors reach the user at once."""
+        low, high = LENGTH_RANGE
+        if not low <= request.length <= high:
+            raise InvalidInput(f"length must be between {low} and {high} characters.")
+        low_t, high_t = TEMPERATURE_RANGE
+        if not low_t <= request.temperature <= high_t:
+            raise InvalidInput(f"temperature must be between {low_t:g} and {high_t:g}.")
+        if request.seed is not None and not 0 <= request.seed <= MAX_SEED:
+            raise InvalidInput(f"seed must be between 0 and {MAX_SEED}.")
+        if len(request.prompt) > MAX_PROMPT:
+            raise InvalidInput(
+                f"The prompt is {len(request.prompt):,} characters; the limit is {MAX_PROMPT}."
+            )
+        try:
+            SamplingConfig(request.temperature, request.top_k, request.top_p)
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from None
+        model = self.style_model(request.style)
+        prompt, notes = model.clean_prompt(request.prompt)
+        if request.prompt.strip() and not prompt.strip():
+            raise InvalidInput(
+                f"None of the prompt's characters are known to the {request.style} style; "
+                "try plain letters, or leave the prompt empty."
+            )
+        return model, prompt, notes
+
+    def write(
+        self, request: WriteRequest, on_progress: Callable[[str], None] | None = None
+    ) -> WriteResult:
+        """Generate; `on_progress(text_so_far)` is called every few characters (any thread)."""
+        model, prompt, notes = self.validate(request)
+        seed = secrets.randbelow(MAX_SEED) if request.seed is None else request.seed
+        sampling = SamplingConfig(request.temperature, request.top_k, request.top_p)
+        prompt_ids = model.vocabulary.encode(prompt).ids.tolist()
+        started = time.perf_counter()
+        tokens = generate(
+            model.graph,
+            model.graph.zero_state(),
+            prompt_ids or model.start_ids,
+            request.length,
+            sampling,
+            np.random.default_rng(seed),
+        )
+        generated: list[int] = []
+        for token in tokens:
+            generated.append(token)
+            if on_progress and len(generated) % PROGRESS_EVERY == 0:
+                on_progress(prompt + model.vocabulary.decode(generated))
+        seconds = time.perf_counter() - started
+        text = prompt + model.vocabulary.decode(generated)
+        return WriteResult(text, request.style, seed, prompt, len(generated), seconds, notes)

@@ -1,0 +1,1 @@
+"""The generic token language-model pipeline shared by /write, /caption and /paint."""

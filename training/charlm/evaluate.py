@@ -1,0 +1,72 @@
+"""`evaluate write`: nats and bits per character of an exported step model on a text."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from bot.engine import InferenceEngine
+from bot.lm import StepGraph
+from bot.vocabulary import Vocabulary
+from training.charlm.corpus import read_texts
+from training.errors import UserError
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+def stream_nats(step: StepGraph, ids: np.ndarray, streams: int) -> float:
+    """Total negative log-likelihood (nats) of `ids[1:]` given the preceding tokens.
+
+    The text is cut into `streams` contiguous pieces scored side by side (one batched step
+    call per position); each piece starts from a zero state, as the bot's generation does.
+    """
+    streams = max(1, min(streams, (len(ids) - 1) // 2))
+    length = (len(ids) - 1) // streams
+    total = 0.0
+    state = step.zero_state(streams)
+    starts = np.arange(streams) * length
+    for t in range(length):
+        logits, state = step(ids[starts + t], state)
+        targets = ids[starts + t + 1]
+        total -= float(log_softmax(logits.astype(np.float64))[np.arange(streams), targets].sum())
+    # The tail that does not fill a whole column is scored on one stream.
+    tail_start = streams * length
+    if tail_start < len(ids) - 1:
+        state = step.zero_state(1)
+        for t in range(tail_start, len(ids) - 1):
+            logits, state = step(ids[t : t + 1], state)
+            total -= float(log_softmax(logits.astype(np.float64))[0, ids[t + 1]])
+    return total
+
+
+def evaluate_lm(model_path: Path, data: list[Path], streams: int = 64) -> dict:
+    engine = InferenceEngine(Path(model_path).parent, prefer_gpu=False)
+    try:
+        step = StepGraph(engine.load_file(Path(model_path)))
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    vocab = Vocabulary(step.model.metadata.vocabulary)
+    text = "".join(read_texts(data))
+    unknown = sum(1 for c in text if c not in vocab)
+    ids = vocab.encode(text).ids  # unknown characters are removed, and counted above
+    if len(ids) < 2:
+        raise UserError("no characters of the model's vocabulary in that text")
+    nats = stream_nats(step, ids, streams)
+    n = len(ids) - 1
+    return {
+        "n_chars": n,
+        "nats_per_char": round(nats / n, 4),
+        "bits_per_char": round(nats / n / math.log(2), 4),
+        "unknown_chars": unknown,
+        "unknown_chars_fraction": round(unknown / max(1, len(text)), 6),
+    }
+
+
+def main(args) -> None:
+    print(json.dumps(evaluate_lm(args.model, args.data, args.streams)))

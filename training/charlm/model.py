@@ -1,0 +1,75 @@
+"""Stacked-LSTM language model, and the single-step twin that shares its weights.
+
+Training runs whole sequences (every position predicts the next token); generation and
+export use the step model, one token in, logits and the new (h, c) per layer out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import keras
+from keras import layers
+
+
+@dataclass(frozen=True)
+class LMConfig:
+    vocab_size: int
+    embedding: int = 64
+    units: int = 256
+    layers: int = 2
+    dropout: float = 0.0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def state_names(config: LMConfig) -> list[tuple[str, str]]:
+    """(input, output) names of the recurrent state, in order h0, c0, h1, c1, ..."""
+    names = []
+    for i in range(config.layers):
+        names += [(f"h{i}_in", f"h{i}_out"), (f"c{i}_in", f"c{i}_out")]
+    return names
+
+
+def build_train_model(config: LMConfig, learning_rate: float | None = 2e-3) -> keras.Model:
+    """The sequence model; uncompiled (no optimizer state) when `learning_rate` is None."""
+    tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
+    x = layers.Embedding(config.vocab_size, config.embedding, name="embed")(tokens)
+    for i in range(config.layers):
+        x = layers.LSTM(config.units, return_sequences=True, name=f"lstm_{i}")(x)
+        if config.dropout:
+            x = layers.Dropout(config.dropout)(x)
+    logits = layers.Dense(config.vocab_size, name="logits")(x)
+    model = keras.Model(tokens, logits, name="charlm")
+    if learning_rate is None:
+        return model
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate, clipnorm=5.0),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    return model
+
+
+def build_step_model(config: LMConfig) -> keras.Model:
+    """One step for a batch: tokens (B,) and states (B, units) -> logits (B, V) and states."""
+    tokens = keras.Input(shape=(), dtype="int32", name="tokens", batch_size=None)
+    states_in = [keras.Input(shape=(config.units,), name=n) for n, _ in state_names(config)]
+    x = layers.Embedding(config.vocab_size, config.embedding, name="embed")(tokens)
+    x = layers.Reshape((1, config.embedding))(x)
+    states_out = []
+    for i in range(config.layers):
+        x, h, c = layers.LSTM(
+            config.units, return_sequences=True, return_state=True, name=f"lstm_{i}"
+        )(x, initial_state=[states_in[2 * i], states_in[2 * i + 1]])
+        states_out += [h, c]
+    x = layers.Reshape((config.units,))(x)
+    logits = layers.Dense(config.vocab_size, name="logits")(x)
+    return keras.Model([tokens, *states_in], [logits, *states_out], name="charlm_step")
+
+
+def copy_weights(source: keras.Model, target: keras.Model) -> None:
+    """Copy by layer name (embed, lstm_i, logits): the two graphs differ only in plumbing."""
+    for layer in target.layers:
+        if layer.weights:
+            layer.set_weights(source.get_layer(layer.name).get_weights())

@@ -1,0 +1,157 @@
+"""Generic language-model training: seq-to-seq windows, checkpoints, resume, samples.
+
+Used by `train write` now and by the caption and paint pipelines, which only differ in
+how they turn their data into token streams and what they put in the metadata.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from bot.lm import generate
+from bot.sampling import SamplingConfig
+from training.callbacks import standard_callbacks
+from training.charlm.model import LMConfig, build_step_model, build_train_model, copy_weights
+from training.errors import UserError
+
+CONFIG_FILE = "config.json"
+LAST_CHECKPOINT = "last.keras"
+BEST_WEIGHTS = "best.weights.h5"
+
+
+@dataclass
+class TrainSettings:
+    epochs: int = 30
+    batch_size: int = 64
+    seq_len: int = 100
+    learning_rate: float = 2e-3
+    patience: int = 4
+    seed: int = 1
+    sample_length: int = 200
+    verbose: bool = True
+
+
+class KerasStep:
+    """Adapts a Keras step model to the bot's step-function interface (for samples)."""
+
+    def __init__(self, model: keras.Model) -> None:
+        self.model = model
+
+    def __call__(self, tokens, state):
+        outputs = self.model([np.asarray(tokens, np.int32), *state], training=False)
+        outputs = [keras.ops.convert_to_numpy(o) for o in outputs]
+        return outputs[0], outputs[1:]
+
+
+def zero_state(config: LMConfig, batch: int = 1) -> list[np.ndarray]:
+    return [np.zeros((batch, config.units), np.float32) for _ in range(2 * config.layers)]
+
+
+class SamplePrinter(keras.callbacks.Callback):
+    """Prints a few samples at several temperatures after each epoch, to watch it learn."""
+
+    def __init__(self, config: LMConfig, prompt: list[int], decode: Callable, length: int) -> None:
+        super().__init__()
+        self.step_model = build_step_model(config)
+        self.config = config
+        self.prompt = prompt
+        self.decode = decode
+        self.length = length
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        copy_weights(self.model, self.step_model)
+        for temperature in (0.2, 0.5, 1.0):
+            tokens = generate(
+                KerasStep(self.step_model),
+                zero_state(self.config),
+                self.prompt,
+                self.length,
+                SamplingConfig(temperature),
+                np.random.default_rng(epoch),
+            )
+            text = self.decode(list(tokens))
+            print(f"--- epoch {epoch + 1}, temperature {temperature} ---\n{text}\n", flush=True)
+
+
+def completed_epochs(run_dir: Path) -> tuple[int, float]:
+    """Epochs in the CSV log and the best val_loss so far (for resuming)."""
+    log = run_dir / "log.csv"
+    if not log.exists():
+        return 0, math.inf
+    with log.open() as f:
+        rows = list(csv.DictReader(f))
+    return len(rows), min((float(r["val_loss"]) for r in rows), default=math.inf)
+
+
+def train_lm(
+    run_dir: Path,
+    config: LMConfig,
+    train_ids: np.ndarray,
+    val_ids: np.ndarray,
+    settings: TrainSettings,
+    resume: bool,
+    sample_prompt: list[int],
+    decode: Callable[[list[int]], str],
+    run_info: dict,
+) -> dict:
+    """Fit, keeping `best.weights.h5`, `last.keras` (every epoch) and the log in `run_dir`."""
+    from training.charlm.corpus import windows
+
+    keras.utils.set_random_seed(settings.seed)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config_path = run_dir / CONFIG_FILE
+    done, best = completed_epochs(run_dir) if resume else (0, math.inf)
+    if resume:
+        if not (run_dir / LAST_CHECKPOINT).exists():
+            raise UserError(f"nothing to resume in {run_dir} (no {LAST_CHECKPOINT})")
+        saved = json.loads(config_path.read_text())
+        if saved["config"] != config.as_dict():
+            raise UserError(f"{run_dir} was trained with another configuration: {saved['config']}")
+        model = keras.models.load_model(run_dir / LAST_CHECKPOINT)
+        print(f"resuming after epoch {done} (best val_loss {best:.4f})")
+    else:
+        model = build_train_model(config, settings.learning_rate)
+    config_path.write_text(json.dumps({"config": config.as_dict(), **run_info}, indent=2))
+
+    x_train, y_train = windows(train_ids, settings.seq_len)
+    x_val, y_val = windows(val_ids, settings.seq_len)
+    print(
+        f"{len(train_ids):,} training tokens in {len(x_train):,} sequences; "
+        f"{len(val_ids):,} validation tokens"
+    )
+    callbacks = standard_callbacks(
+        run_dir, "language model", settings.patience, ylabel="nats per token", resume=resume
+    )
+    callbacks[0].best = best  # a resumed run keeps the best checkpoint it already had
+    callbacks.append(keras.callbacks.ModelCheckpoint(run_dir / LAST_CHECKPOINT))
+    if settings.sample_length:
+        callbacks.append(SamplePrinter(config, sample_prompt, decode, settings.sample_length))
+    started = time.perf_counter()
+    model.fit(
+        x_train,
+        y_train,
+        validation_data=(x_val, y_val),
+        batch_size=settings.batch_size,
+        epochs=settings.epochs,
+        initial_epoch=done,
+        shuffle=True,
+        callbacks=callbacks,
+        verbose=2 if settings.verbose else 0,
+    )
+    seconds = time.perf_counter() - started
+    epochs, best = completed_epochs(run_dir)
+    return {
+        "val_nats_per_token": round(best, 4),
+        "val_bits_per_token": round(best / math.log(2), 4),
+        "epochs_run": epochs,
+        "training_seconds_this_run": round(seconds, 1),
+    }
