@@ -12,6 +12,7 @@ from bot.vocabulary import Vocabulary
 from tests.conftest import write_train_args
 from training.__main__ import main as training_main
 from training.charlm.corpus import read_texts, split_chunks, windows
+from training.charlm.train import metrics_from_log
 from training.errors import UserError
 
 
@@ -81,8 +82,14 @@ def test_resume_continues_the_log(text_file, tmp_path, capsys):
     train_write(args)
     assert "resuming after epoch 1" in capsys.readouterr().out
     with (run_dir / "log.csv").open() as f:
-        assert [row["epoch"] for row in csv.DictReader(f)] == ["0", "1"]
+        rows = list(csv.DictReader(f))
+    assert [row["epoch"] for row in rows] == ["0", "1"]
     assert (run_dir / "loss_curve.png").exists()
+    metrics = metrics_from_log(run_dir)
+    assert metrics["epochs_run"] == 2
+    assert metrics["training_seconds"] == pytest.approx(
+        sum(float(r["epoch_seconds"]) for r in rows), abs=0.1
+    )
 
 
 def test_resume_without_a_run_is_an_error(text_file, tmp_path):

@@ -99,6 +99,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
 
+    card = actions.add_parser("card", help="write a model card next to an exported model")
+    card_kinds = card.add_subparsers(dest="kind", required=True)
+    p = card_kinds.add_parser("write")
+    p.add_argument("--model", type=Path, required=True)
+    p.add_argument("--run-dir", type=Path, required=True)
+    p.add_argument("--data", type=Path, action="append", required=True)
+    p.add_argument("--prompt", default="")
+    p.add_argument("--note", default="", help="a sentence to add under Training")
+    p = card_kinds.add_parser("color")
+    p.add_argument("--model", type=Path, required=True)
+    p.add_argument("--run-dir", type=Path, required=True)
+    p.add_argument("--variants-table", type=Path, help="markdown table from color_variants.sh")
+
     evaluate = actions.add_parser("evaluate", help="score an exported ONNX model on data")
     eval_kinds = evaluate.add_subparsers(dest="kind", required=True)
     p = eval_kinds.add_parser("color")
@@ -137,6 +150,14 @@ def main(argv: list[str] | None = None) -> int:
             from training.write import export_write
 
             export_write(args.run_dir, args.out)
+        elif (args.action, args.kind) == ("card", "write"):
+            from training.cards import write_card
+
+            write_card(args.model, args.run_dir, args.data, args.prompt, args.note)
+        elif (args.action, args.kind) == ("card", "color"):
+            from training.cards import color_card
+
+            color_card(args.model, args.run_dir, args.variants_table)
         elif (args.action, args.kind) == ("evaluate", "write"):
             from training.charlm.evaluate import main as evaluate_main
 

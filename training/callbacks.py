@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import time
 from pathlib import Path
 
 import keras
@@ -20,6 +21,17 @@ class LossCurvePlot(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         plot_loss_curve(self.csv_path, self.png_path, self.title, self.ylabel)
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Adds `epoch_seconds` to the logs (and so to the CSV log), so resumed runs add up."""
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._started = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if logs is not None:
+            logs["epoch_seconds"] = round(time.perf_counter() - self._started, 2)
 
 
 def plot_loss_curve(csv_path: Path, png_path: Path, title: str, ylabel: str = "loss") -> None:
@@ -61,6 +73,7 @@ def standard_callbacks(
     if not resume:
         log_path.unlink(missing_ok=True)
     return [
+        EpochTimer(),
         keras.callbacks.ModelCheckpoint(
             run_dir / "best.weights.h5",
             monitor="val_loss",

@@ -11,7 +11,7 @@ from bot.metadata import ModelMetadata
 from bot.vocabulary import Vocabulary
 from training.charlm.corpus import build_vocabulary, read_texts, split_chunks
 from training.charlm.model import LMConfig
-from training.charlm.train import TrainSettings, train_lm
+from training.charlm.train import TrainSettings, metrics_from_log, train_lm
 from training.runtime import hardware, training_command, utc_now
 
 KIND = "charlm"
@@ -65,12 +65,6 @@ def train_write(args) -> None:
         vocab.decode,
         run_info,
     )
-    metrics_path = Path(args.run_dir) / "metrics.json"
-    total = result["training_seconds_this_run"]
-    if args.resume and metrics_path.exists():
-        total += json.loads(metrics_path.read_text()).get("training_seconds", 0)
-    result["training_seconds"] = round(total, 1)
-    metrics_path.write_text(json.dumps(result, indent=2))
     print(json.dumps(result))
     if args.out:
         export_write(args.run_dir, args.out)
@@ -81,7 +75,7 @@ def export_write(run_dir: Path, out: Path) -> None:
 
     info, config, model = load_run(Path(run_dir))
     vocab = Vocabulary(info["vocabulary"])
-    metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
+    metrics = metrics_from_log(Path(run_dir))
     metrics["hardware"] = info["hardware"]
     metadata = ModelMetadata(
         kind=KIND,

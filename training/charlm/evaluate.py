@@ -45,16 +45,19 @@ def stream_nats(step: StepGraph, ids: np.ndarray, streams: int) -> float:
     return total
 
 
-def evaluate_lm(model_path: Path, data: list[Path], streams: int = 64) -> dict:
+def load_step_model(model_path: Path) -> StepGraph:
     engine = InferenceEngine(Path(model_path).parent, prefer_gpu=False)
     try:
-        step = StepGraph(engine.load_file(Path(model_path)))
+        return StepGraph(engine.load_file(Path(model_path)))
     except ValueError as exc:
         raise UserError(str(exc)) from None
+
+
+def evaluate_text(step: StepGraph, text: str, streams: int = 64) -> dict:
+    """Characters outside the vocabulary are removed before scoring and counted."""
     vocab = Vocabulary(step.model.metadata.vocabulary)
-    text = "".join(read_texts(data))
     unknown = sum(1 for c in text if c not in vocab)
-    ids = vocab.encode(text).ids  # unknown characters are removed, and counted above
+    ids = vocab.encode(text).ids
     if len(ids) < 2:
         raise UserError("no characters of the model's vocabulary in that text")
     nats = stream_nats(step, ids, streams)
@@ -66,6 +69,10 @@ def evaluate_lm(model_path: Path, data: list[Path], streams: int = 64) -> dict:
         "unknown_chars": unknown,
         "unknown_chars_fraction": round(unknown / max(1, len(text)), 6),
     }
+
+
+def evaluate_lm(model_path: Path, data: list[Path], streams: int = 64) -> dict:
+    return evaluate_text(load_step_model(model_path), "".join(read_texts(data)), streams)
 
 
 def main(args) -> None:

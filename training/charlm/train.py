@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,14 +81,40 @@ class SamplePrinter(keras.callbacks.Callback):
             print(f"--- epoch {epoch + 1}, temperature {temperature} ---\n{text}\n", flush=True)
 
 
+def read_log(run_dir: Path) -> list[dict]:
+    log = Path(run_dir) / "log.csv"
+    if not log.exists():
+        return []
+    with log.open() as f:
+        return list(csv.DictReader(f))
+
+
 def completed_epochs(run_dir: Path) -> tuple[int, float]:
     """Epochs in the CSV log and the best val_loss so far (for resuming)."""
-    log = run_dir / "log.csv"
-    if not log.exists():
-        return 0, math.inf
-    with log.open() as f:
-        rows = list(csv.DictReader(f))
+    rows = read_log(run_dir)
     return len(rows), min((float(r["val_loss"]) for r in rows), default=math.inf)
+
+
+def metrics_from_log(run_dir: Path) -> dict:
+    """Validation metrics of the best epoch, from the CSV log (so interrupted runs have them).
+
+    `training_seconds` sums the epochs' own times across resumes; it is None for runs
+    logged before epoch times were recorded.
+    """
+    rows = read_log(run_dir)
+    if not rows:
+        raise UserError(f"{run_dir} has no completed epoch in log.csv")
+    losses = [float(r["val_loss"]) for r in rows]
+    best = min(losses)
+    seconds = [r.get("epoch_seconds") for r in rows]
+    return {
+        "val_nats_per_token": round(best, 4),
+        "val_bits_per_token": round(best / math.log(2), 4),
+        "train_nats_per_token": round(float(rows[losses.index(best)]["loss"]), 4),
+        "epochs_run": len(rows),
+        "best_epoch": losses.index(best) + 1,
+        "training_seconds": round(sum(float(t) for t in seconds), 1) if all(seconds) else None,
+    }
 
 
 def train_lm(
@@ -135,7 +160,6 @@ def train_lm(
     callbacks.append(keras.callbacks.ModelCheckpoint(run_dir / LAST_CHECKPOINT))
     if settings.sample_length:
         callbacks.append(SamplePrinter(config, sample_prompt, decode, settings.sample_length))
-    started = time.perf_counter()
     model.fit(
         x_train,
         y_train,
@@ -147,11 +171,4 @@ def train_lm(
         callbacks=callbacks,
         verbose=2 if settings.verbose else 0,
     )
-    seconds = time.perf_counter() - started
-    epochs, best = completed_epochs(run_dir)
-    return {
-        "val_nats_per_token": round(best, 4),
-        "val_bits_per_token": round(best / math.log(2), 4),
-        "epochs_run": epochs,
-        "training_seconds_this_run": round(seconds, 1),
-    }
+    return metrics_from_log(run_dir)
