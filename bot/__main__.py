@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from bot.config import Settings, read_token
-from bot.console import add_write_arguments
+from bot.console import add_caption_arguments, add_write_arguments
 from bot.errors import UserFacingError
 
 
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     color.add_argument("--out", type=Path, help="PNG path (default out/color-NAME.png)")
     color.add_argument("--json", action="store_true", help="print one JSON object")
     add_write_arguments(commands.add_parser("write", help="text in a learned style"))
+    add_caption_arguments(commands.add_parser("caption", help="captions, or an image's caption"))
     return parser
 
 
@@ -68,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "write":
         return write_main(services, args)
+    if args.command == "caption":
+        return caption_main(services, args)
 
     token = None if args.console else read_token()
     if token:
@@ -76,6 +79,18 @@ def main(argv: list[str] | None = None) -> int:
         run_discord(services, token, sync_on_start=args.sync)
     else:
         Console(services, settings.output_dir).loop()
+    return 0
+
+
+def caption_main(services, args) -> int:
+    from bot.console import caption_payload
+
+    try:
+        payload = caption_payload(services, args)
+    except UserFacingError as exc:
+        print(json.dumps({"error": str(exc)}) if args.json else f"error: {exc}")
+        return 2
+    print(json.dumps(payload) if args.json else "\n".join(payload["captions"]))
     return 0
 
 

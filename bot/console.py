@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from bot.caption.service import CaptionRequest
 from bot.colors.service import ColorResult
 from bot.errors import UserFacingError
 from bot.services import Services
@@ -18,6 +19,8 @@ HELP = """Commands:
   /color NAME     the colour a name evokes (add --model-only to skip the known-name lookup)
   /write [--style S] [--prompt TEXT] [--length N] [--temperature T] [--seed N]
                   text in a learned style
+  /caption [--image PATH] [--starts-with TEXT] [--count N] [--temperature T] [--seed N]
+                  captions, or a caption for an image
   /models         loaded models
   /help           this text
   /quit           leave"""
@@ -82,6 +85,37 @@ def write_payload(services: Services, args: argparse.Namespace) -> dict:
     }
 
 
+def add_caption_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--image", type=Path, help="caption this image")
+    parser.add_argument("--starts-with", default="")
+    parser.add_argument("--count", type=int, default=1)
+    parser.add_argument("--temperature", type=float, default=0.7)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--beam", type=int, help="beam width (0: sample; default: 3 for images)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    return parser
+
+
+def caption_payload(services: Services, args: argparse.Namespace) -> dict:
+    image = None
+    if args.image is not None:
+        try:
+            image = Path(args.image).read_bytes()
+        except OSError as exc:
+            raise UserFacingError(f"cannot read {args.image}: {exc.strerror}") from None
+    request = CaptionRequest(
+        args.starts_with, args.count, args.temperature, args.seed, image, args.beam
+    )
+    result = services.caption.caption(request)
+    return {
+        "captions": result.captions,
+        "seed": result.seed,
+        "method": result.method,
+        "image": str(args.image) if args.image else None,
+        "notes": result.notes,
+    }
+
+
 class _ConsoleParser(argparse.ArgumentParser):
     def error(self, message: str):
         raise UserFacingError(message)
@@ -109,6 +143,8 @@ class Console:
                 return self.color(rest)
             if command == "/write":
                 return self.write(rest)
+            if command == "/caption":
+                return self.caption(rest)
             return f"Unknown command {command!r}. Type /help."
         except UserFacingError as exc:
             return f"error: {exc}"
@@ -129,13 +165,25 @@ class Console:
         ]
         return "\n".join(lines)
 
-    def write(self, rest: str) -> str:
-        parser = add_write_arguments(_ConsoleParser(prog="/write", add_help=False))
+    @staticmethod
+    def parse(rest: str, command: str, add_arguments) -> argparse.Namespace:
+        parser = add_arguments(_ConsoleParser(prog=command, add_help=False))
         try:
-            words = shlex.split(rest)
+            return parser.parse_args(shlex.split(rest))
         except ValueError as exc:
             raise UserFacingError(f"could not read that line: {exc}") from None
-        payload = write_payload(self.services, parser.parse_args(words))
+
+    def caption(self, rest: str) -> str:
+        payload = caption_payload(
+            self.services, self.parse(rest, "/caption", add_caption_arguments)
+        )
+        lines = [f"{i}. {c}" for i, c in enumerate(payload["captions"], 1)]
+        lines += [f"-- {payload['method']}, seed {payload['seed']}"]
+        lines += [f"  note: {n}" for n in payload["notes"]]
+        return "\n".join(lines)
+
+    def write(self, rest: str) -> str:
+        payload = write_payload(self.services, self.parse(rest, "/write", add_write_arguments))
         notes = "".join(f"\n  note: {n}" for n in payload["notes"])
         return (
             f"{payload['text']}\n-- {payload['style']}, seed {payload['seed']}, "

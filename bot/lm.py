@@ -52,13 +52,79 @@ def generate(
     sampling: SamplingConfig,
     rng: np.random.Generator,
     end_token: int | None = None,
+    banned: Sequence[int] = (),
 ) -> Iterator[int]:
-    """Yield up to `max_new` sampled tokens after `prompt`; stops early at `end_token`."""
+    """Yield up to `max_new` sampled tokens after `prompt`; stops early at `end_token`.
+
+    `banned` tokens (a start token, say) are input-only and never sampled.
+    """
     logits, state = prime(step, state, prompt)
     for _ in range(max_new):
+        if len(banned):
+            logits = logits.copy()
+            logits[list(banned)] = -np.inf
         token = sample(logits, sampling, rng)
         if token == end_token:
             return
         yield token
         logits, state = step(np.array([token], np.int32), state)
         logits = logits[0]
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits.astype(np.float64)
+    z = z - z.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+def beam_search(
+    step: StepFn,
+    state: State,
+    prompt: Sequence[int],
+    max_new: int,
+    width: int,
+    end_token: int,
+    results: int = 1,
+    banned: Sequence[int] = (),
+) -> list[tuple[list[int], float]]:
+    """The `results` most likely continuations (tokens, mean log-probability per token).
+
+    All live beams advance in one batched step call. Finished beams are ranked by their
+    mean log-probability (END included), so short captions do not win by being short.
+    """
+    logits, state = prime(step, state, prompt)
+    beams: list[tuple[list[int], float]] = [([], 0.0)]
+    scores = log_softmax(logits[None])
+    scores[:, list(banned)] = -np.inf
+    finished: list[tuple[list[int], float]] = []
+    for _ in range(max_new):
+        candidates = []
+        for b, (_, total) in enumerate(beams):
+            for token in np.argsort(-scores[b])[:width]:
+                candidates.append((total + float(scores[b, token]), b, int(token)))
+        candidates.sort(key=lambda c: -c[0])
+        next_beams, parents = [], []
+        for total, b, token in candidates:
+            tokens = beams[b][0] + [token]
+            if token == end_token:
+                finished.append((tokens[:-1], total / len(tokens)))
+            elif len(next_beams) < width:
+                next_beams.append((tokens, total))
+                parents.append(b)
+            if len(next_beams) == width:
+                break
+        if len(finished) >= max(width, results) or not next_beams:
+            break
+        beams = next_beams
+        state = [s[parents] for s in state]
+        logits, state = step(np.array([t[-1] for t, _ in beams], np.int32), state)
+        scores = log_softmax(logits)
+        scores[:, list(banned)] = -np.inf
+    else:  # length limit reached: unfinished beams compete too
+        finished += [(tokens, total / (len(tokens) + 1)) for tokens, total in beams]
+    finished.sort(key=lambda f: -f[1])
+    unique: list[tuple[list[int], float]] = []
+    for tokens, score in finished:
+        if all(tokens != u[0] for u in unique):
+            unique.append((tokens, score))
+    return unique[:results]

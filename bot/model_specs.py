@@ -10,6 +10,7 @@ from bot.metadata import ModelMetadata, TensorSpec
 
 COLOR = "color"
 CHARLM = "charlm"
+CAPTION_ENCODER = "caption_encoder"
 
 
 def expected_io(meta: ModelMetadata) -> tuple[list[TensorSpec], list[TensorSpec]]:
@@ -26,5 +27,11 @@ def expected_io(meta: ModelMetadata) -> tuple[list[TensorSpec], list[TensorSpec]
             + [TensorSpec(s["input"], "float", (None, s["size"])) for s in layout],
             [TensorSpec("logits", "float", (None, size))]
             + [TensorSpec(s["output"], "float", (None, s["size"])) for s in layout],
+        )
+    if meta.kind == CAPTION_ENCODER:
+        size = meta.extra["image_size"]
+        return (
+            [TensorSpec("image", "float", (None, size, size, 3))],
+            [TensorSpec(s["output"], "float", (None, s["size"])) for s in meta.extra["state"]],
         )
     raise ValueError(f"unknown model kind {meta.kind!r}")

@@ -51,4 +51,4 @@ def sample(logits: np.ndarray, config: SamplingConfig, rng: np.random.Generator)
     probs = next_token_probabilities(logits, config)
     cumulative = np.cumsum(probs)
     index = int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
-    return min(index, len(probs) - 1)
+    return min(index, int(np.flatnonzero(probs)[-1]))  # never a zero-probability token

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.caption.service import CaptionService
 from bot.colors.service import ColorService
 from bot.config import Settings
 from bot.engine import InferenceEngine
@@ -15,9 +16,15 @@ class Services:
     engine: InferenceEngine
     color: ColorService
     write: WriteService
+    caption: CaptionService
 
     @classmethod
     def start(cls, settings: Settings) -> Services:
         engine = InferenceEngine(settings.model_dir, prefer_gpu=settings.prefer_gpu)
         engine.load_all()
-        return cls(engine=engine, color=ColorService(engine), write=WriteService(engine))
+        return cls(
+            engine=engine,
+            color=ColorService(engine),
+            write=WriteService(engine),
+            caption=CaptionService(engine),
+        )

@@ -101,14 +101,109 @@ def write_train_args(text_file: Path, run_dir: Path, out: Path | None, epochs: i
     return build_parser().parse_args(argv + (["--out", str(out)] if out else []))
 
 
+CAPTION_COLORS = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 40, 220)}
+
+
+def png_bytes(rgb, size=(24, 24), fmt="PNG") -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", size, rgb).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
 @pytest.fixture(scope="session")
-def model_dir(tmp_path_factory, color_csv, text_file) -> Path:
-    """A model directory with a tiny colour model and a tiny writing style ("tiny")."""
+def caption_data(tmp_path_factory) -> tuple[Path, Path]:
+    """Solid-colour images captioned with their colour: an image model can learn it."""
+    folder = tmp_path_factory.mktemp("captions")
+    images = folder / "images"
+    images.mkdir()
+    rows = ["image,caption"]
+    for i in range(30):
+        name, rgb = list(CAPTION_COLORS.items())[i % 3]
+        (images / f"img{i}.png").write_bytes(png_bytes(rgb))
+        for template in ("a {} square", "the picture is {}", "a plain {} image"):
+            rows.append(f"img{i}.png,{template.format(name).capitalize()} .")
+    csv_path = folder / "captions.csv"
+    csv_path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return csv_path, images
+
+
+def train_captioner(caption_data, out_dir: Path, run_root: Path) -> None:
+    from training.__main__ import build_parser
+    from training.caption.image_train import train_caption_image
+    from training.caption.train import train_caption
+
+    csv_path, images = caption_data
+    lm_run, image_run = run_root / "lm", run_root / "image"
+    parser = build_parser()
+    train_caption(
+        parser.parse_args(
+            [
+                "train",
+                "caption",
+                "--data",
+                str(csv_path),
+                "--units",
+                "16",
+                "--embedding",
+                "8",
+                "--epochs",
+                "2",
+                "--batch-size",
+                "16",
+                "--sample-length",
+                "20",
+                "--val-fraction",
+                "0.2",
+                "--run-dir",
+                str(lm_run),
+                "--out",
+                str(out_dir / "captions.onnx"),
+            ]
+        )
+    )
+    train_caption_image(
+        parser.parse_args(
+            [
+                "train",
+                "caption-image",
+                "--decoder-run",
+                str(lm_run),
+                "--captions",
+                str(csv_path),
+                "--images",
+                str(images),
+                "--image-size",
+                "16",
+                "--epochs",
+                "2",
+                "--batch-size",
+                "16",
+                "--val-fraction",
+                "0.2",
+                "--run-dir",
+                str(image_run),
+                "--out",
+                str(out_dir / "captions_encoder.onnx"),
+                "--decoder-model",
+                str(out_dir / "captions.onnx"),
+            ]
+        )
+    )
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory, color_csv, text_file, caption_data) -> Path:
+    """A model directory with tiny colour, writing ("tiny") and caption models."""
     from training.color.train import train_color
     from training.write import train_write
 
     out_dir = tmp_path_factory.mktemp("models")
     train_write(write_train_args(text_file, tmp_path_factory.mktemp("wrun"), out_dir / "tiny.onnx"))
+    train_captioner(caption_data, out_dir, tmp_path_factory.mktemp("crun"))
     args = argparse.Namespace(
         data=[color_csv],
         train_only=[],

@@ -132,3 +132,39 @@ def test_write_one_shot_json_is_reproducible(model_dir):
     assert payloads[0]["text"].startswith("a dog")
     assert payloads[0]["style"] == "tiny" and payloads[0]["seed"] == 1
     assert payloads[0]["chars_per_second"] > 0
+
+
+class SlowWriteService:
+    """Reports progress every 10 ms for 0.5 s, like a long generation."""
+
+    def __init__(self, real):
+        self.real = real
+
+    def styles(self):
+        return self.real.styles()
+
+    def validate(self, request):
+        return self.real.validate(request)
+
+    def write(self, request, on_progress=None):
+        import time
+
+        for i in range(50):
+            time.sleep(0.01)
+            on_progress("x" * (i + 1))
+        return self.real.write(request)
+
+
+def test_progress_edits_are_throttled(services, monkeypatch):
+    import bot.discord_app.write_cog as write_cog
+
+    monkeypatch.setattr(write_cog, "EDIT_INTERVAL", 0.1)
+    cog = WriteCog(SlowWriteService(services.write))
+    interaction = fake_interaction()
+    interaction.edit_original_response = AsyncMock()
+    asyncio.run(cog.write.callback(cog, interaction, "tiny", "", 50, 0.5, 3))
+    calls = interaction.edit_original_response.await_args_list
+    progress = [c.kwargs["content"] for c in calls[:-1]]
+    assert 2 <= len(progress) <= 7  # about one edit per interval over 0.5 s, not 50
+    assert all(p.endswith("▌") for p in progress)
+    assert not calls[-1].kwargs["content"].endswith("▌")

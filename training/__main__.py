@@ -1,8 +1,9 @@
-"""Command line: `python -m training {train,evaluate} KIND ...`."""
+"""Command line: `python -m training {train,export,evaluate,card} KIND ...`."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -12,10 +13,19 @@ from training.errors import UserError
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+def _handler(parser: argparse.ArgumentParser, target: str) -> argparse.ArgumentParser:
+    """Name the function as 'module:function', imported only when run (TensorFlow is slow)."""
+    parser.set_defaults(handler=target)
+    return parser
+
+
 def _color_train_parser(sub) -> None:
     from training.color.variants import DEFAULT_VARIANT, VARIANTS
 
-    p = sub.add_parser("color", help="colour name -> RGB regressor")
+    p = _handler(
+        sub.add_parser("color", help="colour name -> RGB regressor"),
+        "training.color.train:train_color",
+    )
     p.add_argument(
         "--data",
         type=Path,
@@ -51,21 +61,35 @@ def _color_train_parser(sub) -> None:
     p.add_argument("--verbose", action="store_true")
 
 
+def _lm_arguments(p: argparse.ArgumentParser, units: int, batch_size: int) -> None:
+    """Options shared by every language-model task (write, caption, paint)."""
+    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--units", type=int, default=units)
+    p.add_argument("--embedding", type=int, default=64)
+    p.add_argument("--dropout", type=float, default=0.2)
+    p.add_argument("--batch-size", type=int, default=batch_size)
+    p.add_argument("--learning-rate", type=float, default=2e-3)
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--patience", type=int, default=4, help="early-stopping patience (epochs)")
+    p.add_argument(
+        "--sample-length", type=int, default=200, help="tokens sampled after each epoch (0: none)"
+    )
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--run-dir", type=Path, required=True)
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    p.add_argument("--out", type=Path, help="ONNX file to export to when training ends")
+
+
 def _write_train_parser(sub) -> None:
-    p = sub.add_parser("write", help="character language model of a writing style")
+    p = _handler(
+        sub.add_parser("write", help="character language model of a writing style"),
+        "training.write:train_write",
+    )
     p.add_argument(
         "--data", type=Path, action="append", required=True, help="UTF-8 text file (repeatable)"
     )
     p.add_argument("--style", required=True, help="style name shown to users, e.g. shakespeare")
-    p.add_argument("--layers", type=int, default=2)
-    p.add_argument("--units", type=int, default=256)
-    p.add_argument("--embedding", type=int, default=64)
-    p.add_argument("--dropout", type=float, default=0.2)
     p.add_argument("--seq-len", type=int, default=100)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--learning-rate", type=float, default=2e-3)
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--patience", type=int, default=4, help="early-stopping patience (epochs)")
     p.add_argument(
         "--val-chunk",
         type=int,
@@ -73,16 +97,55 @@ def _write_train_parser(sub) -> None:
         help="validation holds out whole chunks of this many characters",
     )
     p.add_argument("--val-every", type=int, default=10, help="every Nth chunk is validation")
-    p.add_argument(
-        "--sample-length",
-        type=int,
-        default=200,
-        help="characters sampled after each epoch (0: none)",
+    _lm_arguments(p, units=256, batch_size=64)
+
+
+def _caption_train_parsers(sub) -> None:
+    p = _handler(
+        sub.add_parser("caption", help="caption language model (start/end tokens)"),
+        "training.caption.train:train_caption",
     )
+    p.add_argument(
+        "--data",
+        type=Path,
+        action="append",
+        required=True,
+        help="COCO captions JSON, image,caption CSV or one caption per line",
+    )
+    p.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.1,
+        help="share of images whose captions are held out",
+    )
+    _lm_arguments(p, units=256, batch_size=128)
+
+    p = _handler(
+        sub.add_parser("caption-image", help="image encoder for a caption model"),
+        "training.caption.image_train:train_caption_image",
+    )
+    p.add_argument(
+        "--decoder-run",
+        type=Path,
+        required=True,
+        help="run directory of the pretrained caption language model",
+    )
+    p.add_argument("--captions", type=Path, required=True, help="image,caption CSV")
+    p.add_argument("--images", type=Path, required=True, help="directory of the images")
+    p.add_argument("--image-size", type=int, default=96)
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--patience", type=int, default=5)
+    p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--run-dir", type=Path, required=True)
-    p.add_argument("--resume", action="store_true", help="continue an interrupted run")
-    p.add_argument("--out", type=Path, help="ONNX file to export to when training ends")
+    p.add_argument("--out", type=Path, help="encoder ONNX file to write when training ends")
+    p.add_argument(
+        "--decoder-model",
+        type=Path,
+        help="the exported decoder ONNX (its file name goes in the metadata)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,32 +155,48 @@ def build_parser() -> argparse.ArgumentParser:
     train_kinds = train.add_subparsers(dest="kind", required=True)
     _color_train_parser(train_kinds)
     _write_train_parser(train_kinds)
+    _caption_train_parsers(train_kinds)
 
     export = actions.add_parser("export", help="export a training run's best weights to ONNX")
     export_kinds = export.add_subparsers(dest="kind", required=True)
-    p = export_kinds.add_parser("write")
-    p.add_argument("--run-dir", type=Path, required=True)
-    p.add_argument("--out", type=Path, required=True)
+    for kind in ("write", "caption"):
+        p = _handler(export_kinds.add_parser(kind), "training.charlm.export:export_main")
+        p.add_argument("--run-dir", type=Path, required=True)
+        p.add_argument("--out", type=Path, required=True)
 
     card = actions.add_parser("card", help="write a model card next to an exported model")
     card_kinds = card.add_subparsers(dest="kind", required=True)
-    p = card_kinds.add_parser("write")
+    p = _handler(card_kinds.add_parser("write"), "training.cards:write_card_main")
     p.add_argument("--model", type=Path, required=True)
     p.add_argument("--run-dir", type=Path, required=True)
     p.add_argument("--data", type=Path, action="append", required=True)
     p.add_argument("--prompt", default="")
     p.add_argument("--note", default="", help="a sentence to add under Training")
-    p = card_kinds.add_parser("color")
+    p = _handler(card_kinds.add_parser("color"), "training.cards:color_card_main")
     p.add_argument("--model", type=Path, required=True)
     p.add_argument("--run-dir", type=Path, required=True)
     p.add_argument("--variants-table", type=Path, help="markdown table from color_variants.sh")
 
+    p = _handler(card_kinds.add_parser("caption"), "training.cards:caption_card_main")
+    p.add_argument("--model", type=Path, required=True)
+    p.add_argument("--encoder", type=Path, required=True)
+    p.add_argument(
+        "--data",
+        type=Path,
+        action="append",
+        required=True,
+        help="the training caption files (for the real-word and copy checks)",
+    )
+    p.add_argument("--images", type=Path, required=True)
+    p.add_argument("--lm-run", type=Path, required=True)
+    p.add_argument("--image-run", type=Path, required=True)
+
     evaluate = actions.add_parser("evaluate", help="score an exported ONNX model on data")
     eval_kinds = evaluate.add_subparsers(dest="kind", required=True)
-    p = eval_kinds.add_parser("color")
+    p = _handler(eval_kinds.add_parser("color"), "training.color.evaluate:main")
     p.add_argument("--model", type=Path, required=True)
     p.add_argument("--data", type=Path, action="append", required=True)
-    p = eval_kinds.add_parser("write")
+    p = _handler(eval_kinds.add_parser("write"), "training.charlm.evaluate:main")
     p.add_argument("--model", type=Path, required=True)
     p.add_argument("--data", type=Path, action="append", required=True)
     p.add_argument(
@@ -126,42 +205,29 @@ def build_parser() -> argparse.ArgumentParser:
         default=64,
         help="the text is scored as this many parallel streams (speed only)",
     )
+    p = _handler(eval_kinds.add_parser("caption"), "training.caption.evaluate:main")
+    p.add_argument("--model", type=Path, required=True)
+    p.add_argument(
+        "--data",
+        type=Path,
+        action="append",
+        required=True,
+        help="captions: one per line, or CSV image,caption",
+    )
+    p.add_argument("--images", type=Path, help="image directory: also score with the images")
+    p.add_argument(
+        "--encoder",
+        type=Path,
+        help="image encoder ONNX (default: MODEL_encoder.onnx beside the model)",
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    module, function = args.handler.split(":")
     try:
-        if (args.action, args.kind) == ("train", "color"):
-            from training.color.train import train_color
-
-            if args.out == Path(""):
-                args.out = None
-            train_color(args)
-        elif (args.action, args.kind) == ("evaluate", "color"):
-            from training.color.evaluate import main as evaluate_main
-
-            evaluate_main(args)
-        elif (args.action, args.kind) == ("train", "write"):
-            from training.write import train_write
-
-            train_write(args)
-        elif (args.action, args.kind) == ("export", "write"):
-            from training.write import export_write
-
-            export_write(args.run_dir, args.out)
-        elif (args.action, args.kind) == ("card", "write"):
-            from training.cards import write_card
-
-            write_card(args.model, args.run_dir, args.data, args.prompt, args.note)
-        elif (args.action, args.kind) == ("card", "color"):
-            from training.cards import color_card
-
-            color_card(args.model, args.run_dir, args.variants_table)
-        elif (args.action, args.kind) == ("evaluate", "write"):
-            from training.charlm.evaluate import main as evaluate_main
-
-            evaluate_main(args)
+        getattr(importlib.import_module(module), function)(args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -226,3 +226,163 @@ def color_card(model_path: Path, run_dir: Path, variants_table: Path | None) -> 
     card.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(json.dumps({"card": str(card)}))
     return card
+
+
+def write_card_main(args) -> None:
+    write_card(args.model, args.run_dir, args.data, args.prompt, args.note)
+
+
+def color_card_main(args) -> None:
+    color_card(args.model, args.run_dir, args.variants_table)
+
+
+def caption_language_stats(captions: list[str], training: set[str], words: set[str]) -> dict:
+    generated_words = [w.strip(",'-") for c in captions for w in c.split()]
+    generated_words = [w for w in generated_words if w]
+    real = sum(1 for w in generated_words if w in words)
+    copies = sum(1 for c in captions if c in training)
+    return {
+        "samples": len(captions),
+        "real_word_share": round(real / max(1, len(generated_words)), 4),
+        "verbatim_copy_share": round(copies / max(1, len(captions)), 4),
+        "distinct_share": round(len(set(captions)) / max(1, len(captions)), 4),
+    }
+
+
+def caption_grid_png(service, images: list[Path], path: Path, columns: int = 3) -> list[str]:
+    """Validation images with their beam-search captions; returns the captions."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from bot.caption.service import CaptionRequest
+
+    cell_w, img_h, text_h = 300, 200, 60
+    rows = (len(images) + columns - 1) // columns
+    sheet = Image.new("RGB", (cell_w * columns, (img_h + text_h) * rows), "white")
+    draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default(size=13)
+    captions = []
+    for i, image_path in enumerate(images):
+        caption = service.caption(CaptionRequest(image=image_path.read_bytes())).captions[0]
+        captions.append(caption)
+        x, y = (i % columns) * cell_w, (i // columns) * (img_h + text_h)
+        with Image.open(image_path) as image:
+            thumb = image.convert("RGB")
+            thumb.thumbnail((cell_w - 10, img_h - 10))
+            sheet.paste(thumb, (x + (cell_w - thumb.width) // 2, y + 5))
+        words, line, lines = caption.split(), "", []
+        for word in words:
+            if draw.textlength(line + " " + word, font=font) > cell_w - 12:
+                lines.append(line)
+                line = word
+            else:
+                line = (line + " " + word).strip()
+        lines.append(line)
+        draw.multiline_text((x + 6, y + img_h + 2), "\n".join(lines[:3]), fill="black", font=font)
+    sheet.save(path)
+    return captions
+
+
+def caption_card(
+    model_path: Path,
+    encoder_path: Path,
+    data: list[Path],
+    image_dir: Path,
+    image_run: Path,
+    lm_run: Path,
+) -> Path:
+    from bot.caption.service import CaptionRequest, CaptionService
+    from training.caption.data import load_captions
+
+    engine = InferenceEngine(model_path.parent, prefer_gpu=False)
+    for path in (model_path, encoder_path):
+        engine.models[path.stem] = engine.load_file(path)
+    service = CaptionService(engine, model_path.stem)
+    meta = engine.models[model_path.stem].metadata
+    enc_meta = engine.models[encoder_path.stem].metadata
+    corpus = load_captions(data)
+    training = {c.text for c in corpus.captions}
+    words = {w.strip(",'-") for t in training for w in t.split()}
+    samples = []
+    for seed in range(100):
+        samples += service.caption(CaptionRequest(count=5, temperature=0.7, seed=seed)).captions
+    stats = caption_language_stats(samples, training, words)
+    val_names = json.loads((image_run / "val_images.json").read_text())[:9]
+    grid = model_path.with_name(f"{model_path.stem}_examples.png")
+    caption_grid_png(service, [image_dir / n for n in val_names], grid)
+    for run, suffix in ((lm_run, "loss"), (image_run, "image_loss")):
+        shutil.copy(run / "loss_curve.png", model_path.with_name(f"{model_path.stem}_{suffix}.png"))
+    m, e = meta.metrics, enc_meta.metrics
+    cfg = meta.extra["config"]
+    lines = [
+        f"# Model card: `{model_path.name}` and `{encoder_path.name}` (/caption)",
+        "",
+        f"A character-level caption language model (LSTM {cfg['layers']} x {cfg['units']}, "
+        f"vocabulary of {len(meta.vocabulary)} characters including a start and an end token), "
+        "exported as a single-step graph; and a small convolutional image encoder "
+        f"({enc_meta.extra['image_size']} x {enc_meta.extra['image_size']} input) that maps a "
+        "picture to the decoder's initial (h, c) per layer (Show and Tell). The decoder was "
+        "pretrained on all captions and kept frozen while the encoder learned, so one decoder "
+        "file serves both modes.",
+        "",
+        "Text policy: lower case; letters, digits, space, apostrophe, comma and hyphen kept; "
+        "other symbols and the final full stop dropped; whitespace collapsed; captions of 5 to "
+        "100 characters. Captions are split by image (10% of images held out, by a hash of the "
+        "image id), the same split for both models, so held-out captions describe images "
+        "neither model saw.",
+        "",
+        "## Caption language model",
+        "",
+        f"- Command: `{meta.training_command}`",
+        "- Data: "
+        + ", ".join(
+            f"{d['file']} ({d['kept']:,} of {d['captions']:,} captions kept)"
+            for d in meta.data_sources
+        ),
+        f"- Split: {meta.extra['split']['train_captions']:,} training, "
+        f"{meta.extra['split']['val_captions']:,} validation captions",
+        f"- Epochs: {m['epochs_run']}, best {m['best_epoch']}; hardware {m['hardware']}; "
+        f"training time {_fmt_seconds(m['training_seconds'])}",
+        f"- Validation: **{m['val_nats_per_token']} nats/char** ({m['val_bits_per_token']} "
+        "bits/char), END included",
+        f"- Over {stats['samples']} captions sampled at temperature 0.7 (seeds 0 to 99, 5 each): "
+        f"**{stats['real_word_share']:.1%}** of generated words are words of the training "
+        f"captions; **{stats['verbatim_copy_share']:.1%}** of captions are verbatim copies of "
+        f"a training caption; {stats['distinct_share']:.1%} are distinct.",
+        "",
+        f"![loss curve]({model_path.stem}_loss.png)",
+        "",
+        "Samples (`python -m bot caption --count 5 --seed 0`):",
+        "",
+        *(f"- {c}" for c in samples[:5]),
+        "",
+        "## Image encoder",
+        "",
+        f"- Command: `{enc_meta.training_command}`",
+        f"- Data: {e['train_captions']:,} training captions of the 900 captioned Flickr8k "
+        f"images; validation {e['val_captions']} captions of {e['val_images']} held-out images; "
+        "augmentation: flips, shifts, zoom, contrast",
+        f"- Hardware {e['hardware']}; training time {_fmt_seconds(e['training_seconds'])}",
+        "",
+        "| validation captions of held-out images | nats/char | bits/char |",
+        "|---|---|---|",
+        f"| decoder alone (no image) | {e['val_nats_per_char_without_image']} | "
+        f"{e['val_bits_per_char_without_image']} |",
+        f"| with the image (encoder state) | {e['val_nats_per_char_with_image']} | "
+        f"{e['val_bits_per_char_with_image']} |",
+        "",
+        f"The image changes the loss by {-e['image_gain_nats_per_char']:+.4f} nats/char.",
+        "",
+        f"![image loss curve]({model_path.stem}_image_loss.png)",
+        "",
+        "Held-out images with their captions (beam search, width 3):",
+        "",
+        f"![examples]({grid.name})",
+    ]
+    card = model_path.with_suffix(".md")
+    card.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(json.dumps({"card": str(card), **stats}))
+    return card
+
+
+def caption_card_main(args) -> None:
+    caption_card(args.model, args.encoder, args.data, args.images, args.image_run, args.lm_run)

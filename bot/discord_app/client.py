@@ -7,6 +7,7 @@ import logging
 import discord
 from discord.ext import commands
 
+from bot.discord_app.caption_cog import CaptionCog
 from bot.discord_app.color_cog import ColorCog
 from bot.discord_app.replies import NO_MENTIONS, ReplyingCommandTree
 from bot.discord_app.write_cog import WriteCog
@@ -47,6 +48,7 @@ class RnnBot(commands.Bot):
     async def setup_hook(self) -> None:
         await self.add_cog(ColorCog(self.services.color))
         await self.add_cog(WriteCog(self.services.write))
+        await self.add_cog(CaptionCog(self.services.caption))
         await self.add_cog(AdminCog(self))
         if self.sync_on_start:
             synced = await self.tree.sync()

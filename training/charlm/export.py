@@ -10,6 +10,7 @@ import keras
 import numpy as np
 
 from bot.metadata import ModelMetadata
+from bot.model_specs import CHARLM
 from training.charlm.model import (
     LMConfig,
     build_step_model,
@@ -104,3 +105,30 @@ def export_lm(
         f"max |diff| = {difference:.2g} over {len(parity_tokens)} tokens"
     )
     return difference
+
+
+def export_run(run_dir: Path, out: Path) -> float:
+    """Export a finished (or interrupted) run with the metadata its task recorded."""
+    from training.charlm.train import metrics_from_log
+    from training.runtime import utc_now
+
+    info, config, model = load_run(Path(run_dir))
+    metrics = metrics_from_log(Path(run_dir))
+    metrics["hardware"] = info["hardware"]
+    metadata = ModelMetadata(
+        kind=CHARLM,
+        vocabulary=info["vocabulary"],
+        max_length=0,
+        metrics=metrics,
+        data_sources=info["data_sources"],
+        training_command=info["training_command"],
+        trained_at=utc_now(),
+        extra={**info["extra"], "split": info["split"], "settings": info["settings"]},
+    )
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(0, config.vocab_size, 100).astype(np.int32)
+    return export_lm(model, config, metadata, Path(out), tokens)
+
+
+def export_main(args) -> None:
+    export_run(args.run_dir, args.out)

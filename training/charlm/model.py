@@ -46,7 +46,10 @@ def build_train_model(config: LMConfig, learning_rate: float | None = 2e-3) -> k
         return model
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate, clipnorm=5.0),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        # Averaged over the weighted positions only, so padded rows still give nats/token.
+        loss=keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True, reduction="mean_with_sample_weight"
+        ),
     )
     return model
 

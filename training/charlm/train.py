@@ -39,6 +39,43 @@ class TrainSettings:
     verbose: bool = True
 
 
+def lm_config(vocab_size: int, args) -> LMConfig:
+    return LMConfig(vocab_size, args.embedding, args.units, args.layers, args.dropout)
+
+
+def lm_settings(args, seq_len: int) -> TrainSettings:
+    return TrainSettings(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        seq_len=seq_len,
+        learning_rate=args.learning_rate,
+        patience=args.patience,
+        seed=args.seed,
+        sample_length=args.sample_length,
+    )
+
+
+def run_info(
+    vocab_tokens: list[str],
+    data_sources: list[dict],
+    split: dict,
+    settings: TrainSettings,
+    extra: dict,
+) -> dict:
+    """What export needs besides the weights; `extra` goes into the model's metadata."""
+    from training.runtime import hardware, training_command
+
+    return {
+        "vocabulary": vocab_tokens,
+        "data_sources": data_sources,
+        "split": split,
+        "settings": settings.__dict__,
+        "training_command": training_command(),
+        "hardware": hardware(),
+        "extra": extra,
+    }
+
+
 class KerasStep:
     """Adapts a Keras step model to the bot's step-function interface (for samples)."""
 
@@ -58,13 +95,21 @@ def zero_state(config: LMConfig, batch: int = 1) -> list[np.ndarray]:
 class SamplePrinter(keras.callbacks.Callback):
     """Prints a few samples at several temperatures after each epoch, to watch it learn."""
 
-    def __init__(self, config: LMConfig, prompt: list[int], decode: Callable, length: int) -> None:
+    def __init__(
+        self,
+        config: LMConfig,
+        prompt: list[int],
+        decode: Callable,
+        length: int,
+        end_token: int | None = None,
+    ) -> None:
         super().__init__()
         self.step_model = build_step_model(config)
         self.config = config
         self.prompt = prompt
         self.decode = decode
         self.length = length
+        self.end_token = end_token
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         copy_weights(self.model, self.step_model)
@@ -76,6 +121,7 @@ class SamplePrinter(keras.callbacks.Callback):
                 self.length,
                 SamplingConfig(temperature),
                 np.random.default_rng(epoch),
+                end_token=self.end_token,
             )
             text = self.decode(list(tokens))
             print(f"--- epoch {epoch + 1}, temperature {temperature} ---\n{text}\n", flush=True)
@@ -117,20 +163,32 @@ def metrics_from_log(run_dir: Path) -> dict:
     }
 
 
+@dataclass
+class Examples:
+    """Inputs, next-token targets and optional per-position weights (0 = padding)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    weights: np.ndarray | None = None
+
+    @property
+    def tokens(self) -> int:
+        return int(self.y.size if self.weights is None else self.weights.sum())
+
+
 def train_lm(
     run_dir: Path,
     config: LMConfig,
-    train_ids: np.ndarray,
-    val_ids: np.ndarray,
+    train: Examples,
+    val: Examples,
     settings: TrainSettings,
     resume: bool,
     sample_prompt: list[int],
     decode: Callable[[list[int]], str],
-    run_info: dict,
+    info: dict,
+    sample_end: int | None = None,
 ) -> dict:
     """Fit, keeping `best.weights.h5`, `last.keras` (every epoch) and the log in `run_dir`."""
-    from training.charlm.corpus import windows
-
     keras.utils.set_random_seed(settings.seed)
     run_dir.mkdir(parents=True, exist_ok=True)
     config_path = run_dir / CONFIG_FILE
@@ -145,13 +203,11 @@ def train_lm(
         print(f"resuming after epoch {done} (best val_loss {best:.4f})")
     else:
         model = build_train_model(config, settings.learning_rate)
-    config_path.write_text(json.dumps({"config": config.as_dict(), **run_info}, indent=2))
+    config_path.write_text(json.dumps({"config": config.as_dict(), **info}, indent=2))
 
-    x_train, y_train = windows(train_ids, settings.seq_len)
-    x_val, y_val = windows(val_ids, settings.seq_len)
     print(
-        f"{len(train_ids):,} training tokens in {len(x_train):,} sequences; "
-        f"{len(val_ids):,} validation tokens"
+        f"{train.tokens:,} training tokens in {len(train.x):,} sequences; "
+        f"{val.tokens:,} validation tokens"
     )
     callbacks = standard_callbacks(
         run_dir, "language model", settings.patience, ylabel="nats per token", resume=resume
@@ -159,11 +215,14 @@ def train_lm(
     callbacks[0].best = best  # a resumed run keeps the best checkpoint it already had
     callbacks.append(keras.callbacks.ModelCheckpoint(run_dir / LAST_CHECKPOINT))
     if settings.sample_length:
-        callbacks.append(SamplePrinter(config, sample_prompt, decode, settings.sample_length))
+        callbacks.append(
+            SamplePrinter(config, sample_prompt, decode, settings.sample_length, sample_end)
+        )
     model.fit(
-        x_train,
-        y_train,
-        validation_data=(x_val, y_val),
+        train.x,
+        train.y,
+        sample_weight=train.weights,
+        validation_data=(val.x, val.y, val.weights) if val.weights is not None else (val.x, val.y),
         batch_size=settings.batch_size,
         epochs=settings.epochs,
         initial_epoch=done,

@@ -20,6 +20,7 @@ from training.color.data import MAX_NAME_LENGTH, ColorTable, load_colors, split
 from training.color.metrics import color_metrics
 from training.color.model import build_color_model
 from training.color.variants import VARIANTS, ColorVariant
+from training.data_report import print_dropped
 from training.runtime import hardware, training_command, utc_now
 
 
@@ -27,21 +28,15 @@ def encode(vocab: Vocabulary, names: list[str], variant: ColorVariant) -> np.nda
     return encode_names(vocab, names, MAX_NAME_LENGTH, variant.padding == "left")
 
 
-def report_cleaning(table: ColorTable) -> None:
-    for source in table.sources:
-        print(f"  {source['file']}: {source['rows']} rows, {source['kept']} new names kept")
-    total = sum(table.dropped.values())
-    print(f"  kept {len(table)} names; dropped {total} rows:")
-    for reason, count in table.dropped.most_common():
-        print(f"    {count:6d}  {reason}")
-
-
 def train_color(args) -> dict:
+    if args.out == Path(""):
+        args.out = None
     keras.utils.set_random_seed(args.seed)
     variant = VARIANTS[args.variant]
     print(f"reading {len(args.data)} file(s)")
     table = load_colors(args.data)
-    report_cleaning(table)
+    print_dropped(table.sources, table.dropped, "rows")
+    print(f"  kept {len(table):,} names")
     train, val = split(table, args.val_fraction)
     if args.train_only:
         # Restrict training names (not the validation set) to some lists: the same split

@@ -1,0 +1,134 @@
+"""The /caption domain service: captions from the language model, or for an image."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bot.caption.tokens import END, START, normalize_caption
+from bot.engine import InferenceEngine, LoadedModel
+from bot.errors import InvalidInput
+from bot.images import image_to_array, open_image
+from bot.lm import StepGraph, beam_search, generate
+from bot.model_specs import CAPTION_ENCODER, CHARLM
+from bot.sampling import SamplingConfig
+from bot.vocabulary import Vocabulary
+
+MAX_CAPTION_CHARS = 120
+MAX_PREFIX = 60
+COUNT_RANGE = (1, 5)
+MAX_SEED = 2**31 - 1
+DEFAULT_BEAM = 3
+
+
+@dataclass
+class CaptionRequest:
+    starts_with: str = ""
+    count: int = 1
+    temperature: float = 0.7
+    seed: int | None = None
+    image: bytes | None = None
+    beam_width: int | None = None  # None: beam search for images, sampling otherwise
+
+
+@dataclass
+class CaptionResult:
+    captions: list[str]
+    seed: int
+    method: str  # "sampling" or "beam search (width N)"
+    conditioned: bool
+    notes: list[str] = field(default_factory=list)
+
+
+class CaptionService:
+    def __init__(self, engine: InferenceEngine, model_name: str = "captions") -> None:
+        self.engine = engine
+        self.model_name = model_name
+
+    def decoder(self) -> StepGraph:
+        return StepGraph(self.engine.get(self.model_name, CHARLM))
+
+    def encoder(self) -> LoadedModel:
+        for model in self.engine.by_kind(CAPTION_ENCODER).values():
+            if model.metadata.extra.get("decoder") == self.model_name:
+                return model
+        return self.engine.get(f"{self.model_name}_encoder", CAPTION_ENCODER)
+
+    def validate(self, request: CaptionRequest) -> tuple[str, list[str]]:
+        """Checks every option before any work; returns the cleaned prefix and notes."""
+        low, high = COUNT_RANGE
+        if not low <= request.count <= high:
+            raise InvalidInput(f"count must be between {low} and {high}.")
+        if not 0 <= request.temperature <= 2:
+            raise InvalidInput("temperature must be between 0 and 2.")
+        if request.seed is not None and not 0 <= request.seed <= MAX_SEED:
+            raise InvalidInput(f"seed must be between 0 and {MAX_SEED}.")
+        if request.beam_width is not None and not 0 <= request.beam_width <= 10:
+            raise InvalidInput("beam width must be between 0 (sampling) and 10.")
+        if len(request.starts_with) > MAX_PREFIX:
+            raise InvalidInput(f"starts_with is limited to {MAX_PREFIX} characters.")
+        prefix = normalize_caption(request.starts_with)
+        notes = []
+        if request.starts_with.strip() and not prefix:
+            raise InvalidInput(
+                "starts_with has no letters or digits the captioner knows; try plain words."
+            )
+        if prefix != " ".join(request.starts_with.lower().split()):
+            notes.append(f"The opening was read as {prefix!r} (lower case, simple punctuation).")
+        self.decoder()  # raises ModelUnavailable early
+        if request.image is not None:
+            self.encoder()
+        return prefix, notes
+
+    def initial_state(self, graph: StepGraph, image: bytes | None) -> list[np.ndarray]:
+        if image is None:
+            return graph.zero_state()
+        encoder = self.encoder()
+        size = encoder.metadata.extra["image_size"]
+        batch = image_to_array(open_image(image), size)[None]
+        outputs = encoder.run({"image": batch})
+        by_input = {
+            s["decoder_input"]: outputs[s["output"]] for s in encoder.metadata.extra["state"]
+        }
+        return [by_input[s["input"]] for s in graph.layout]
+
+    def caption(self, request: CaptionRequest) -> CaptionResult:
+        prefix, notes = self.validate(request)
+        graph = self.decoder()
+        vocab = Vocabulary(graph.model.metadata.vocabulary)
+        start = vocab.encode(START + prefix).ids.tolist()
+        end = int(vocab.encode(END).ids[0])
+        banned = [start[0]]  # START is input only
+        state = self.initial_state(graph, request.image)
+        seed = secrets.randbelow(MAX_SEED) if request.seed is None else request.seed
+        width = request.beam_width
+        if width is None:
+            width = max(DEFAULT_BEAM, request.count) if request.image is not None else 0
+        budget = MAX_CAPTION_CHARS - len(prefix)
+        if width:
+            found = beam_search(graph, state, start, budget, width, end, request.count, banned)
+            texts = [vocab.decode(tokens) for tokens, _ in found]
+            method = f"beam search (width {width})"
+        else:
+            rng = np.random.default_rng(seed)
+            sampling = SamplingConfig(request.temperature)
+            texts = [
+                vocab.decode(
+                    generate(
+                        graph,
+                        [s.copy() for s in state],
+                        start,
+                        budget,
+                        sampling,
+                        rng,
+                        end_token=end,
+                        banned=banned,
+                    )
+                )
+                for _ in range(request.count)
+            ]
+            method = "sampling"
+        captions = [" ".join((prefix + t).split()) for t in texts]
+        return CaptionResult(captions, seed, method, request.image is not None, notes)

@@ -1,0 +1,48 @@
+"""`train caption`: the caption language model, on the generic LM pipeline."""
+
+from __future__ import annotations
+
+import json
+
+from bot.caption.tokens import END, START
+from training.caption.data import caption_examples, caption_vocabulary, load_captions, split
+from training.charlm.train import lm_config, lm_settings, run_info, train_lm
+from training.data_report import print_dropped
+
+
+def train_caption(args) -> None:
+    data = load_captions(args.data)
+    print_dropped(data.sources, data.dropped, "captions")
+    train, val = split(data.captions, args.val_fraction)
+    vocab = caption_vocabulary(data.captions)
+    settings = lm_settings(args, seq_len=0)
+    info = run_info(
+        vocab.tokens,
+        data.sources,
+        {
+            "by": "image",
+            "val_fraction": args.val_fraction,
+            "train_captions": len(train),
+            "val_captions": len(val),
+        },
+        settings,
+        {"task": "caption", "start_token": START, "end_token": END},
+    )
+    print(f"{len(train):,} training and {len(val):,} validation captions (split by image)")
+    result = train_lm(
+        args.run_dir,
+        lm_config(vocab.size, args),
+        caption_examples(vocab, [c.text for c in train]),
+        caption_examples(vocab, [c.text for c in val]),
+        settings,
+        args.resume,
+        vocab.encode(START).ids.tolist(),
+        vocab.decode,
+        info,
+        sample_end=int(vocab.encode(END).ids[0]),
+    )
+    print(json.dumps(result))
+    if args.out:
+        from training.charlm.export import export_run
+
+        export_run(args.run_dir, args.out)
