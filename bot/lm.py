@@ -23,12 +23,19 @@ class StepGraph:
     def __init__(self, model: LoadedModel) -> None:
         self.model = model
         self.layout = model.metadata.extra["state"]  # [{"input", "output", "size"}, ...]
+        self.contexts = [c["input"] for c in model.metadata.extra.get("contexts", [])]
 
     def zero_state(self, batch: int = 1) -> State:
         return [np.zeros((batch, s["size"]), np.float32) for s in self.layout]
 
-    def __call__(self, tokens: np.ndarray, state: State) -> tuple[np.ndarray, State]:
+    def __call__(
+        self, tokens: np.ndarray, state: State, contexts: Sequence[np.ndarray] = ()
+    ) -> tuple[np.ndarray, State]:
+        """`contexts`: one int array (B,) per context input, for models that have them."""
         feeds = {"tokens": np.asarray(tokens, np.int32)}
+        feeds.update(
+            {n: np.asarray(c, np.int32) for n, c in zip(self.contexts, contexts, strict=True)}
+        )
         feeds.update({s["input"]: h for s, h in zip(self.layout, state, strict=True)})
         out = self.model.run(feeds)
         return out["logits"], [out[s["output"]] for s in self.layout]

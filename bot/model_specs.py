@@ -22,8 +22,10 @@ def expected_io(meta: ModelMetadata) -> tuple[list[TensorSpec], list[TensorSpec]
     if meta.kind == CHARLM:
         size = len(meta.vocabulary)
         layout = meta.extra.get("state", [])
+        contexts = meta.extra.get("contexts", [])
         return (
             [TensorSpec("tokens", "int32", (None,))]
+            + [TensorSpec(c["input"], "int32", (None,)) for c in contexts]
             + [TensorSpec(s["input"], "float", (None, s["size"])) for s in layout],
             [TensorSpec("logits", "float", (None, size))]
             + [TensorSpec(s["output"], "float", (None, s["size"])) for s in layout],

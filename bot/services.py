@@ -8,6 +8,7 @@ from bot.caption.service import CaptionService
 from bot.colors.service import ColorService
 from bot.config import Settings
 from bot.engine import InferenceEngine
+from bot.paint.service import PaintService
 from bot.write.service import WriteService
 
 
@@ -17,6 +18,7 @@ class Services:
     color: ColorService
     write: WriteService
     caption: CaptionService
+    paint: PaintService
 
     @classmethod
     def start(cls, settings: Settings) -> Services:
@@ -27,4 +29,5 @@ class Services:
             color=ColorService(engine),
             write=WriteService(engine),
             caption=CaptionService(engine),
+            paint=PaintService(engine),
         )

@@ -196,7 +196,54 @@ def train_captioner(caption_data, out_dir: Path, run_root: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def model_dir(tmp_path_factory, color_csv, text_file, caption_data) -> Path:
+def painting_dir(tmp_path_factory) -> Path:
+    """Sixteen small 'paintings': horizontal bands of a few colours, plus one junk file."""
+    import numpy as np
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("paintings")
+    rng = np.random.default_rng(0)
+    colors = np.array([[30, 60, 140], [200, 180, 90], [60, 140, 70], [230, 230, 240]])
+    for i in range(16):
+        rows = colors[rng.integers(0, 4, size=4)].repeat(8, axis=0)  # 4 bands of 8 rows
+        image = np.broadcast_to(rows[:, None, :], (32, 32, 3)).astype(np.uint8)
+        Image.fromarray(image).save(folder / f"p{i:02d}.png")
+    (folder / "readme.txt").write_text("not an image", encoding="utf-8")
+    return folder
+
+
+def paint_train_args(painting_dir: Path, run_dir: Path, out: Path | None, variant="above"):
+    from training.__main__ import build_parser
+
+    argv = [
+        "train",
+        "paint",
+        "--data",
+        str(painting_dir),
+        "--size",
+        "8",
+        "--colors",
+        "6",
+        "--seq-len",
+        "32",
+        "--units",
+        "16",
+        "--embedding",
+        "8",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "8",
+        "--variant",
+        variant,
+        "--run-dir",
+        str(run_dir),
+    ]
+    return build_parser().parse_args(argv + (["--out", str(out)] if out else []))
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory, color_csv, text_file, caption_data, painting_dir) -> Path:
     """A model directory with tiny colour, writing ("tiny") and caption models."""
     from training.color.train import train_color
     from training.write import train_write
@@ -204,6 +251,11 @@ def model_dir(tmp_path_factory, color_csv, text_file, caption_data) -> Path:
     out_dir = tmp_path_factory.mktemp("models")
     train_write(write_train_args(text_file, tmp_path_factory.mktemp("wrun"), out_dir / "tiny.onnx"))
     train_captioner(caption_data, out_dir, tmp_path_factory.mktemp("crun"))
+    from training.paint.train import train_paint
+
+    train_paint(
+        paint_train_args(painting_dir, tmp_path_factory.mktemp("prun"), out_dir / "monet.onnx")
+    )
     args = argparse.Namespace(
         data=[color_csv],
         train_only=[],

@@ -135,8 +135,8 @@ def _caption_train_parsers(sub) -> None:
     p.add_argument("--image-size", type=int, default=96)
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--learning-rate", type=float, default=1e-3)
-    p.add_argument("--patience", type=int, default=5)
+    p.add_argument("--learning-rate", type=float, default=5e-4)
+    p.add_argument("--patience", type=int, default=4)
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--run-dir", type=Path, required=True)
@@ -144,8 +144,32 @@ def _caption_train_parsers(sub) -> None:
     p.add_argument(
         "--decoder-model",
         type=Path,
-        help="the exported decoder ONNX (its file name goes in the metadata)",
+        help="the exported decoder ONNX, named in the metadata when it stays frozen",
     )
+    p.add_argument(
+        "--freeze-decoder",
+        action="store_true",
+        help="train only the encoder (default: fine-tune the decoder with it and export it "
+        "beside the encoder as NAME_image_decoder.onnx)",
+    )
+
+
+def _paint_train_parser(sub) -> None:
+    p = _handler(
+        sub.add_parser("paint", help="pixel-by-pixel painter over a colour palette"),
+        "training.paint.train:train_paint",
+    )
+    p.add_argument("--data", type=Path, required=True, help="folder of images")
+    p.add_argument("--size", type=int, default=64, help="paintings are size x size pixels")
+    p.add_argument("--colors", type=int, default=64, help="palette size K (k-means)")
+    p.add_argument(
+        "--variant",
+        choices=["above", "previous"],
+        default="above",
+        help="above: previous pixel + pixel above + column; previous: tutorial",
+    )
+    p.add_argument("--seq-len", type=int, default=512, help="training window in pixels")
+    _lm_arguments(p, units=192, batch_size=32)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -156,10 +180,11 @@ def build_parser() -> argparse.ArgumentParser:
     _color_train_parser(train_kinds)
     _write_train_parser(train_kinds)
     _caption_train_parsers(train_kinds)
+    _paint_train_parser(train_kinds)
 
     export = actions.add_parser("export", help="export a training run's best weights to ONNX")
     export_kinds = export.add_subparsers(dest="kind", required=True)
-    for kind in ("write", "caption"):
+    for kind in ("write", "caption", "paint"):
         p = _handler(export_kinds.add_parser(kind), "training.charlm.export:export_main")
         p.add_argument("--run-dir", type=Path, required=True)
         p.add_argument("--out", type=Path, required=True)
@@ -220,6 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="image encoder ONNX (default: MODEL_encoder.onnx beside the model)",
     )
+    p = _handler(eval_kinds.add_parser("paint"), "training.paint.evaluate:main")
+    p.add_argument("--model", type=Path, required=True)
+    p.add_argument("--data", type=Path, required=True, help="folder of images")
     return parser
 
 

@@ -51,10 +51,11 @@ class CaptionService:
         return StepGraph(self.engine.get(self.model_name, CHARLM))
 
     def encoder(self) -> LoadedModel:
-        for model in self.engine.by_kind(CAPTION_ENCODER).values():
-            if model.metadata.extra.get("decoder") == self.model_name:
-                return model
         return self.engine.get(f"{self.model_name}_encoder", CAPTION_ENCODER)
+
+    def image_decoder(self) -> StepGraph:
+        """The decoder the encoder was trained with (its metadata names it)."""
+        return StepGraph(self.engine.get(self.encoder().metadata.extra["decoder"], CHARLM))
 
     def validate(self, request: CaptionRequest) -> tuple[str, list[str]]:
         """Checks every option before any work; returns the cleaned prefix and notes."""
@@ -77,9 +78,10 @@ class CaptionService:
             )
         if prefix != " ".join(request.starts_with.lower().split()):
             notes.append(f"The opening was read as {prefix!r} (lower case, simple punctuation).")
-        self.decoder()  # raises ModelUnavailable early
-        if request.image is not None:
-            self.encoder()
+        if request.image is None:
+            self.decoder()  # raises ModelUnavailable early
+        else:
+            self.image_decoder()
         return prefix, notes
 
     def initial_state(self, graph: StepGraph, image: bytes | None) -> list[np.ndarray]:
@@ -96,7 +98,7 @@ class CaptionService:
 
     def caption(self, request: CaptionRequest) -> CaptionResult:
         prefix, notes = self.validate(request)
-        graph = self.decoder()
+        graph = self.decoder() if request.image is None else self.image_decoder()
         vocab = Vocabulary(graph.model.metadata.vocabulary)
         start = vocab.encode(START + prefix).ids.tolist()
         end = int(vocab.encode(END).ids[0])

@@ -9,6 +9,7 @@ from discord.ext import commands
 
 from bot.discord_app.caption_cog import CaptionCog
 from bot.discord_app.color_cog import ColorCog
+from bot.discord_app.paint_cog import PaintCog
 from bot.discord_app.replies import NO_MENTIONS, ReplyingCommandTree
 from bot.discord_app.write_cog import WriteCog
 from bot.services import Services
@@ -49,6 +50,7 @@ class RnnBot(commands.Bot):
         await self.add_cog(ColorCog(self.services.color))
         await self.add_cog(WriteCog(self.services.write))
         await self.add_cog(CaptionCog(self.services.caption))
+        await self.add_cog(PaintCog(self.services.paint))
         await self.add_cog(AdminCog(self))
         if self.sync_on_start:
             synced = await self.tree.sync()

@@ -55,9 +55,19 @@ def build_captioner(config: LMConfig, encoder: keras.Model) -> keras.Model:
 DECODER_LAYERS = ("embed", "logits")
 
 
-def load_decoder(captioner: keras.Model, language_model: keras.Model, layers_count: int) -> None:
-    """Copy the pretrained decoder in and freeze it: only the encoder learns from images."""
-    for name in (*DECODER_LAYERS, *(f"lstm_{i}" for i in range(layers_count))):
-        layer = captioner.get_layer(name)
-        layer.set_weights(language_model.get_layer(name).get_weights())
-        layer.trainable = False
+def decoder_layer_names(layers_count: int) -> list[str]:
+    return [*DECODER_LAYERS, *(f"lstm_{i}" for i in range(layers_count))]
+
+
+def copy_decoder(source: keras.Model, target: keras.Model, layers_count: int) -> None:
+    for name in decoder_layer_names(layers_count):
+        target.get_layer(name).set_weights(source.get_layer(name).get_weights())
+
+
+def load_decoder(
+    captioner: keras.Model, language_model: keras.Model, layers_count: int, freeze: bool
+) -> None:
+    """Start from the pretrained decoder; frozen, only the encoder learns from images."""
+    copy_decoder(language_model, captioner, layers_count)
+    for name in decoder_layer_names(layers_count):
+        captioner.get_layer(name).trainable = not freeze

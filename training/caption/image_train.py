@@ -1,4 +1,4 @@
-"""`train caption-image`: fit the image encoder against the frozen caption decoder."""
+"""`train caption-image`: fit the image encoder with the pretrained caption decoder."""
 
 from __future__ import annotations
 
@@ -14,10 +14,16 @@ import numpy as np
 from bot.caption.tokens import normalize_caption
 from bot.images import image_to_array
 from bot.metadata import ModelMetadata
+from bot.model_specs import CHARLM
 from bot.vocabulary import Vocabulary
 from training.callbacks import standard_callbacks
 from training.caption.data import MAX_CAPTION, MIN_CAPTION, caption_examples, is_validation
-from training.caption.image_model import build_captioner, build_encoder, load_decoder
+from training.caption.image_model import (
+    build_captioner,
+    build_encoder,
+    copy_decoder,
+    load_decoder,
+)
 from training.charlm.export import load_run
 from training.errors import UserError
 from training.runtime import hardware, training_command, utc_now
@@ -79,7 +85,7 @@ def train_caption_image(args) -> None:
 
     encoder = build_encoder(config, args.image_size)
     captioner = build_captioner(config, encoder)
-    load_decoder(captioner, language_model, config.layers)
+    load_decoder(captioner, language_model, config.layers, freeze=args.freeze_decoder)
     captioner.compile(
         optimizer=keras.optimizers.Adam(args.learning_rate, clipnorm=5.0),
         loss=keras.losses.SparseCategoricalCrossentropy(
@@ -101,35 +107,66 @@ def train_caption_image(args) -> None:
         ),
     )
     seconds = time.perf_counter() - started
-    # The same captions scored with the image and by the decoder alone (zero state).
-    with_image = weighted_nats(
-        captioner.predict([val_images, val.x], batch_size=64, verbose=0), val
-    )
-    without = weighted_nats(language_model.predict(val.x, batch_size=64, verbose=0), val)
+    # The same held-out captions scored three ways: with their image; by the same
+    # captioner shown a plain grey image (what the image itself adds); by the
+    # unconditional language model (zero state).
+    with_image = weighted_nats(captioner.predict([val_images, val.x], verbose=0), val)
+    grey = np.full_like(val_images, 0.5)
+    grey_image = weighted_nats(captioner.predict([grey, val.x], verbose=0), val)
+    without = weighted_nats(language_model.predict(val.x, verbose=0), val)
     metrics = {
         "val_images": len(set(val_names)),
         "val_captions": len(val.x),
+        "decoder_fine_tuned": not args.freeze_decoder,
         "val_nats_per_char_with_image": round(with_image, 4),
+        "val_nats_per_char_grey_image": round(grey_image, 4),
         "val_nats_per_char_without_image": round(without, 4),
         "val_bits_per_char_with_image": round(with_image / math.log(2), 4),
+        "val_bits_per_char_grey_image": round(grey_image / math.log(2), 4),
         "val_bits_per_char_without_image": round(without / math.log(2), 4),
         "image_gain_nats_per_char": round(without - with_image, 4),
+        "image_gain_vs_grey_nats_per_char": round(grey_image - with_image, 4),
         "train_captions": len(train.x),
         "training_seconds": round(seconds, 1),
         "hardware": hardware(),
     }
     print(json.dumps(metrics))
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    encoder.save_weights(run_dir / "encoder.weights.h5")
     (run_dir / "val_images.json").write_text(json.dumps(sorted(set(val_names))))
+    encoder.save_weights(run_dir / "encoder.weights.h5")
+    captioner.save_weights(run_dir / "captioner.weights.h5")
     if args.out:
-        export_encoder(
-            encoder, config, metadata(args, info, metrics, vocab), Path(args.out), val_images[:16]
-        )
+        decoder_name = Path(args.decoder_model).stem if args.decoder_model else "captions"
+        if not args.freeze_decoder:
+            decoder_name = export_decoder(captioner, config, info, metrics, Path(args.out))
+        meta = metadata(args, metrics, vocab, decoder_name)
+        export_encoder(encoder, config, meta, Path(args.out), val_images[:16])
 
 
-def metadata(args, info: dict, metrics: dict, vocab: Vocabulary) -> ModelMetadata:
-    decoder = Path(args.decoder_model).stem if args.decoder_model else "captions"
+def export_decoder(captioner: keras.Model, config, info: dict, metrics: dict, out: Path) -> str:
+    """The fine-tuned decoder as its own step graph, beside the encoder."""
+    from training.charlm.export import export_lm
+    from training.charlm.model import build_train_model
+
+    language_model = build_train_model(config, learning_rate=None)
+    copy_decoder(captioner, language_model, config.layers)
+    path = out.with_name(out.stem.removesuffix("_encoder") + "_image_decoder.onnx")
+    meta = ModelMetadata(
+        kind=CHARLM,
+        vocabulary=info["vocabulary"],
+        max_length=0,
+        metrics=metrics,
+        data_sources=info["data_sources"],
+        training_command=training_command(),
+        trained_at=utc_now(),
+        extra={**info["extra"], "conditioned_on": "image"},
+    )
+    tokens = np.random.default_rng(0).integers(0, config.vocab_size, 100).astype(np.int32)
+    export_lm(language_model, config, meta, path, tokens)
+    return path.stem
+
+
+def metadata(args, metrics: dict, vocab: Vocabulary, decoder: str) -> ModelMetadata:
     return ModelMetadata(
         kind=ENCODER_KIND,
         vocabulary=vocab.tokens,

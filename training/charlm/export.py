@@ -15,6 +15,7 @@ from training.charlm.model import (
     LMConfig,
     build_step_model,
     build_train_model,
+    context_names,
     copy_weights,
     state_names,
 )
@@ -59,8 +60,9 @@ def export_lm(
 ) -> float:
     """Write the step graph if it reproduces the sequence model's logits within 1e-4.
 
-    The check feeds `parity_tokens` (100 of them) to the Keras sequence model in one call
-    and to onnxruntime one token at a time, carrying the state between calls.
+    The check feeds `parity_tokens` (100 of them, with random context values when the
+    model has context inputs) to the Keras sequence model in one call and to onnxruntime
+    one token at a time, carrying the state between calls.
     """
     if keras.backend.backend() != "tensorflow":
         raise UserError("ONNX export needs KERAS_BACKEND=tensorflow (train anywhere, export here)")
@@ -71,27 +73,45 @@ def export_lm(
     step_model = build_step_model(config)
     copy_weights(train_model, step_model)
     names = state_names(config)
-    spec = [tf.TensorSpec([None], tf.int32, name="tokens")] + [
-        tf.TensorSpec([None, config.units], tf.float32, name=i) for i, _ in names
-    ]
+    contexts = context_names(config)
+    spec = (
+        [tf.TensorSpec([None], tf.int32, name="tokens")]
+        + [tf.TensorSpec([None], tf.int32, name=c) for c in contexts]
+        + [tf.TensorSpec([None, config.units], tf.float32, name=i) for i, _ in names]
+    )
 
     @tf.function(input_signature=spec)
-    def step(tokens, *states):
-        logits, *new_states = step_model([tokens, *states], training=False)
+    def step(*inputs):
+        logits, *new_states = step_model(list(inputs), training=False)
         return {"logits": logits, **{o: s for (_, o), s in zip(names, new_states, strict=True)}}
 
     with tf.device("/CPU:0"):  # a plain LSTM graph, never the cuDNN kernel tf2onnx can't read
         proto = convert(step, spec)
     metadata.extra["state"] = state_layout(config)
     metadata.extra["config"] = config.as_dict()
+    metadata.extra.setdefault("contexts", [])
+    for entry, name, size in zip(
+        metadata.extra["contexts"], contexts, config.contexts, strict=True
+    ):
+        entry.update(input=name, size=size)
     attach_metadata(proto, metadata)
-    expected = keras.ops.convert_to_numpy(train_model(parity_tokens[None], training=False))[0]
+    rng = np.random.default_rng(1)
+    sequence = [parity_tokens] + [
+        rng.integers(0, n, len(parity_tokens)).astype(np.int32) for n in config.contexts
+    ]
+    batch = [a[None] for a in sequence]
+    expected = keras.ops.convert_to_numpy(
+        train_model(batch if contexts else batch[0], training=False)
+    )[0]
 
     def parity(session) -> float:
         feeds = {i: np.zeros((1, config.units), np.float32) for i, _ in names}
         worst = 0.0
-        for position, token in enumerate(parity_tokens):
-            feeds["tokens"] = np.array([token], np.int32)
+        for position in range(len(parity_tokens)):
+            feeds["tokens"] = sequence[0][position : position + 1]
+            feeds.update(
+                {c: a[position : position + 1] for c, a in zip(contexts, sequence[1:], strict=True)}
+            )
             outputs = dict(
                 zip([o.name for o in session.get_outputs()], session.run(None, feeds), strict=True)
             )

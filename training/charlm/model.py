@@ -2,14 +2,18 @@
 
 Training runs whole sequences (every position predicts the next token); generation and
 export use the step model, one token in, logits and the new (h, c) per layer out.
+Optional per-step context inputs (for pixels: the pixel above, the column) are embedded
+and concatenated with the token's embedding; text models have none.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import keras
 from keras import layers
+
+CONTEXT_EMBEDDING = 16
 
 
 @dataclass(frozen=True)
@@ -19,9 +23,15 @@ class LMConfig:
     units: int = 256
     layers: int = 2
     dropout: float = 0.0
+    contexts: tuple[int, ...] = field(default=())  # vocabulary size of each context input
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "contexts", tuple(self.contexts))
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        values = asdict(self)
+        values["contexts"] = list(self.contexts)
+        return values
 
 
 def state_names(config: LMConfig) -> list[tuple[str, str]]:
@@ -32,16 +42,30 @@ def state_names(config: LMConfig) -> list[tuple[str, str]]:
     return names
 
 
+def context_names(config: LMConfig) -> list[str]:
+    return [f"context_{i}" for i in range(len(config.contexts))]
+
+
+def _embed_inputs(config: LMConfig, tokens, contexts: list):
+    x = layers.Embedding(config.vocab_size, config.embedding, name="embed")(tokens)
+    parts = [x] + [
+        layers.Embedding(size, CONTEXT_EMBEDDING, name=f"context_embed_{i}")(c)
+        for i, (size, c) in enumerate(zip(config.contexts, contexts, strict=True))
+    ]
+    return layers.Concatenate(name="step_input")(parts) if contexts else x
+
+
 def build_train_model(config: LMConfig, learning_rate: float | None = 2e-3) -> keras.Model:
     """The sequence model; uncompiled (no optimizer state) when `learning_rate` is None."""
     tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
-    x = layers.Embedding(config.vocab_size, config.embedding, name="embed")(tokens)
+    contexts = [keras.Input(shape=(None,), dtype="int32", name=n) for n in context_names(config)]
+    x = _embed_inputs(config, tokens, contexts)
     for i in range(config.layers):
         x = layers.LSTM(config.units, return_sequences=True, name=f"lstm_{i}")(x)
         if config.dropout:
             x = layers.Dropout(config.dropout)(x)
     logits = layers.Dense(config.vocab_size, name="logits")(x)
-    model = keras.Model(tokens, logits, name="charlm")
+    model = keras.Model([tokens, *contexts] if contexts else tokens, logits, name="charlm")
     if learning_rate is None:
         return model
     model.compile(
@@ -55,11 +79,13 @@ def build_train_model(config: LMConfig, learning_rate: float | None = 2e-3) -> k
 
 
 def build_step_model(config: LMConfig) -> keras.Model:
-    """One step for a batch: tokens (B,) and states (B, units) -> logits (B, V) and states."""
+    """One step for a batch: tokens (B,), contexts (B,) and states (B, units) -> logits, states."""
     tokens = keras.Input(shape=(), dtype="int32", name="tokens", batch_size=None)
+    contexts = [keras.Input(shape=(), dtype="int32", name=n) for n in context_names(config)]
     states_in = [keras.Input(shape=(config.units,), name=n) for n, _ in state_names(config)]
-    x = layers.Embedding(config.vocab_size, config.embedding, name="embed")(tokens)
-    x = layers.Reshape((1, config.embedding))(x)
+    x = _embed_inputs(config, tokens, contexts)
+    width = config.embedding + CONTEXT_EMBEDDING * len(config.contexts)
+    x = layers.Reshape((1, width))(x)
     states_out = []
     for i in range(config.layers):
         x, h, c = layers.LSTM(
@@ -68,7 +94,7 @@ def build_step_model(config: LMConfig) -> keras.Model:
         states_out += [h, c]
     x = layers.Reshape((config.units,))(x)
     logits = layers.Dense(config.vocab_size, name="logits")(x)
-    return keras.Model([tokens, *states_in], [logits, *states_out], name="charlm_step")
+    return keras.Model([tokens, *contexts, *states_in], [logits, *states_out], name="charlm_step")
 
 
 def copy_weights(source: keras.Model, target: keras.Model) -> None:

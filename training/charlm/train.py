@@ -206,7 +206,7 @@ def train_lm(
     config_path.write_text(json.dumps({"config": config.as_dict(), **info}, indent=2))
 
     print(
-        f"{train.tokens:,} training tokens in {len(train.x):,} sequences; "
+        f"{train.tokens:,} training tokens in {len(train.y):,} sequences; "
         f"{val.tokens:,} validation tokens"
     )
     callbacks = standard_callbacks(

@@ -1,0 +1,77 @@
+"""`/paint`: shows the canvas filling in, then the finished painting."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+import discord
+import numpy as np
+from discord import app_commands
+from discord.ext import commands
+
+from bot.discord_app.replies import NO_MENTIONS
+from bot.paint.service import MAX_SEED, PaintRequest, PaintService, render_png
+
+EDIT_INTERVAL = 1.0  # seconds between progress edits
+
+
+def png_file(data: bytes, name: str = "painting.png") -> discord.File:
+    return discord.File(io.BytesIO(data), filename=name)
+
+
+class PaintCog(commands.Cog):
+    def __init__(self, service: PaintService) -> None:
+        self.service = service
+
+    @app_commands.command(name="paint", description="Paint a new picture in the style of Monet")
+    @app_commands.describe(
+        seed="Same seed and temperature give the same painting",
+        temperature="Lower = calmer colours, higher = wilder (0.1 to 2)",
+        size="Canvas size in pixels (the sizes the painter was trained at)",
+    )
+    async def paint(
+        self,
+        interaction: discord.Interaction,
+        seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
+        temperature: app_commands.Range[float, 0.1, 2.0] = 1.0,
+        size: int | None = None,
+    ) -> None:
+        request = PaintRequest(seed, temperature, size)
+        painter = self.service.validate(request)
+        await interaction.response.defer(thinking=True)
+        latest: list[tuple[np.ndarray, int]] = []
+
+        def on_rows(canvas: np.ndarray, rows: int) -> None:
+            latest.append((canvas, rows))  # list.append is atomic; the loop reads the last
+
+        job = asyncio.ensure_future(asyncio.to_thread(self.service.paint, request, on_rows))
+        shown = 0
+        while True:
+            done, _ = await asyncio.wait({job}, timeout=EDIT_INTERVAL)
+            if done:
+                break
+            if latest and latest[-1][1] != shown:
+                canvas, shown = latest[-1]
+                partial = await asyncio.to_thread(render_png, canvas, painter.palette, shown)
+                await interaction.edit_original_response(
+                    content=f"Painting… {shown}/{painter.size} rows",
+                    attachments=[png_file(partial, "partial.png")],
+                    allowed_mentions=NO_MENTIONS,
+                )
+        result = job.result()
+        final = await asyncio.to_thread(result.png)
+        await interaction.edit_original_response(
+            content=f"A painting in the style of Monet · seed {result.seed} · temperature "
+            f"{temperature:g} · {result.size}x{result.size} in {result.seconds:.1f} s",
+            attachments=[png_file(final)],
+            allowed_mentions=NO_MENTIONS,
+        )
+
+    @paint.autocomplete("size")
+    async def size_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[int]]:
+        return [
+            app_commands.Choice(name=f"{s} x {s}", value=s) for s in sorted(self.service.painters())
+        ]

@@ -1,0 +1,104 @@
+"""`train paint`: a pixel-by-pixel LSTM over a k-means palette, on the LM pipeline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from bot.paint.tokens import step_inputs
+from bot.render import hex_color
+from training.charlm.train import Examples, lm_config, lm_settings, run_info, train_lm
+from training.paint.data import (
+    fit_palette,
+    is_validation,
+    load_paintings,
+    quantization_psnr,
+    quantize,
+)
+
+VARIANTS = {
+    "above": "previous pixel + pixel above + column",
+    "previous": "previous pixel only (the tutorial's model)",
+}
+
+
+def windows(arrays: list[np.ndarray], seq_len: int) -> list[np.ndarray]:
+    """Cut (n, h*w) streams into (n * h*w / seq_len, seq_len) rows (seq_len divides h*w)."""
+    return [a.reshape(-1, seq_len) for a in arrays]
+
+
+def paint_examples(indices: np.ndarray, k: int, seq_len: int, variant: str) -> Examples:
+    previous, above, column = step_inputs(indices, k)
+    targets = indices.reshape(len(indices), -1).astype(np.int32)
+    previous, above, column, targets = windows([previous, above, column, targets], seq_len)
+    x = [previous, above, column] if variant == "above" else previous
+    return Examples(x, targets)
+
+
+def train_paint(args) -> None:
+    size = args.size
+    if (size * size) % args.seq_len:
+        raise SystemExit(f"--seq-len must divide {size * size}")
+    paintings = load_paintings(args.data, size)
+    for reason, count in paintings.skipped.items():
+        print(f"  skipped {count} files: {reason}")
+    val_mask = np.array([is_validation(n) for n in paintings.names])
+    train_px, val_px = paintings.pixels[~val_mask], paintings.pixels[val_mask]
+    print(f"{len(train_px)} training and {len(val_px)} validation paintings at {size}x{size}")
+    palette = fit_palette(train_px, args.colors, seed=args.seed)
+    psnr = quantization_psnr(val_px, palette)
+    print(f"palette of {args.colors} colours: validation quantisation PSNR {psnr:.2f} dB")
+    k = args.colors
+    settings = lm_settings(args, args.seq_len)
+    settings.sample_length = 0  # samples are paintings: see `python -m bot paint`
+    contexts = [
+        {"meaning": f"pixel above (index {k} on the first row)"},
+        {"meaning": "column of the pixel being predicted"},
+    ]
+    info = run_info(
+        [hex_color(tuple(int(v) for v in c)) for c in palette] + ["<start>"],
+        [
+            {
+                "folder": Path(args.data).name,
+                "images": len(paintings.names),
+                "skipped": sum(paintings.skipped.values()),
+            }
+        ],
+        {
+            "by": "painting",
+            "train_paintings": int(len(train_px)),
+            "val_paintings": int(len(val_px)),
+            "val_names": [n for n, v in zip(paintings.names, val_mask, strict=True) if v],
+        },
+        settings,
+        {
+            "task": "paint",
+            "variant": args.variant,
+            "size": size,
+            "start_token": k,
+            "palette": palette.tolist(),
+            "quantization_psnr_db": round(psnr, 2),
+            "contexts": contexts if args.variant == "above" else [],
+        },
+    )
+    config = lm_config(k + 1, args)
+    if args.variant == "above":
+        config = type(config)(**{**config.as_dict(), "contexts": (k + 1, size)})
+    result = train_lm(
+        args.run_dir,
+        config,
+        paint_examples(quantize(train_px, palette), k, args.seq_len, args.variant),
+        paint_examples(quantize(val_px, palette), k, args.seq_len, args.variant),
+        settings,
+        args.resume,
+        [k],
+        str,
+        info,
+    )
+    print(json.dumps(result))
+    if args.out:
+        from training.charlm.export import export_run
+
+        export_run(args.run_dir, args.out)
