@@ -118,6 +118,13 @@ def _caption_train_parsers(sub) -> None:
         default=0.1,
         help="share of images whose captions are held out",
     )
+    p.add_argument(
+        "--exclude-images",
+        type=Path,
+        action="append",
+        default=[],
+        help="image,caption CSV whose images' captions are left out of training",
+    )
     _lm_arguments(p, units=256, batch_size=128)
 
     p = _handler(

@@ -16,6 +16,8 @@ from bot.caption.service import (
     CaptionResult,
     CaptionService,
 )
+from bot.discord_app.admission import Admission
+from bot.discord_app.limits import per_user_cooldown
 from bot.discord_app.replies import NO_MENTIONS
 from bot.errors import InvalidInput
 from bot.images import ALLOWED_FORMATS, MAX_BYTES
@@ -52,8 +54,9 @@ def caption_embed(result: CaptionResult, image_url: str | None) -> discord.Embed
 
 
 class CaptionCog(commands.Cog):
-    def __init__(self, service: CaptionService) -> None:
+    def __init__(self, service: CaptionService, admission: Admission | None = None) -> None:
         self.service = service
+        self.admission = admission or Admission()
 
     @app_commands.command(name="caption", description="Compose captions, or caption an image")
     @app_commands.describe(
@@ -63,6 +66,7 @@ class CaptionCog(commands.Cog):
         temperature="0 = safest wording; higher = more adventurous (max 2)",
         seed="Same seed and options give the same captions",
     )
+    @per_user_cooldown("caption")
     async def caption(
         self,
         interaction: discord.Interaction,
@@ -76,10 +80,12 @@ class CaptionCog(commands.Cog):
         if image is not None:
             check_attachment(image)
         self.service.validate(request)
-        await interaction.response.defer(thinking=True)
-        if image is not None:
-            request.image = await image.read()  # kept in memory, never written to disk
-        result = await asyncio.to_thread(self.service.caption, request)
+        async with self.admission.enter("caption", interaction.user.id) as ticket:
+            await interaction.response.defer(thinking=True)
+            if image is not None:
+                request.image = await image.read()  # kept in memory, never written to disk
+            await ticket.wait_turn()
+            result = await asyncio.to_thread(self.service.caption, request)
         await interaction.followup.send(
             embed=caption_embed(result, image.url if image else None),
             allowed_mentions=NO_MENTIONS,

@@ -10,6 +10,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.colors.service import ColorResult, ColorService
+from bot.discord_app.admission import Admission
+from bot.discord_app.limits import per_user_cooldown
 from bot.discord_app.replies import NO_MENTIONS
 
 SOURCE_TEXT = {
@@ -30,8 +32,9 @@ def color_embed(result: ColorResult) -> discord.Embed:
 
 
 class ColorCog(commands.Cog):
-    def __init__(self, service: ColorService) -> None:
+    def __init__(self, service: ColorService, admission: Admission | None = None) -> None:
         self.service = service
+        self.admission = admission or Admission()
 
     def _answer(self, name: str) -> tuple[ColorResult, bytes]:
         result = self.service.color(name)
@@ -39,14 +42,17 @@ class ColorCog(commands.Cog):
 
     @app_commands.command(name="color", description="Show the colour a name evokes")
     @app_commands.describe(name="A colour name, real or invented (e.g. forest)")
+    @per_user_cooldown("color")
     async def color(
         self, interaction: discord.Interaction, name: app_commands.Range[str, 1, 100]
     ) -> None:
         # Validate before deferring so that a bad name gets a private (ephemeral) reply.
         model = self.service.model()
         self.service.clean_name(name, model)
-        await interaction.response.defer(thinking=True)
-        result, png = await asyncio.to_thread(self._answer, name)
+        async with self.admission.enter("color", interaction.user.id) as ticket:
+            await interaction.response.defer(thinking=True)
+            await ticket.wait_turn()
+            result, png = await asyncio.to_thread(self._answer, name)
         await interaction.followup.send(
             embed=color_embed(result),
             file=discord.File(io.BytesIO(png), filename="swatch.png"),

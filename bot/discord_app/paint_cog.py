@@ -10,6 +10,9 @@ import numpy as np
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord_app.admission import Admission
+from bot.discord_app.limits import per_user_cooldown
+from bot.discord_app.progress import run_with_progress
 from bot.discord_app.replies import NO_MENTIONS
 from bot.paint.service import MAX_SEED, PaintRequest, PaintService, render_png
 
@@ -21,8 +24,9 @@ def png_file(data: bytes, name: str = "painting.png") -> discord.File:
 
 
 class PaintCog(commands.Cog):
-    def __init__(self, service: PaintService) -> None:
+    def __init__(self, service: PaintService, admission: Admission | None = None) -> None:
         self.service = service
+        self.admission = admission or Admission()
 
     @app_commands.command(name="paint", description="Paint a new picture in the style of Monet")
     @app_commands.describe(
@@ -30,6 +34,7 @@ class PaintCog(commands.Cog):
         temperature="Lower = calmer colours, higher = wilder (0.1 to 2)",
         size="Canvas size in pixels (the sizes the painter was trained at)",
     )
+    @per_user_cooldown("paint")
     async def paint(
         self,
         interaction: discord.Interaction,
@@ -39,27 +44,24 @@ class PaintCog(commands.Cog):
     ) -> None:
         request = PaintRequest(seed, temperature, size)
         painter = self.service.validate(request)
-        await interaction.response.defer(thinking=True)
-        latest: list[tuple[np.ndarray, int]] = []
+        async with self.admission.enter("paint", interaction.user.id) as ticket:
+            await interaction.response.defer(thinking=True)
+            await ticket.wait_turn()
 
-        def on_rows(canvas: np.ndarray, rows: int) -> None:
-            latest.append((canvas, rows))  # list.append is atomic; the loop reads the last
-
-        job = asyncio.ensure_future(asyncio.to_thread(self.service.paint, request, on_rows))
-        shown = 0
-        while True:
-            done, _ = await asyncio.wait({job}, timeout=EDIT_INTERVAL)
-            if done:
-                break
-            if latest and latest[-1][1] != shown:
-                canvas, shown = latest[-1]
-                partial = await asyncio.to_thread(render_png, canvas, painter.palette, shown)
+            async def show(snapshot: tuple[np.ndarray, int]) -> None:
+                canvas, rows = snapshot
+                partial = await asyncio.to_thread(render_png, canvas, painter.palette, rows)
                 await interaction.edit_original_response(
-                    content=f"Painting… {shown}/{painter.size} rows",
+                    content=f"Painting… {rows}/{painter.size} rows",
                     attachments=[png_file(partial, "partial.png")],
                     allowed_mentions=NO_MENTIONS,
                 )
-        result = job.result()
+
+            result = await run_with_progress(
+                lambda report: self.service.paint(request, lambda c, r: report((c, r))),
+                show,
+                EDIT_INTERVAL,
+            )
         final = await asyncio.to_thread(result.png)
         await interaction.edit_original_response(
             content=f"A painting in the style of Monet · seed {result.seed} · temperature "

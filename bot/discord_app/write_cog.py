@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord_app.admission import Admission
+from bot.discord_app.limits import per_user_cooldown
+from bot.discord_app.progress import run_with_progress
 from bot.discord_app.replies import NO_MENTIONS
 from bot.write.service import (
     LENGTH_RANGE,
@@ -54,8 +56,23 @@ def final_message(result: WriteResult, temperature: float) -> tuple[str, discord
 
 
 class WriteCog(commands.Cog):
-    def __init__(self, service: WriteService) -> None:
+    def __init__(self, service: WriteService, admission: Admission | None = None) -> None:
         self.service = service
+        self.admission = admission or Admission()
+
+    async def _generate(
+        self, interaction: discord.Interaction, request: WriteRequest
+    ) -> WriteResult:
+        """Generate off the event loop, editing the reply with the text so far."""
+
+        async def show(text: str) -> None:
+            await interaction.edit_original_response(
+                content=progress_message(request, text), allowed_mentions=NO_MENTIONS
+            )
+
+        return await run_with_progress(
+            lambda report: self.service.write(request, report), show, EDIT_INTERVAL
+        )
 
     @app_commands.command(name="write", description="Write new text in a learned style")
     @app_commands.describe(
@@ -65,6 +82,7 @@ class WriteCog(commands.Cog):
         temperature="0 = always the likeliest character; higher = more adventurous (max 2)",
         seed="Same seed and options give the same text",
     )
+    @per_user_cooldown("write")
     async def write(
         self,
         interaction: discord.Interaction,
@@ -76,24 +94,10 @@ class WriteCog(commands.Cog):
     ) -> None:
         request = WriteRequest(style, prompt or "", length, temperature, seed)
         self.service.validate(request)  # bad options: an ephemeral error, before deferring
-        await interaction.response.defer(thinking=True)
-        latest: list[str] = []
-
-        def on_progress(text: str) -> None:
-            latest.append(text)  # list.append is atomic; the loop reads the last one
-
-        job = asyncio.ensure_future(asyncio.to_thread(self.service.write, request, on_progress))
-        shown = None
-        while True:
-            done, _ = await asyncio.wait({job}, timeout=EDIT_INTERVAL)
-            if done:
-                break
-            if latest and latest[-1] != shown:
-                shown = latest[-1]
-                await interaction.edit_original_response(
-                    content=progress_message(request, shown), allowed_mentions=NO_MENTIONS
-                )
-        result = job.result()
+        async with self.admission.enter(f"write:{request.style}", interaction.user.id) as ticket:
+            await interaction.response.defer(thinking=True)
+            await ticket.wait_turn()
+            result = await self._generate(interaction, request)
         content, attachment = final_message(result, temperature)
         await interaction.edit_original_response(
             content=content,

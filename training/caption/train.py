@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from bot.caption.tokens import END, START
 from training.caption.data import caption_examples, caption_vocabulary, load_captions, split
@@ -14,6 +15,13 @@ def train_caption(args) -> None:
     data = load_captions(args.data)
     print_dropped(data.sources, data.dropped, "captions")
     train, val = split(data.captions, args.val_fraction)
+    if args.exclude_images:
+        # Keep an image set's captions out of pretraining entirely, so an image model
+        # trained on it later learns from captions its decoder has never memorised.
+        excluded = {c.key for c in load_captions(args.exclude_images).captions}
+        before = len(train)
+        train = [c for c in train if c.key not in excluded]
+        print(f"excluded {before - len(train):,} training captions of {len(excluded)} images")
     vocab = caption_vocabulary(data.captions)
     settings = lm_settings(args, seq_len=0)
     info = run_info(
@@ -22,6 +30,7 @@ def train_caption(args) -> None:
         {
             "by": "image",
             "val_fraction": args.val_fraction,
+            "excluded_images_from": [Path(p).name for p in args.exclude_images],
             "train_captions": len(train),
             "val_captions": len(val),
         },

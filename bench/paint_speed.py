@@ -1,0 +1,95 @@
+"""Paint one 64x64 picture two ways with the same weights; print both times and the ratio.
+
+- tutorial: Keras `predict` on a window of the last 256 pixels (with their context
+  inputs), one call per pixel, as the pixel-RNN tutorials do;
+- step: the exported single-step ONNX graph through the bot's PaintService.
+
+The tutorial method takes minutes for a whole picture, so it paints --tutorial-pixels
+pixels (default 256) and the full-picture time is extrapolated linearly: said in the output.
+Usage: python bench/paint_speed.py [--tutorial-pixels 256]   (needs the `train` extra)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from bot.engine import InferenceEngine  # noqa: E402
+from bot.paint.service import PaintRequest, PaintService  # noqa: E402
+from bot.sampling import SamplingConfig, sample  # noqa: E402
+
+MODELS = ROOT / "exported_models"
+WINDOW = 256
+
+
+def tutorial_paint(pixels: int, seed: int) -> float:
+    """Seconds for `pixels` pixels painted by re-running the sequence model on a window."""
+    from training.charlm.model import LMConfig, build_train_model
+
+    meta = InferenceEngine(MODELS, prefer_gpu=False).load_file(MODELS / "monet.onnx").metadata
+    extra = meta.extra
+    model = build_train_model(LMConfig(**extra["config"]), learning_rate=None)
+    model.load_weights(MODELS / "monet.weights.h5")
+    size, k = extra["size"], extra["start_token"]
+    uses_context = bool(extra["contexts"])
+    canvas = np.zeros(size * size, np.int32)
+    rng = np.random.default_rng(seed)
+    config = SamplingConfig(1.0)
+
+    def window(t: int) -> list[np.ndarray]:
+        lo = max(0, t - WINDOW + 1)
+        positions = np.arange(lo, t + 1)
+        previous = np.where(positions > 0, canvas[positions - 1], k)
+        if not uses_context:
+            return [previous[None]]
+        above = np.where(positions >= size, canvas[positions - size], k)
+        return [previous[None], above[None], (positions % size)[None]]
+
+    model.predict(window(0), verbose=0)  # warm-up, not timed
+    started = time.perf_counter()
+    for t in range(pixels):
+        inputs = window(t)
+        logits = model.predict(inputs if uses_context else inputs[0], verbose=0)[0, -1]
+        logits[k] = -np.inf
+        canvas[t] = sample(logits, config, rng)
+    return time.perf_counter() - started
+
+
+def step_paint(seed: int) -> tuple[float, int]:
+    engine = InferenceEngine(MODELS, prefer_gpu=False)
+    engine.load_all()
+    service = PaintService(engine)
+    service.paint(PaintRequest(seed=seed + 1))  # warm-up, not timed
+    result = service.paint(PaintRequest(seed=seed))
+    return result.seconds, result.size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tutorial-pixels", type=int, default=256)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    step_seconds, size = step_paint(args.seed)
+    total = size * size
+    print(f"step      {total} pixels in {step_seconds:8.3f} s ({total / step_seconds:8.0f} px/s)")
+    seconds = tutorial_paint(args.tutorial_pixels, args.seed)
+    estimate = seconds / args.tutorial_pixels * total
+    print(
+        f"tutorial  {args.tutorial_pixels} pixels in {seconds:8.3f} s "
+        f"({args.tutorial_pixels / seconds:8.1f} px/s); whole {size}x{size} picture "
+        f"extrapolated: {estimate:,.0f} s"
+    )
+    print(f"ratio tutorial/step (per pixel): {estimate / step_seconds:.0f}x")
+
+
+if __name__ == "__main__":
+    main()

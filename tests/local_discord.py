@@ -1,0 +1,463 @@
+"""A small local stand-in for the parts of Discord's HTTP API and Gateway the bot uses.
+
+Written from Discord's public API documentation (API v10): `GET /users/@me`,
+`GET /oauth2/applications/@me`, `GET /gateway/bot`, the application-command bulk
+overwrite, interaction callbacks, follow-up webhooks (JSON or multipart with files),
+editing and deleting the original response; and a Gateway websocket speaking JSON with
+zlib-stream compression: HELLO, IDENTIFY -> READY, heartbeats and their ACKs, RESUME ->
+RESUMED, and INTERACTION_CREATE dispatches.
+
+Tests drive it like a person would (`await discord.run("color", name="forest")`) and read
+back what the bot posted. Faults can be injected: drop the gateway connection, answer the
+next HTTP requests with 429 or 5xx.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+APPLICATION_ID = 900000000000000001
+BOT_USER_ID = 900000000000000002
+OWNER_ID = 900000000000000003
+GUILD_ID = 900000000000000004
+CHANNEL_ID = 900000000000000005
+USER_ID = 900000000000000006
+EPOCH_TIME = "2026-01-01T00:00:00.000000+00:00"
+
+_ids = itertools.count(910000000000000000)
+
+
+def snowflake() -> str:
+    return str(next(_ids))
+
+
+def _json(data: Any, status: int = 200, headers: dict | None = None) -> web.Response:
+    """Exactly `application/json` (no charset): discord.py compares the header verbatim."""
+    return web.Response(
+        body=json.dumps(data).encode(),
+        status=status,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+
+
+def user_payload(user_id: int, name: str, bot: bool = False) -> dict:
+    return {
+        "id": str(user_id),
+        "username": name,
+        "discriminator": "0",
+        "global_name": name,
+        "avatar": None,
+        "bot": bot,
+        "public_flags": 0,
+        "flags": 0,
+    }
+
+
+@dataclass
+class Posted:
+    """One thing the bot sent: a callback, a follow-up, or an edit of the original."""
+
+    kind: str  # "callback", "followup", "edit", "delete"
+    interaction_token: str
+    payload: dict
+    files: dict[str, bytes] = field(default_factory=dict)
+
+
+@dataclass
+class Conversation:
+    """Everything posted for one interaction, in order."""
+
+    token: str
+    posts: list[Posted] = field(default_factory=list)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def callback(self) -> Posted:
+        return next(p for p in self.posts if p.kind == "callback")
+
+    async def wait_until(self, predicate, timeout: float = 30.0) -> None:
+        async def poll() -> None:
+            while not predicate(self):
+                await asyncio.sleep(0.02)
+
+        await asyncio.wait_for(poll(), timeout)
+
+    @property
+    def final(self) -> Posted:
+        """The last message content the user sees (edit or follow-up)."""
+        return [p for p in self.posts if p.kind in ("edit", "followup", "callback")][-1]
+
+
+class LocalDiscord:
+    def __init__(self, heartbeat_interval_ms: int = 500) -> None:
+        self.heartbeat_interval_ms = heartbeat_interval_ms
+        self.app = web.Application(client_max_size=64 * 1024 * 1024)
+        self.app.router.add_route("*", "/api/v10/{path:.*}", self._http)
+        self.app.router.add_get("/gateway", self._gateway)
+        self.app.router.add_get("/uploads/{id}", self._upload)
+        self.uploads: dict[str, bytes] = {}
+        self.runner: web.AppRunner | None = None
+        self.port = 0
+        self.conversations: dict[str, Conversation] = {}
+        self.synced_commands: list[dict] = []
+        self.requests: list[tuple[str, str]] = []
+        self.http_faults: list[tuple[int, dict]] = []  # (status, body) for the next requests
+        self.identifies = 0
+        self.resumes = 0
+        self.heartbeats = 0
+        self.sessions: list[web.WebSocketResponse] = []
+        self.ready = asyncio.Event()
+        self._sequence = 0
+        self._session_id = "session-1"
+        self._ws: web.WebSocketResponse | None = None
+        self._compressor = None
+
+    # ---- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.runner = web.AppRunner(self.app)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        for ws in list(self.sessions):
+            await ws.close()
+        if self.runner:
+            await self.runner.cleanup()
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v10"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/gateway"
+
+    # ---- HTTP API --------------------------------------------------------------------
+
+    async def _http(self, request: web.Request) -> web.StreamResponse:
+        path = "/" + request.match_info["path"]
+        self.requests.append((request.method, path))
+        authorized = request.headers.get("Authorization", "") == f"Bot {TOKEN}"
+        if not authorized and not path.startswith(("/webhooks/", "/interactions/")):
+            return _json({"message": "401: Unauthorized", "code": 0}, status=401)
+        if self.http_faults:
+            status, body = self.http_faults.pop(0)
+            headers = {"Retry-After": str(body.get("retry_after", 0))} if status == 429 else {}
+            return _json(body, status=status, headers=headers)
+        payload, files = await self._read_body(request)
+        method = request.method
+        parts = path.strip("/").split("/")
+        if (method, path) == ("GET", "/users/@me"):
+            return _json(user_payload(BOT_USER_ID, "rnnbot", bot=True))
+        if (method, path) == ("GET", "/oauth2/applications/@me"):
+            return _json(self._application())
+        if (method, path) == ("GET", "/gateway/bot"):
+            return _json(
+                {
+                    "url": self.gateway_url,
+                    "shards": 1,
+                    "session_start_limit": {
+                        "total": 1000,
+                        "remaining": 999,
+                        "reset_after": 0,
+                        "max_concurrency": 1,
+                    },
+                }
+            )
+        if method == "PUT" and parts[0] == "applications" and parts[-1] == "commands":
+            self.synced_commands = payload
+            return _json(
+                [
+                    {
+                        **c,
+                        "id": snowflake(),
+                        "application_id": str(APPLICATION_ID),
+                        "version": "1",
+                        "default_member_permissions": c.get("default_member_permissions"),
+                    }
+                    for c in payload
+                ]
+            )
+        if method == "POST" and parts[0] == "interactions" and parts[-1] == "callback":
+            return self._callback(parts[1], parts[2], payload, files)
+        if parts[0] == "webhooks" and len(parts) >= 3:
+            return self._webhook(method, parts[2], parts[3:], payload, files)
+        return _json(
+            {"message": f"not in the local stand-in: {method} {path}", "code": 0}, status=404
+        )
+
+    async def _read_body(self, request: web.Request) -> tuple[Any, dict[str, bytes]]:
+        files: dict[str, bytes] = {}
+        if request.content_type.startswith("multipart/"):
+            payload: Any = {}
+            reader = await request.multipart()
+            async for part in reader:
+                data = await part.read()
+                if part.name == "payload_json":
+                    payload = json.loads(data)
+                else:
+                    files[part.filename or part.name] = bytes(data)
+            return payload, files
+        if request.can_read_body:
+            return await request.json(), files
+        return {}, files
+
+    def _application(self) -> dict:
+        return {
+            "id": str(APPLICATION_ID),
+            "name": "rnnbot",
+            "icon": None,
+            "description": "",
+            "rpc_origins": [],
+            "bot_public": True,
+            "bot_require_code_grant": False,
+            "owner": user_payload(OWNER_ID, "owner"),
+            "summary": "",
+            "verify_key": "0" * 64,
+            "team": None,
+            "flags": 0,
+            "interactions_endpoint_url": None,
+        }
+
+    def _conversation(self, token: str) -> Conversation:
+        return self.conversations.setdefault(token, Conversation(token))
+
+    def _message(self, payload: dict, files: dict[str, bytes], ephemeral: bool = False) -> dict:
+        attachments = [
+            {
+                "id": snowflake(),
+                "filename": name,
+                "size": len(data),
+                "url": f"http://127.0.0.1:{self.port}/files/{name}",
+                "proxy_url": f"http://127.0.0.1:{self.port}/files/{name}",
+            }
+            for name, data in files.items()
+        ]
+        flags = payload.get("flags", 0) | (64 if ephemeral else 0)
+        return {
+            "id": snowflake(),
+            "channel_id": str(CHANNEL_ID),
+            "type": 0,
+            "author": user_payload(BOT_USER_ID, "rnnbot", bot=True),
+            "content": payload.get("content") or "",
+            "timestamp": EPOCH_TIME,
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": attachments,
+            "embeds": payload.get("embeds", []),
+            "pinned": False,
+            "flags": flags,
+            "webhook_id": str(APPLICATION_ID),
+            "application_id": str(APPLICATION_ID),
+        }
+
+    def _callback(
+        self, interaction_id: str, token: str, payload: dict, files: dict[str, bytes]
+    ) -> web.Response:
+        conversation = self._conversation(token)
+        conversation.posts.append(Posted("callback", token, payload, files))
+        data = payload.get("data") or {}
+        ephemeral = bool(data.get("flags", 0) & 64)
+        if payload.get("type") == 4:  # a message sent directly as the response
+            conversation.done.set()
+        return _json(
+            {
+                "interaction": {
+                    "id": interaction_id,
+                    "type": 2,
+                    "response_message_id": snowflake(),
+                    "response_message_loading": payload.get("type") == 5,
+                    "response_message_ephemeral": ephemeral,
+                },
+                "resource": {"type": payload.get("type", 4)},
+            }
+        )
+
+    def _webhook(
+        self, method: str, token: str, rest: list[str], payload: dict, files: dict[str, bytes]
+    ) -> web.Response:
+        conversation = self._conversation(token)
+        if method == "POST" and not rest:
+            conversation.posts.append(Posted("followup", token, payload, files))
+            conversation.done.set()
+            ephemeral = bool(payload.get("flags", 0) & 64)
+            return _json(self._message(payload, files, ephemeral))
+        if rest and rest[0] == "messages":
+            if method == "PATCH":
+                conversation.posts.append(Posted("edit", token, payload, files))
+                return _json(self._message(payload, files))
+            if method == "DELETE":
+                conversation.posts.append(Posted("delete", token, payload, files))
+                return web.Response(status=204)
+            if method == "GET":
+                return _json(self._message({}, {}))
+        return _json({"message": "unknown webhook route", "code": 0}, status=404)
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        data = self.uploads.get(request.match_info["id"])
+        if data is None:
+            return web.Response(status=404)
+        return web.Response(body=data, content_type="application/octet-stream")
+
+    # ---- Gateway ---------------------------------------------------------------------
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(max_msg_size=0)
+        await ws.prepare(request)
+        compress = request.query.get("compress") == "zlib-stream"
+        compressor = zlib.compressobj() if compress else None
+        self.sessions.append(ws)
+        self._ws, self._compressor = ws, compressor
+        await self._send(
+            ws, compressor, {"op": 10, "d": {"heartbeat_interval": self.heartbeat_interval_ms}}
+        )
+        async for message in ws:
+            if message.type.name != "TEXT":
+                continue
+            data = json.loads(message.data)
+            op = data["op"]
+            if op == 1:
+                self.heartbeats += 1
+                await self._send(ws, compressor, {"op": 11})
+            elif op == 2:
+                self.identifies += 1
+                self._session_id = f"session-{self.identifies}"
+                self._sequence = 0
+                await self._dispatch(
+                    "READY",
+                    {
+                        "v": 10,
+                        "user": user_payload(BOT_USER_ID, "rnnbot", bot=True),
+                        "guilds": [],
+                        "session_id": self._session_id,
+                        "resume_gateway_url": self.gateway_url,
+                        "shard": [0, 1],
+                        "application": {"id": str(APPLICATION_ID), "flags": 0},
+                    },
+                )
+                self.ready.set()
+            elif op == 6:
+                self.resumes += 1
+                await self._dispatch("RESUMED", {})
+                self.ready.set()
+        if ws in self.sessions:
+            self.sessions.remove(ws)
+        return ws
+
+    async def _send(self, ws, compressor, payload: dict) -> None:
+        text = json.dumps(payload)
+        if compressor is None:
+            await ws.send_str(text)
+        else:
+            await ws.send_bytes(
+                compressor.compress(text.encode()) + compressor.flush(zlib.Z_SYNC_FLUSH)
+            )
+
+    async def _dispatch(self, event: str, data: dict) -> None:
+        self._sequence += 1
+        await self._send(
+            self._ws, self._compressor, {"op": 0, "t": event, "s": self._sequence, "d": data}
+        )
+
+    async def drop_connection(self) -> None:
+        """Close the gateway socket abruptly, as a network failure would (code 4000)."""
+        self.ready.clear()
+        if self._ws is not None:
+            await self._ws.close(code=4000, message=b"dropped by test")
+
+    # ---- acting as a user ------------------------------------------------------------
+
+    async def run(
+        self,
+        command: str,
+        *,
+        user_id: int = USER_ID,
+        permissions: int = 0,
+        attachments: dict[str, tuple[bytes, str]] | None = None,
+        timeout: float = 30.0,
+        wait: bool = True,
+        **options: Any,
+    ) -> Conversation:
+        """Dispatch an INTERACTION_CREATE for `/command options...`; wait for the answer."""
+        await asyncio.wait_for(self.ready.wait(), timeout)
+        token = f"token-{snowflake()}"
+        conversation = self._conversation(token)
+        kinds = {str: 3, int: 4, bool: 5, float: 10}
+        data_options, resolved = [], {}
+        for name, value in options.items():
+            data_options.append({"name": name, "type": kinds[type(value)], "value": value})
+        for name, (content, content_type) in (attachments or {}).items():
+            attachment_id = snowflake()
+            self.uploads[attachment_id] = content
+            data_options.append({"name": name, "type": 11, "value": attachment_id})
+            resolved.setdefault("attachments", {})[attachment_id] = {
+                "id": attachment_id,
+                "filename": f"{name}.bin",
+                "size": len(content),
+                "content_type": content_type,
+                "url": f"http://127.0.0.1:{self.port}/uploads/{attachment_id}",
+                "proxy_url": f"http://127.0.0.1:{self.port}/uploads/{attachment_id}",
+            }
+        data = {"id": snowflake(), "name": command, "type": 1, "options": data_options}
+        if resolved:
+            data["resolved"] = resolved
+        member_user = user_payload(user_id, f"user{user_id % 1000}")
+        await self._dispatch(
+            "INTERACTION_CREATE",
+            {
+                "id": snowflake(),
+                "application_id": str(APPLICATION_ID),
+                "type": 2,
+                "token": token,
+                "version": 1,
+                "guild_id": str(GUILD_ID),
+                "channel_id": str(CHANNEL_ID),
+                "channel": {
+                    "id": str(CHANNEL_ID),
+                    "type": 0,
+                    "guild_id": str(GUILD_ID),
+                    "name": "general",
+                    "position": 0,
+                    "permission_overwrites": [],
+                    "nsfw": False,
+                    "parent_id": None,
+                    "flags": 0,
+                },
+                "member": {
+                    "user": member_user,
+                    "roles": [],
+                    "joined_at": EPOCH_TIME,
+                    "deaf": False,
+                    "mute": False,
+                    "flags": 0,
+                    "permissions": str(permissions),
+                },
+                "data": data,
+                "locale": "en-US",
+                "guild_locale": "en-US",
+                "app_permissions": str((1 << 53) - 1),
+                "entitlements": [],
+                "authorizing_integration_owners": {"0": str(GUILD_ID)},
+                "context": 0,
+                "attachment_size_limit": 10 * 1024 * 1024,
+            },
+        )
+        if wait:
+            await asyncio.wait_for(conversation.done.wait(), timeout)
+        return conversation
+
+
+TOKEN = "local-test-token.Zm9vYmFy.c2VjcmV0LXRva2VuLXZhbHVl"
