@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import time
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,6 +69,24 @@ class Posted:
     interaction_token: str
     payload: dict
     files: dict[str, bytes] = field(default_factory=dict)
+    at: float = field(default_factory=time.monotonic)
+
+    @property
+    def ephemeral(self) -> bool:
+        data = self.payload.get("data", self.payload) if self.kind == "callback" else self.payload
+        return bool((data or {}).get("flags", 0) & 64)
+
+    @property
+    def text(self) -> str:
+        """Everything a person reads in this post: content and embed text."""
+        data = self.payload.get("data", {}) if self.kind == "callback" else self.payload
+        data = data or {}
+        parts = [data.get("content") or ""]
+        for embed in data.get("embeds") or []:
+            parts += [embed.get("title") or "", embed.get("description") or ""]
+            parts += [f"{f['name']} {f['value']}" for f in embed.get("fields", [])]
+            parts.append((embed.get("footer") or {}).get("text") or "")
+        return "\n".join(p for p in parts if p)
 
 
 @dataclass
@@ -77,6 +96,7 @@ class Conversation:
     token: str
     posts: list[Posted] = field(default_factory=list)
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    dispatched_at: float = field(default_factory=time.monotonic)
 
     @property
     def callback(self) -> Posted:
@@ -152,7 +172,11 @@ class LocalDiscord:
             return _json({"message": "401: Unauthorized", "code": 0}, status=401)
         if self.http_faults:
             status, body = self.http_faults.pop(0)
-            headers = {"Retry-After": str(body.get("retry_after", 0))} if status == 429 else {}
+            headers = (  # Discord's 429s come through its proxy, which discord.py checks
+                {"Retry-After": str(body.get("retry_after", 0)), "Via": "1.1 google"}
+                if status == 429
+                else {}
+            )
             return _json(body, status=status, headers=headers)
         payload, files = await self._read_body(request)
         method = request.method

@@ -1,10 +1,45 @@
 """End to end: the real discord.py client against the local Discord stand-in."""
 
+import asyncio
 import io
+import logging
+import time
 
+import pytest
 from PIL import Image
 
+from bot.config import Settings
+from bot.discord_app.admission import Admission
+from bot.discord_app.replies import GENERIC_ERROR
+from bot.services import Services
+from tests.conftest import CAPTION_COLORS, png_bytes
 from tests.discord_harness import run_with_bot
+from tests.local_discord import TOKEN
+
+MANAGE_GUILD = 1 << 5
+
+
+@pytest.fixture(autouse=True)
+def no_cooldowns(monkeypatch):
+    for command in ("COLOR", "WRITE", "CAPTION", "PAINT"):
+        monkeypatch.setenv(f"RNNBOT_COOLDOWN_{command}", "0/0")
+
+
+def finished_edit(conversation) -> bool:
+    edits = [p for p in conversation.posts if p.kind == "edit"]
+    return (
+        bool(edits)
+        and not edits[-1].payload.get("content", "").endswith("▌")
+        and not edits[-1].payload.get("content", "").startswith("Painting…")
+    )
+
+
+def no_pings(conversation) -> None:
+    for post in conversation.posts:
+        data = post.payload.get("data", post.payload) if post.kind == "callback" else post.payload
+        mentions = (data or {}).get("allowed_mentions")
+        if post.kind != "delete" and (data or {}).get("content") is not None:
+            assert mentions == {"parse": []} or mentions["parse"] == [], post
 
 
 def test_color_command_end_to_end(services):
@@ -21,3 +56,234 @@ def test_color_command_end_to_end(services):
         assert followup.payload["allowed_mentions"]["parse"] == []
 
     run_with_bot(services, scenario)
+
+
+def test_write_caption_and_paint_end_to_end(services):
+    async def scenario(discord, bot):
+        write = await discord.run(
+            "write", style="tiny", prompt="the king", length=80, temperature=0.5, seed=2, wait=False
+        )
+        await write.wait_until(finished_edit)
+        final = write.posts[-1].payload
+        assert "the king" in final["content"] and len(final["content"]) <= 2000
+        no_pings(write)
+
+        caption = await discord.run(
+            "caption", attachments={"image": (png_bytes(CAPTION_COLORS["green"]), "image/png")}
+        )
+        embed = caption.final.payload["embeds"][0]
+        assert embed["title"] == "Caption for your image" and embed["description"].startswith("1.")
+
+        paint = await discord.run("paint", seed=3, wait=False)
+        await paint.wait_until(finished_edit)
+        ((name, data),) = paint.posts[-1].files.items()
+        assert name == "painting.png" and Image.open(io.BytesIO(data)).size == (512, 512)
+        assert "seed 3" in paint.posts[-1].payload["content"]
+
+    run_with_bot(services, scenario)
+
+
+def test_sync_overwrites_the_command_list(services):
+    async def scenario(discord, bot):
+        await bot.tree.sync()
+        names = {c["name"]: c for c in discord.synced_commands}
+        assert set(names) == {"color", "write", "caption", "paint", "models", "reload"}
+        assert str(names["reload"]["default_member_permissions"]) == str(MANAGE_GUILD)
+
+    run_with_bot(services, scenario)
+
+
+def test_gateway_drop_resumes_and_keeps_answering(services):
+    async def scenario(discord, bot):
+        await discord.run("color", name="sky")
+        await discord.drop_connection()
+        await asyncio.wait_for(discord.ready.wait(), 30)
+        assert discord.resumes + discord.identifies >= 2
+        conversation = await discord.run("color", name="snow")
+        assert conversation.final.payload["embeds"][0]["title"] == "snow"
+
+    run_with_bot(services, scenario, timeout=90)
+
+
+def test_rate_limits_and_server_errors_are_retried(services):
+    async def scenario(discord, bot):
+        discord.http_faults = [
+            (429, {"message": "You are being rate limited.", "retry_after": 0.3, "global": False}),
+            (502, {"message": "Bad Gateway", "code": 0}),
+        ]
+        conversation = await discord.run("color", name="grass")
+        assert conversation.final.payload["embeds"][0]["title"] == "grass"
+        assert discord.http_faults == []
+
+    run_with_bot(services, scenario, timeout=90)
+
+
+class SlowColor:
+    """Wraps the colour service: every answer takes `delay` seconds of blocking work."""
+
+    def __init__(self, real, delay):
+        self.real, self.delay = real, delay
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+    def color(self, *args, **kwargs):
+        time.sleep(self.delay)
+        return self.real.color(*args, **kwargs)
+
+
+def test_slow_inference_is_acknowledged_fast_and_never_blocks_the_loop(services):
+    services.color = SlowColor(services.color, 4.0)
+
+    async def scenario(discord, bot):
+        lags = []
+
+        async def ticker():
+            while True:
+                before = time.monotonic()
+                await asyncio.sleep(0.02)
+                lags.append(time.monotonic() - before - 0.02)
+
+        task = asyncio.create_task(ticker())
+        conversation = await discord.run("color", name="blood")
+        task.cancel()
+        assert conversation.callback.at - conversation.dispatched_at < 3.0
+        assert conversation.final.at - conversation.dispatched_at >= 4.0
+        assert max(lags) < 0.25  # the event loop kept running while the model worked
+
+    run_with_bot(services, scenario)
+
+
+def test_missing_and_corrupt_models_disable_only_their_command(model_dir, tmp_path):
+    import shutil
+
+    for name in ("tiny", "captions", "captions_encoder", "captions_image_decoder", "monet"):
+        shutil.copy(model_dir / f"{name}.onnx", tmp_path / f"{name}.onnx")
+    (tmp_path / "color.onnx").write_bytes(b"this is not a model")
+    broken = Services.start(Settings(model_dir=tmp_path, prefer_gpu=False))
+
+    async def scenario(discord, bot):
+        color = await discord.run("color", name="forest")
+        assert color.final.ephemeral and "unavailable" in color.final.text
+        write = await discord.run("write", style="tiny", length=50, seed=1, wait=False)
+        await write.wait_until(finished_edit)
+
+    run_with_bot(broken, scenario)
+
+
+def test_exception_in_a_command_is_reported_and_logged(services, caplog):
+    def explode(*args, **kwargs):
+        raise RuntimeError("model exploded")
+
+    real = services.color.color
+    services.color.color = explode
+
+    async def scenario(discord, bot):
+        conversation = await discord.run("color", name="forest")
+        assert conversation.final.ephemeral and conversation.final.text == GENERIC_ERROR
+        services.color.color = real
+        again = await discord.run("color", name="forest")
+        assert again.final.payload["embeds"][0]["title"] == "forest"  # still up
+
+    with caplog.at_level(logging.ERROR):
+        run_with_bot(services, scenario)
+    assert "RuntimeError: model exploded" in caplog.text and "Traceback" in caplog.text
+
+
+def test_models_and_reload_permissions(services):
+    async def scenario(discord, bot):
+        models = await discord.run("models")
+        assert models.final.ephemeral and "color" in models.final.text
+        denied = await discord.run("reload", permissions=0)
+        assert denied.final.ephemeral and "not allowed" in denied.final.text
+        allowed = await discord.run("reload", permissions=MANAGE_GUILD)
+        assert allowed.final.ephemeral and "No model file changed" in allowed.final.text
+
+    run_with_bot(services, scenario)
+
+
+def test_cooldown_per_user(services, monkeypatch):
+    monkeypatch.setenv("RNNBOT_COOLDOWN_COLOR", "1/60")
+
+    async def scenario(discord, bot):
+        await discord.run("color", name="sky", user_id=11)
+        second = await discord.run("color", name="sky", user_id=11)
+        assert second.final.ephemeral and "try again in" in second.final.text
+        other = await discord.run("color", name="sky", user_id=12)
+        assert other.final.payload["embeds"][0]["title"] == "sky"
+
+    run_with_bot(services, scenario)
+
+
+def test_full_queue_answers_busy(services):
+    services.color = SlowColor(services.color, 1.5)
+
+    async def scenario(discord, bot):
+        first = await discord.run("color", name="sky", user_id=21, wait=False)
+        await first.wait_until(lambda c: c.posts)  # admitted and deferred
+        busy = await discord.run("color", name="sea", user_id=22)
+        assert busy.final.ephemeral and "busy right now; try again in" in busy.final.text
+        await first.done.wait()
+
+    run_with_bot(services, scenario, admission=Admission(concurrency=1, max_waiting=0))
+
+
+def test_token_is_never_logged(services, caplog):
+    async def scenario(discord, bot):
+        await discord.run("color", name="forest")
+
+    with caplog.at_level(logging.DEBUG):
+        run_with_bot(services, scenario)
+    assert caplog.text and TOKEN not in caplog.text
+    assert TOKEN.split(".")[-1] not in caplog.text
+
+
+NASTY = [
+    "",
+    "   ",
+    "x" * 10_000,
+    "🌲🔥🎨" * 20,
+    "e\u0301\u0302\u0303 combining",
+    "zero\u200bwidth\u200d",
+    "\u202eright-to-left \u05e9\u05dc\u05d5\u05dd",
+    "\x00\x01\x07\x1b[31mcontrol",
+    "@everyone",
+    "@here hi",
+    "<@123456789012345678> <@&123456789012345678> <#1>",
+    "**bold** __u__ `code` ```block``` > quote ||spoiler||",
+    "[link](https://example.com)",
+]
+
+
+def test_fuzz_every_command_answers_and_pings_no_one(services):
+    async def scenario(discord, bot):
+        conversations = []
+        for text in NASTY:
+            conversations.append(await discord.run("color", name=text))
+            conversations.append(await discord.run("caption", starts_with=text))
+            write = await discord.run(
+                "write", style="tiny", prompt=text, length=50, seed=1, wait=False
+            )
+            await write.wait_until(lambda c: c.done.is_set() or finished_edit(c))
+            conversations.append(write)
+        conversations.append(await discord.run("write", style="tiny", length=5000))
+        conversations.append(await discord.run("write", style="nope"))
+        conversations.append(await discord.run("caption", count=99))
+        conversations.append(await discord.run("paint", temperature=50.0))
+        conversations.append(await discord.run("paint", size=4096))
+        for payload, kind in (
+            (b"plain text", "text/plain"),
+            (b"\0" * (9 << 20), "image/png"),
+            (png_bytes((1, 2, 3), fmt="JPEG")[:100], "image/jpeg"),
+        ):
+            conversations.append(
+                await discord.run("caption", attachments={"image": (payload, kind)})
+            )
+        for conversation in conversations:
+            assert conversation.posts, "no answer"
+            no_pings(conversation)
+            for post in conversation.posts:
+                assert len(post.text) <= 6000
+                assert "@everyone" not in post.text.replace("@\u200beveryone", "")
+
+    run_with_bot(services, scenario, timeout=240)
