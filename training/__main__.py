@@ -223,6 +223,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lm-run", type=Path, required=True)
     p.add_argument("--image-run", type=Path, required=True)
 
+    p = _handler(card_kinds.add_parser("paint"), "training.cards:paint_card_main")
+    p.add_argument("--model", type=Path, required=True)
+    p.add_argument("--run-dir", type=Path, required=True)
+    p.add_argument("--baseline", type=Path, required=True, help="previous-pixel-only model")
+    p.add_argument("--baseline-run", type=Path, required=True)
+    p.add_argument("--data", type=Path, required=True)
+
     evaluate = actions.add_parser("evaluate", help="score an exported ONNX model on data")
     eval_kinds = evaluate.add_subparsers(dest="kind", required=True)
     p = _handler(eval_kinds.add_parser("color"), "training.color.evaluate:main")

@@ -49,13 +49,17 @@ class PaintResult:
 def render_png(
     indices: np.ndarray, palette: np.ndarray, rows_done: int, display: int = DISPLAY_SIZE
 ) -> bytes:
-    """Upscale with bicubic resampling and a light smoothing: soft strokes, not blocks."""
+    """Upscale so it reads as brushwork, not pixels: enlarge 3x, let a mode filter merge
+    neighbouring pixels into dabs of one colour, enlarge to `display`, soften the edges."""
     rgb = palette[indices].astype(np.uint8)
     rgb[rows_done:] = CANVAS
-    image = Image.fromarray(rgb, "RGB").resize((display, display), Image.Resampling.BICUBIC)
-    image = image.filter(ImageFilter.SMOOTH)
+    size = indices.shape[0]
+    image = Image.fromarray(rgb, "RGB").resize((size * 3, size * 3), Image.Resampling.BICUBIC)
+    image = image.filter(ImageFilter.ModeFilter(5))
+    image = image.resize((display, display), Image.Resampling.BICUBIC)
+    image = image.filter(ImageFilter.SMOOTH_MORE)
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=False)
+    image.save(buffer, format="PNG")
     return buffer.getvalue()
 
 
