@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 import unicodedata
 from collections.abc import Callable
@@ -10,9 +11,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bot.batching import Batcher, Generation
 from bot.engine import InferenceEngine
 from bot.errors import InvalidInput, ModelUnavailable
-from bot.lm import StepGraph, generate
+from bot.lm import StepGraph
 from bot.model_specs import CHARLM
 from bot.sampling import SamplingConfig
 from bot.vocabulary import Vocabulary
@@ -86,6 +88,8 @@ class WriteService:
     def __init__(self, engine: InferenceEngine) -> None:
         self.engine = engine
         self._cache: dict[str, tuple[object, StyleModel]] = {}
+        self._batchers: dict[str, Batcher] = {}
+        self._lock = threading.Lock()
 
     def styles(self) -> dict[str, str]:
         """Style name -> model name, for every loaded writing model."""
@@ -134,6 +138,16 @@ class WriteService:
             )
         return model, prompt, notes
 
+    def batcher(self, model: StyleModel) -> Batcher:
+        """One batcher per loaded style model: concurrent requests share its step calls."""
+        loaded = model.graph.model
+        with self._lock:
+            current = self._batchers.get(loaded.name)
+            if current is None or current.graph.model is not loaded:
+                current = Batcher(model.graph)
+                self._batchers[loaded.name] = current
+            return current
+
     def write(
         self, request: WriteRequest, on_progress: Callable[[str], None] | None = None
     ) -> WriteResult:
@@ -142,20 +156,22 @@ class WriteService:
         seed = secrets.randbelow(MAX_SEED) if request.seed is None else request.seed
         sampling = SamplingConfig(request.temperature, request.top_k, request.top_p)
         prompt_ids = model.vocabulary.encode(prompt).ids.tolist()
+
+        def on_token(tokens: list[int]) -> None:
+            if on_progress and len(tokens) % PROGRESS_EVERY == 0:
+                on_progress(prompt + model.vocabulary.decode(tokens))
+
         started = time.perf_counter()
-        tokens = generate(
-            model.graph,
-            model.graph.zero_state(),
-            prompt_ids or model.start_ids,
-            request.length,
-            sampling,
-            np.random.default_rng(seed),
+        generation = self.batcher(model).submit(
+            Generation(
+                prompt_ids or model.start_ids,
+                request.length,
+                sampling,
+                np.random.default_rng(seed),
+                on_token=on_token,
+            )
         )
-        generated: list[int] = []
-        for token in tokens:
-            generated.append(token)
-            if on_progress and len(generated) % PROGRESS_EVERY == 0:
-                on_progress(prompt + model.vocabulary.decode(generated))
+        generated = generation.future.result()
         seconds = time.perf_counter() - started
         text = prompt + model.vocabulary.decode(generated)
         return WriteResult(text, request.style, seed, prompt, len(generated), seconds, notes)
