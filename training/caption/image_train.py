@@ -14,7 +14,6 @@ import numpy as np
 from bot.caption.tokens import normalize_caption
 from bot.images import image_to_array
 from bot.metadata import ModelMetadata
-from bot.model_specs import CHARLM
 from bot.vocabulary import Vocabulary
 from training.callbacks import standard_callbacks
 from training.caption.data import MAX_CAPTION, MIN_CAPTION, caption_examples, is_validation
@@ -145,24 +144,14 @@ def train_caption_image(args) -> None:
 
 def export_decoder(captioner: keras.Model, config, info: dict, metrics: dict, out: Path) -> str:
     """The fine-tuned decoder as its own step graph, beside the encoder."""
-    from training.charlm.export import export_lm
+    from training.charlm.export import export_with_info
     from training.charlm.model import build_train_model
 
     language_model = build_train_model(config, learning_rate=None)
     copy_decoder(captioner, language_model, config.layers)
     path = out.with_name(out.stem.removesuffix("_encoder") + "_image_decoder.onnx")
-    meta = ModelMetadata(
-        kind=CHARLM,
-        vocabulary=info["vocabulary"],
-        max_length=0,
-        metrics=metrics,
-        data_sources=info["data_sources"],
-        training_command=training_command(),
-        trained_at=utc_now(),
-        extra={**info["extra"], "conditioned_on": "image"},
-    )
-    tokens = np.random.default_rng(0).integers(0, config.vocab_size, 100).astype(np.int32)
-    export_lm(language_model, config, meta, path, tokens)
+    extra = {**info["extra"], "conditioned_on": "image"}
+    export_with_info(language_model, config, info, metrics, path, training_command(), extra)
     return path.stem
 
 

@@ -127,27 +127,41 @@ def export_lm(
     return difference
 
 
-def export_run(run_dir: Path, out: Path) -> float:
-    """Export a finished (or interrupted) run with the metadata its task recorded."""
-    from training.charlm.train import metrics_from_log
+def export_with_info(
+    model: keras.Model,
+    config: LMConfig,
+    info: dict,
+    metrics: dict,
+    out: Path,
+    command: str,
+    extra: dict,
+) -> float:
+    """Export with the metadata every language-model task shares (`info` from the run)."""
     from training.runtime import utc_now
 
-    info, config, model = load_run(Path(run_dir))
-    metrics = metrics_from_log(Path(run_dir))
-    metrics["hardware"] = info["hardware"]
     metadata = ModelMetadata(
         kind=CHARLM,
         vocabulary=info["vocabulary"],
         max_length=0,
         metrics=metrics,
         data_sources=info["data_sources"],
-        training_command=info["training_command"],
+        training_command=command,
         trained_at=utc_now(),
-        extra={**info["extra"], "split": info["split"], "settings": info["settings"]},
+        extra=extra,
     )
-    rng = np.random.default_rng(0)
-    tokens = rng.integers(0, config.vocab_size, 100).astype(np.int32)
+    tokens = np.random.default_rng(0).integers(0, config.vocab_size, 100).astype(np.int32)
     return export_lm(model, config, metadata, Path(out), tokens)
+
+
+def export_run(run_dir: Path, out: Path) -> float:
+    """Export a finished (or interrupted) run with the metadata its task recorded."""
+    from training.charlm.train import metrics_from_log
+
+    info, config, model = load_run(Path(run_dir))
+    metrics = metrics_from_log(Path(run_dir))
+    metrics["hardware"] = info["hardware"]
+    extra = {**info["extra"], "split": info["split"], "settings": info["settings"]}
+    return export_with_info(model, config, info, metrics, out, info["training_command"], extra)
 
 
 def export_main(args) -> None:
