@@ -31,6 +31,7 @@ class Generation:
     end_token: int | None = None
     banned: Sequence[int] = ()
     on_token: Callable[[list[int]], None] | None = None
+    state: list[np.ndarray] | None = None  # initial (1, units) rows; None means zeros
     tokens: list[int] = field(default_factory=list)
     future: Future = field(default_factory=Future)
     cancelled: threading.Event = field(default_factory=threading.Event)
@@ -94,8 +95,8 @@ class Batcher:
                 return
             block = False
             self._active.append(generation)
-            zeros = self.graph.zero_state(1)
-            self._state = [np.concatenate([s, z]) for s, z in zip(self._state, zeros, strict=True)]
+            start = generation.state or self.graph.zero_state(1)
+            self._state = [np.concatenate([s, z]) for s, z in zip(self._state, start, strict=True)]
 
     def _run(self) -> None:
         while True:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import secrets
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from bot.batching import Batcher, Generation
 from bot.caption.tokens import END, START, normalize_caption
 from bot.engine import InferenceEngine, LoadedModel
 from bot.errors import InvalidInput
 from bot.images import image_to_array, open_image
-from bot.lm import StepGraph, beam_search, generate
+from bot.lm import StepGraph, beam_search
 from bot.model_specs import CAPTION_ENCODER, CHARLM
 from bot.sampling import SamplingConfig
 from bot.vocabulary import Vocabulary
@@ -46,6 +48,8 @@ class CaptionService:
     def __init__(self, engine: InferenceEngine, model_name: str = "captions") -> None:
         self.engine = engine
         self.model_name = model_name
+        self._batchers: dict[str, Batcher] = {}
+        self._lock = threading.Lock()
 
     def decoder(self) -> StepGraph:
         return StepGraph(self.engine.get(self.model_name, CHARLM))
@@ -56,6 +60,15 @@ class CaptionService:
     def image_decoder(self) -> StepGraph:
         """The decoder the encoder was trained with (its metadata names it)."""
         return StepGraph(self.engine.get(self.encoder().metadata.extra["decoder"], CHARLM))
+
+    def batcher(self, graph: StepGraph) -> Batcher:
+        """Concurrent captions with the same decoder share its step calls."""
+        with self._lock:
+            current = self._batchers.get(graph.model.name)
+            if current is None or current.graph.model is not graph.model:
+                current = Batcher(StepGraph(graph.model))
+                self._batchers[graph.model.name] = current
+            return current
 
     def validate(self, request: CaptionRequest) -> tuple[str, list[str]]:
         """Checks every option before any work; returns the cleaned prefix and notes."""
@@ -114,23 +127,23 @@ class CaptionService:
             texts = [vocab.decode(tokens) for tokens, _ in found]
             method = f"beam search (width {width})"
         else:
-            rng = np.random.default_rng(seed)
-            sampling = SamplingConfig(request.temperature)
-            texts = [
-                vocab.decode(
-                    generate(
-                        graph,
-                        [s.copy() for s in state],
+            # Each caption has its own generator, so it does not depend on the others.
+            batcher = self.batcher(graph)
+            generations = [
+                batcher.submit(
+                    Generation(
                         start,
                         budget,
-                        sampling,
-                        rng,
+                        SamplingConfig(request.temperature),
+                        np.random.default_rng([seed, i]),
                         end_token=end,
                         banned=banned,
+                        state=state,
                     )
                 )
-                for _ in range(request.count)
+                for i in range(request.count)
             ]
+            texts = [vocab.decode(g.future.result()) for g in generations]
             method = "sampling"
         captions = [" ".join((prefix + t).split()) for t in texts]
         return CaptionResult(captions, seed, method, request.image is not None, notes)
