@@ -44,6 +44,10 @@ class Generation:
     def next_input(self) -> int:
         return self.prompt[self.fed] if self.fed < len(self.prompt) else self.tokens[-1]
 
+    def next_contexts(self) -> tuple[int, ...]:
+        """Per-step context inputs, for models that have them (see PixelGeneration)."""
+        return ()
+
     def take(self, logits: np.ndarray) -> bool:
         """Consume this step's logits; True when the generation is finished."""
         if self.fed < len(self.prompt):
@@ -109,8 +113,12 @@ class Batcher:
             if not self._active:
                 continue
             tokens = np.array([g.next_input() for g in self._active], np.int32)
+            contexts = [
+                np.array(c, np.int32)
+                for c in zip(*(g.next_contexts() for g in self._active), strict=True)
+            ]
             try:
-                logits, self._state = self.graph(tokens, self._state)
+                logits, self._state = self.graph(tokens, self._state, contexts)
             except Exception as exc:  # a broken model fails its requests, not the thread
                 for generation in self._active:
                     generation.future.set_exception(exc)

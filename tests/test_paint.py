@@ -143,3 +143,13 @@ def test_previous_only_variant_and_evaluate(painting_dir, tmp_path, capsys):
     assert metrics["n_images"] == 16 and metrics["skipped_files"] == 1
     assert metrics["variant"] == "previous"
     assert 0 < metrics["bits_per_pixel"] < np.log2(7)
+
+
+def test_concurrent_paintings_share_steps_and_match_alone(services):
+    from concurrent.futures import ThreadPoolExecutor
+
+    requests = [PaintRequest(seed=s, temperature=t) for s, t in ((1, 1.0), (2, 0.7), (3, 1.3))]
+    alone = [services.paint.paint(r).indices for r in requests]
+    with ThreadPoolExecutor(3) as pool:
+        together = list(pool.map(lambda r: services.paint.paint(r).indices, requests))
+    assert all((a == b).all() for a, b in zip(alone, together, strict=True))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,11 +12,12 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageFilter
 
+from bot.batching import Batcher, Generation
 from bot.engine import InferenceEngine
 from bot.errors import InvalidInput, ModelUnavailable
 from bot.lm import StepGraph
 from bot.model_specs import CHARLM
-from bot.sampling import SamplingConfig, sample
+from bot.sampling import SamplingConfig
 
 MAX_SEED = 2**31 - 1
 TEMPERATURE_RANGE = (0.1, 2.0)
@@ -63,14 +65,45 @@ def render_png(
     return buffer.getvalue()
 
 
+@dataclass(kw_only=True)
+class PixelGeneration(Generation):
+    """A painting as a generation: its contexts are the pixel above and the column."""
+
+    size: int
+    uses_context: bool
+    on_rows: Callable[[np.ndarray, int], None] | None = None
+
+    def next_contexts(self) -> tuple[int, ...]:
+        if not self.uses_context:
+            return ()
+        position = len(self.tokens)  # the pixel about to be predicted
+        row, col = divmod(position, self.size)
+        above = self.tokens[position - self.size] if row else self.prompt[0]
+        return (above, col)
+
+    def canvas(self) -> np.ndarray:
+        flat = np.zeros(self.size * self.size, np.int32)
+        flat[: len(self.tokens)] = self.tokens
+        return flat.reshape(self.size, self.size)
+
+    def take(self, logits: np.ndarray) -> bool:
+        finished = super().take(logits)
+        done = len(self.tokens)
+        if self.on_rows and (done % (self.size * PROGRESS_ROWS) == 0 or finished):
+            self.on_rows(self.canvas(), done // self.size)
+        return finished
+
+
 class Painter:
-    def __init__(self, graph: StepGraph) -> None:
+    """Fills the canvas in raster order on the model's batcher (paintings share steps)."""
+
+    def __init__(self, graph: StepGraph, batcher: Batcher) -> None:
         extra = graph.model.metadata.extra
         self.graph = graph
+        self.batcher = batcher
         self.size = int(extra["size"])
         self.start = int(extra["start_token"])
         self.palette = np.asarray(extra["palette"], np.uint8)
-        self.uses_context = bool(graph.contexts)
 
     def paint(
         self,
@@ -78,32 +111,25 @@ class Painter:
         rng: np.random.Generator,
         on_rows: Callable[[np.ndarray, int], None] | None = None,
     ) -> np.ndarray:
-        """Raster order; each step sees the previous pixel, the one above and the column."""
-        size, k = self.size, self.start
-        canvas = np.zeros((size, size), np.int32)
-        state = self.graph.zero_state(1)
-        config = SamplingConfig(temperature)
-        previous = k
-        banned = [k]  # the start token is input only
-        for row in range(size):
-            for col in range(size):
-                contexts = ()
-                if self.uses_context:
-                    above = canvas[row - 1, col] if row else k
-                    contexts = (np.array([above]), np.array([col]))
-                logits, state = self.graph(np.array([previous]), state, contexts)
-                logits = logits[0]
-                logits[banned] = -np.inf
-                previous = sample(logits, config, rng)
-                canvas[row, col] = previous
-            if on_rows and ((row + 1) % PROGRESS_ROWS == 0 or row + 1 == size):
-                on_rows(canvas.copy(), row + 1)
-        return canvas
+        generation = PixelGeneration(
+            prompt=[self.start],
+            max_new=self.size * self.size,
+            sampling=SamplingConfig(temperature),
+            rng=rng,
+            banned=[self.start],
+            size=self.size,
+            uses_context=bool(self.graph.contexts),
+            on_rows=on_rows,
+        )
+        self.batcher.submit(generation).future.result()
+        return generation.canvas()
 
 
 class PaintService:
     def __init__(self, engine: InferenceEngine) -> None:
         self.engine = engine
+        self._batchers: dict[str, Batcher] = {}
+        self._lock = threading.Lock()
 
     def painters(self) -> dict[int, str]:
         """Canvas size -> model name, for every loaded painting model."""
@@ -124,7 +150,13 @@ class PaintService:
         if size not in painters:
             choices = ", ".join(str(s) for s in sorted(painters))
             raise InvalidInput(f"size must be one of: {choices}.")
-        return Painter(StepGraph(self.engine.get(painters[size], CHARLM)))
+        loaded = self.engine.get(painters[size], CHARLM)
+        with self._lock:
+            batcher = self._batchers.get(loaded.name)
+            if batcher is None or batcher.graph.model is not loaded:
+                batcher = Batcher(StepGraph(loaded))
+                self._batchers[loaded.name] = batcher
+        return Painter(batcher.graph, batcher)
 
     def validate(self, request: PaintRequest) -> Painter:
         low, high = TEMPERATURE_RANGE
