@@ -74,6 +74,3 @@ class Admission:
             raise Busy(f"The {lane_name} model is busy right now; try again in {wait:.0f} s.")
         lane.users.add(user_id)
         return Ticket(lane, user_id)
-
-    def load(self, lane_name: str) -> int:
-        return len(self._lanes[lane_name].users)

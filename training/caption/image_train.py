@@ -14,6 +14,7 @@ import numpy as np
 from bot.caption.tokens import normalize_caption
 from bot.images import image_to_array
 from bot.metadata import ModelMetadata
+from bot.model_specs import CAPTION_ENCODER
 from bot.vocabulary import Vocabulary
 from training.callbacks import standard_callbacks
 from training.caption.data import MAX_CAPTION, MIN_CAPTION, caption_examples, is_validation
@@ -26,8 +27,6 @@ from training.caption.image_model import (
 from training.charlm.export import load_run
 from training.errors import UserError
 from training.runtime import hardware, training_command, utc_now
-
-ENCODER_KIND = "caption_encoder"
 
 
 def load_image_captions(csv_path: Path, image_dir: Path, size: int):
@@ -157,7 +156,7 @@ def export_decoder(captioner: keras.Model, config, info: dict, metrics: dict, ou
 
 def metadata(args, metrics: dict, vocab: Vocabulary, decoder: str) -> ModelMetadata:
     return ModelMetadata(
-        kind=ENCODER_KIND,
+        kind=CAPTION_ENCODER,
         vocabulary=vocab.tokens,
         max_length=0,
         metrics=metrics,
