@@ -20,6 +20,14 @@ from training.charlm.evaluate import evaluate_text, load_step_model
 SAMPLE_TEMPERATURES = (0.2, 0.5, 1.0)
 
 
+def save_card(model_path: Path, lines: list[str], summary: dict) -> Path:
+    """Write the card next to the model and print one JSON line saying where, with `summary`."""
+    card = model_path.with_suffix(".md")
+    card.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(json.dumps({"card": str(card), **summary}))
+    return card
+
+
 def _fmt_seconds(seconds: float | None) -> str:
     if seconds is None:
         return "not recorded"
@@ -97,10 +105,7 @@ def write_card(
     ]
     for temperature, text in samples:
         lines += ["", f"### temperature {temperature}", "", "```text", text, "```"]
-    card = model_path.with_suffix(".md")
-    card.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(json.dumps({"card": str(card), "held_out": held_out}))
-    return card
+    return save_card(model_path, lines, {"held_out": held_out})
 
 
 CARD_COLOR_NAMES = [
@@ -222,10 +227,7 @@ def color_card(model_path: Path, run_dir: Path, variants_table: Path | None) -> 
     ]
     if variants_table:
         lines += ["", "## Variants tried (same split)", "", variants_table.read_text().strip()]
-    card = model_path.with_suffix(".md")
-    card.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(json.dumps({"card": str(card)}))
-    return card
+    return save_card(model_path, lines, {})
 
 
 def write_card_main(args) -> None:
@@ -406,10 +408,7 @@ def caption_card(
         "",
         f"![examples]({grid.name})",
     ]
-    card = model_path.with_suffix(".md")
-    card.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(json.dumps({"card": str(card), **stats}))
-    return card
+    return save_card(model_path, lines, stats)
 
 
 def caption_card_main(args) -> None:
@@ -527,10 +526,7 @@ def paint_card(
         "",
         f"![paintings]({grid.name})",
     ]
-    card = model_path.with_suffix(".md")
-    card.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(json.dumps({"card": str(card), "bits_per_pixel": results}))
-    return card
+    return save_card(model_path, lines, {"bits_per_pixel": results})
 
 
 def paint_card_main(args) -> None:
