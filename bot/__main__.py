@@ -57,16 +57,22 @@ def main(argv: list[str] | None = None) -> int:
     from bot.services import Services
 
     services = Services.start(settings)
-    if args.command:
-        return one_shot(services, args, settings.output_dir)
-    token = None if args.console else read_token()
-    if token:
-        from bot.discord_app.client import run_discord
+    try:
+        if args.command:
+            return one_shot(services, args, settings.output_dir)
+        token = None if args.console else read_token()
+        if token:
+            from bot.discord_app.client import run_discord
 
-        run_discord(services, token, sync_on_start=args.sync)
-    else:
-        Console(services, settings.output_dir).loop()
-    return 0
+            run_discord(services, token, sync_on_start=args.sync)
+        else:
+            Console(services, settings.output_dir).loop()
+        return 0
+    except KeyboardInterrupt:
+        print("cancelled.", file=sys.stderr)
+        return 130
+    finally:
+        services.close(grace=1.0)
 
 
 if __name__ == "__main__":

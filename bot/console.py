@@ -252,13 +252,22 @@ class Console:
         return "\n".join(lines) or f"no models in {engine.model_dir}"
 
     def loop(self, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
+        """Ctrl-C during a command cancels it and returns to the prompt; at the prompt it
+        leaves."""
         print("No DISCORD_TOKEN set: local console. Type /help, or /color forest.", file=stdout)
         while True:
             print("> ", end="", file=stdout, flush=True)
-            line = stdin.readline()
+            try:
+                line = stdin.readline()
+            except KeyboardInterrupt:
+                print(file=stdout)
+                break
             if not line:
                 break
-            answer = self.handle(line)
+            try:
+                answer = self.handle(line)
+            except KeyboardInterrupt:
+                answer = "cancelled."
             if answer is None:
                 break
             if answer:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +18,7 @@ import onnxruntime as ort
 
 from bot.errors import ModelUnavailable
 from bot.metadata import ModelMetadata, TensorSpec
+from bot.metadata_schema import validate_metadata
 from bot.model_specs import expected_io
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ class LoadedModel:
     session: ort.InferenceSession
     mtime_ns: int
     output_names: list[str] = field(default_factory=list)
+    retired: bool = False  # set once the engine has replaced or removed it
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Outputs by name, so callers never depend on the graph's output order."""
@@ -95,17 +97,34 @@ class ProviderChoice:
 
 
 class InferenceEngine:
-    def __init__(self, model_dir: Path, prefer_gpu: bool = True, threads: int = 0) -> None:
+    """The models in service. Reloads are serialised; a replaced or removed model is
+    marked retired and handed to the `on_retire` listeners (the batchers), which drain
+    and drop it, so its session is released."""
+
+    def __init__(
+        self, model_dir: Path, prefer_gpu: bool = True, threads: int = 0, spin: bool = False
+    ) -> None:
         self.model_dir = Path(model_dir)
         self.providers = ProviderChoice(prefer_gpu)
         self.threads = threads
+        self.spin = spin
         self.models: dict[str, LoadedModel] = {}
         self.failures: dict[str, str] = {}
+        self._reload_lock = threading.Lock()
+        self._retire_listeners: list[Callable[[LoadedModel], None]] = []
+
+    def on_retire(self, listener: Callable[[LoadedModel], None]) -> None:
+        self._retire_listeners.append(listener)
 
     def _options(self) -> ort.SessionOptions:
+        """Spinning threads off by default: on a shared 2-core machine a spinning intra-op
+        pool steals the core that the event loop and the other sessions need."""
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads
         options.log_severity_level = 3
+        spin = "1" if self.spin else "0"
+        options.add_session_config_entry("session.intra_op.allow_spinning", spin)
+        options.add_session_config_entry("session.inter_op.allow_spinning", spin)
         return options
 
     def load_file(self, path: Path) -> LoadedModel:
@@ -116,11 +135,20 @@ class InferenceEngine:
         except OSError as exc:
             raise ValueError(f"cannot read {path.name}: {exc.strerror}") from exc
         try:
+            # Loaded from bytes, a file can never pull in data from other paths: a model
+            # that references external tensor data fails here.
             session = self.providers.session(data, self._options())
         except Exception as exc:  # onnxruntime raises several types for a bad file
-            raise ValueError(f"{path.name} is not a loadable ONNX model ({exc})") from exc
-        meta = ModelMetadata.from_props(session.get_modelmeta().custom_metadata_map)
-        inputs, outputs = expected_io(meta)
+            reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+            if "external" in reason.lower() or "model_path must not be empty" in reason:
+                reason = "it references external data files, which are not accepted"
+            raise ValueError(f"{path.name} is not a loadable ONNX model ({reason})") from exc
+        try:
+            meta = ModelMetadata.from_props(session.get_modelmeta().custom_metadata_map)
+            validate_metadata(meta)
+            inputs, outputs = expected_io(meta)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise ValueError(f"{path.name} has unusable metadata: {exc}") from exc
         _check_signature(session.get_inputs(), inputs, "inputs")
         _check_signature(session.get_outputs(), outputs, "outputs")
         return LoadedModel(path.stem, path, meta, session, mtime, [s.name for s in outputs])
@@ -130,18 +158,33 @@ class InferenceEngine:
         if not self.model_dir.is_dir():
             log.error("model directory %s does not exist; no commands have models", self.model_dir)
             return
-        for path in sorted(self.model_dir.glob("*.onnx")):
-            self._load_into_service(path)
+        with self._reload_lock:
+            for path in sorted(self.model_dir.glob("*.onnx")):
+                self._load_into_service(path)
 
     def reload(self) -> dict[str, str]:
-        """Re-read changed or new files. A file that fails keeps the old model in service."""
-        report: dict[str, str] = {}
-        for path in sorted(self.model_dir.glob("*.onnx")):
-            current = self.models.get(path.stem)
-            if current and current.mtime_ns == path.stat().st_mtime_ns:
-                continue
-            report[path.stem] = self._load_into_service(path)
-        return report
+        """Re-read changed or new files and drop deleted ones, one reload at a time.
+
+        A file that fails keeps the old model in service; a removed file removes its model.
+        """
+        with self._reload_lock:
+            report: dict[str, str] = {}
+            paths = {p.stem: p for p in sorted(self.model_dir.glob("*.onnx"))}
+            for name in sorted(set(self.models) - set(paths)):
+                self._retire(self.models.pop(name))
+                log.warning("model %s removed: its file is gone", name)
+                report[name] = "removed (its file is gone)"
+            for name in sorted(set(self.failures) - set(paths)):
+                del self.failures[name]
+            for name, path in paths.items():
+                current = self.models.get(name)
+                try:
+                    unchanged = current and current.mtime_ns == path.stat().st_mtime_ns
+                except OSError:
+                    unchanged = False
+                if not unchanged:
+                    report[name] = self._load_into_service(path)
+            return report
 
     def _load_into_service(self, path: Path) -> str:
         try:
@@ -154,10 +197,28 @@ class InferenceEngine:
             self.failures[path.stem] = reason
             log.error("model %s disabled: %s", path.stem, reason)
             return f"failed: {reason}"
+        old = self.models.get(path.stem)
         self.models[path.stem] = model  # a single assignment: readers see old or new, never half
         self.failures.pop(path.stem, None)
+        if old is not None:
+            self._retire(old)
         log.info("model %s loaded (%s)", path.stem, model.metadata.kind)
         return "loaded"
+
+    def _retire(self, model: LoadedModel) -> None:
+        model.retired = True
+        for listener in self._retire_listeners:
+            try:
+                listener(model)
+            except Exception:
+                log.exception("retiring model %s failed", model.name)
+
+    def close(self) -> None:
+        """Retire every model (their batchers stop) and drop the sessions."""
+        with self._reload_lock:
+            for model in self.models.values():
+                self._retire(model)
+            self.models = {}
 
     def by_kind(self, kind: str) -> dict[str, LoadedModel]:
         return {n: m for n, m in self.models.items() if m.metadata.kind == kind}

@@ -6,6 +6,7 @@ token, so a request's text depends only on its seed and its own logits.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,3 +53,49 @@ def sample(logits: np.ndarray, config: SamplingConfig, rng: np.random.Generator)
     cumulative = np.cumsum(probs)
     index = int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
     return min(index, int(np.flatnonzero(probs)[-1]))  # never a zero-probability token
+
+
+def _plain(config: SamplingConfig) -> bool:
+    return config.temperature > 0 and not config.top_k and config.top_p >= 1.0
+
+
+def sample_rows(
+    logits: np.ndarray,
+    configs: Sequence[SamplingConfig],
+    rngs: Sequence[np.random.Generator],
+    banned: Sequence[Sequence[int]],
+) -> list[int]:
+    """One token per row of `logits` (n, V), each with its own settings and generator.
+
+    Rows with plain temperature sampling are done together in one set of array
+    operations; the arithmetic per row and the one uniform draw per row are those of
+    `sample`, so the tokens are the same as sampling each row alone. Other rows (greedy,
+    top-k, top-p) go through `sample`.
+    """
+    logits = np.asarray(logits)
+    if any(len(b) for b in banned):
+        logits = logits.copy()
+        for row, tokens in enumerate(banned):
+            if len(tokens):
+                logits[row, list(tokens)] = -np.inf
+    plain = [row for row, config in enumerate(configs) if _plain(config)]
+    if len(plain) < 2:
+        plain = []
+    chosen = [0] * len(configs)
+    vectorised = set(plain)
+    for row, config in enumerate(configs):
+        if row not in vectorised:
+            chosen[row] = sample(logits[row], config, rngs[row])
+    if plain:
+        temperatures = np.array([configs[r].temperature for r in plain], np.float64)
+        z = logits[plain].astype(np.float64) / temperatures[:, None]
+        z -= z.max(axis=1, keepdims=True)
+        probs = np.exp(z)
+        probs /= probs.sum(axis=1, keepdims=True)
+        cumulative = np.cumsum(probs, axis=1)
+        draws = np.array([rngs[r].random() for r in plain]) * cumulative[:, -1]
+        index = (cumulative <= draws[:, None]).sum(axis=1)
+        last_nonzero = probs.shape[1] - 1 - np.argmax(probs[:, ::-1] > 0, axis=1)
+        for row, token in zip(plain, np.minimum(index, last_nonzero), strict=True):
+            chosen[row] = int(token)
+    return chosen

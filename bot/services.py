@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.batching import BatcherPool
 from bot.caption.service import CaptionService
 from bot.colors.service import ColorService
 from bot.config import Settings
@@ -14,7 +15,9 @@ from bot.write.service import WriteService
 
 @dataclass
 class Services:
+    settings: Settings
     engine: InferenceEngine
+    pool: BatcherPool
     color: ColorService
     write: WriteService
     caption: CaptionService
@@ -23,11 +26,20 @@ class Services:
     @classmethod
     def start(cls, settings: Settings) -> Services:
         engine = InferenceEngine(settings.model_dir, prefer_gpu=settings.prefer_gpu)
+        pool = BatcherPool(settings.max_batch)
+        engine.on_retire(pool.retire)  # a replaced model's batcher drains and lets go
         engine.load_all()
         return cls(
+            settings=settings,
             engine=engine,
+            pool=pool,
             color=ColorService(engine),
-            write=WriteService(engine),
-            caption=CaptionService(engine),
-            paint=PaintService(engine),
+            write=WriteService(engine, pool),
+            caption=CaptionService(engine, pool),
+            paint=PaintService(engine, pool),
         )
+
+    def close(self, grace: float = 5.0) -> None:
+        """Stop admitting, let running generations finish within `grace` s, free sessions."""
+        self.pool.close(grace)
+        self.engine.close()

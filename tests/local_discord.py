@@ -20,8 +20,10 @@ import json
 import time
 import zlib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
+import discord
 from aiohttp import web
 
 APPLICATION_ID = 900000000000000001
@@ -32,11 +34,13 @@ CHANNEL_ID = 900000000000000005
 USER_ID = 900000000000000006
 EPOCH_TIME = "2026-01-01T00:00:00.000000+00:00"
 
-_ids = itertools.count(910000000000000000)
+_ids = itertools.count()
 
 
 def snowflake() -> str:
-    return str(next(_ids))
+    """A Discord snowflake carrying the current time, as Discord's do (interaction ages
+    are read from it)."""
+    return str(discord.utils.time_snowflake(datetime.now(UTC)) + next(_ids) % 4096)
 
 
 def _json(data: Any, status: int = 200, headers: dict | None = None) -> web.Response:

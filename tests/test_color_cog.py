@@ -27,6 +27,8 @@ def fake_interaction() -> MagicMock:
     interaction.followup.send = AsyncMock()
     interaction.delete_original_response = AsyncMock()
     interaction.command = MagicMock(qualified_name="color")
+    interaction.created_at = discord.utils.utcnow()
+    interaction.edit_original_response = AsyncMock()
     return interaction
 
 

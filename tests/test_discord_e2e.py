@@ -8,6 +8,7 @@ import time
 import pytest
 from PIL import Image
 
+from bot.batching import on_loop
 from bot.config import Settings
 from bot.discord_app.admission import Admission
 from bot.discord_app.replies import GENERIC_ERROR
@@ -152,13 +153,15 @@ class SlowPaint:
     def __getattr__(self, name):
         return getattr(self.real, name)
 
-    def paint(self, request, on_rows=None):
-        def slow(canvas, rows):
-            time.sleep(0.3)
-            if on_rows:
-                on_rows(canvas, rows)
+    async def paint_async(self, request, on_rows=None, deadline=None):
+        report = on_loop(on_rows)
 
-        return self.real.paint(request, slow)
+        def slow(canvas, rows):
+            time.sleep(0.3)  # blocking work on the batcher thread, never on the loop
+            report(canvas, rows)
+
+        generation, finish = self.real.submit(request, slow, deadline)
+        return finish(await generation.wait())
 
 
 def test_event_loop_is_never_blocked_during_a_long_paint(services, monkeypatch):

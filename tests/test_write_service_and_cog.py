@@ -146,13 +146,11 @@ class SlowWriteService:
     def validate(self, request):
         return self.real.validate(request)
 
-    def write(self, request, on_progress=None):
-        import time
-
+    async def write_async(self, request, on_progress=None, deadline=None):
         for i in range(50):
-            time.sleep(0.01)
+            await asyncio.sleep(0.01)
             on_progress("x" * (i + 1))
-        return self.real.write(request)
+        return await self.real.write_async(request, deadline=deadline)
 
 
 def test_progress_edits_are_throttled(services, monkeypatch):

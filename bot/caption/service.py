@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
-import threading
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from bot.batching import Batcher, Generation
+from bot.batching import BatcherPool, Generation
 from bot.caption.tokens import END, START, normalize_caption
 from bot.engine import InferenceEngine, LoadedModel
 from bot.errors import InvalidInput
@@ -45,11 +45,12 @@ class CaptionResult:
 
 
 class CaptionService:
-    def __init__(self, engine: InferenceEngine, model_name: str = "captions") -> None:
+    def __init__(
+        self, engine: InferenceEngine, pool: BatcherPool, model_name: str = "captions"
+    ) -> None:
         self.engine = engine
+        self.pool = pool
         self.model_name = model_name
-        self._batchers: dict[str, Batcher] = {}
-        self._lock = threading.Lock()
 
     def decoder(self) -> StepGraph:
         return StepGraph(self.engine.get(self.model_name, CHARLM))
@@ -60,15 +61,6 @@ class CaptionService:
     def image_decoder(self) -> StepGraph:
         """The decoder the encoder was trained with (its metadata names it)."""
         return StepGraph(self.engine.get(self.encoder().metadata.extra["decoder"], CHARLM))
-
-    def batcher(self, graph: StepGraph) -> Batcher:
-        """Concurrent captions with the same decoder share its step calls."""
-        with self._lock:
-            current = self._batchers.get(graph.model.name)
-            if current is None or current.graph.model is not graph.model:
-                current = Batcher(StepGraph(graph.model))
-                self._batchers[graph.model.name] = current
-            return current
 
     def validate(self, request: CaptionRequest) -> tuple[str, list[str]]:
         """Checks every option before any work; returns the cleaned prefix and notes."""
@@ -109,41 +101,98 @@ class CaptionService:
         }
         return [by_input[s["input"]] for s in graph.layout]
 
-    def caption(self, request: CaptionRequest) -> CaptionResult:
+    def _plan(self, request: CaptionRequest) -> tuple[StepGraph, dict]:
+        """Everything a caption job needs, checked; runs the image encoder if any."""
         prefix, notes = self.validate(request)
         graph = self.decoder() if request.image is None else self.image_decoder()
         vocab = Vocabulary(graph.model.metadata.vocabulary)
         start = vocab.encode(START + prefix).ids.tolist()
-        end = int(vocab.encode(END).ids[0])
-        banned = [start[0]]  # START is input only
-        state = self.initial_state(graph, request.image)
-        seed = secrets.randbelow(MAX_SEED) if request.seed is None else request.seed
         width = request.beam_width
         if width is None:
             width = max(DEFAULT_BEAM, request.count) if request.image is not None else 0
-        budget = MAX_CAPTION_CHARS - len(prefix)
-        if width:
-            found = beam_search(graph, state, start, budget, width, end, request.count, banned)
-            texts = [vocab.decode(tokens) for tokens, _ in found]
-            method = f"beam search (width {width})"
-        else:
-            # Each caption has its own generator, so it does not depend on the others.
-            batcher = self.batcher(graph)
-            generations = [
-                batcher.submit(
-                    Generation(
-                        start,
-                        budget,
-                        SamplingConfig(request.temperature),
-                        np.random.default_rng([seed, i]),
-                        end_token=end,
-                        banned=banned,
-                        state=state,
-                    )
+        return graph, {
+            "prefix": prefix,
+            "notes": notes,
+            "vocab": vocab,
+            "start": start,
+            "end": int(vocab.encode(END).ids[0]),
+            "banned": [start[0]],  # START is input only
+            "state": self.initial_state(graph, request.image),
+            "seed": secrets.randbelow(MAX_SEED) if request.seed is None else request.seed,
+            "width": width,
+            "budget": MAX_CAPTION_CHARS - len(prefix),
+        }
+
+    def _beam(self, graph: StepGraph, plan: dict, request: CaptionRequest) -> CaptionResult:
+        found = beam_search(
+            graph,
+            plan["state"],
+            plan["start"],
+            plan["budget"],
+            plan["width"],
+            plan["end"],
+            request.count,
+            plan["banned"],
+        )
+        texts = [plan["vocab"].decode(tokens) for tokens, _ in found]
+        return self._result(texts, plan, request, f"beam search (width {plan['width']})")
+
+    def _submit_samples(
+        self, graph: StepGraph, plan: dict, request: CaptionRequest, deadline: float | None
+    ) -> list[Generation]:
+        # Each caption has its own generator, so it does not depend on the others.
+        generations = []
+        try:
+            for i in range(request.count):
+                generation = Generation(
+                    plan["start"],
+                    plan["budget"],
+                    SamplingConfig(request.temperature),
+                    np.random.default_rng([plan["seed"], i]),
+                    end_token=plan["end"],
+                    banned=plan["banned"],
+                    state=plan["state"],
+                    deadline=deadline,
                 )
-                for i in range(request.count)
-            ]
-            texts = [vocab.decode(g.future.result()) for g in generations]
-            method = "sampling"
-        captions = [" ".join((prefix + t).split()) for t in texts]
-        return CaptionResult(captions, seed, method, request.image is not None, notes)
+                generations.append(self.pool.submit(graph, generation))
+        except BaseException:
+            for generation in generations:
+                generation.cancel()
+            raise
+        return generations
+
+    def _result(
+        self, texts: list[str], plan: dict, request: CaptionRequest, method: str
+    ) -> CaptionResult:
+        captions = [" ".join((plan["prefix"] + t).split()) for t in texts]
+        conditioned = request.image is not None
+        return CaptionResult(captions, plan["seed"], method, conditioned, plan["notes"])
+
+    def caption(self, request: CaptionRequest) -> CaptionResult:
+        """Caption and wait (scripts, console); Ctrl-C cancels sampled captions."""
+        graph, plan = self._plan(request)
+        if plan["width"]:
+            return self._beam(graph, plan, request)
+        generations = self._submit_samples(graph, plan, request, None)
+        try:
+            tokens = [g.result() for g in generations]
+        finally:
+            for generation in generations:
+                generation.cancel()  # no-op for finished ones
+        return self._result([plan["vocab"].decode(t) for t in tokens], plan, request, "sampling")
+
+    async def caption_async(
+        self, request: CaptionRequest, deadline: float | None = None
+    ) -> CaptionResult:
+        """Sampled captions wait on the batcher without a thread; the image encoder and beam
+        search run in a worker thread (short, bounded work)."""
+        graph, plan = await asyncio.to_thread(self._plan, request)
+        if plan["width"]:
+            return await asyncio.to_thread(self._beam, graph, plan, request)
+        generations = self._submit_samples(graph, plan, request, deadline)
+        try:
+            tokens = await asyncio.gather(*(g.wait() for g in generations))
+        finally:
+            for generation in generations:
+                generation.cancel()
+        return self._result([plan["vocab"].decode(t) for t in tokens], plan, request, "sampling")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -18,6 +16,7 @@ from bot.caption.service import (
 )
 from bot.discord_app.admission import Admission
 from bot.discord_app.limits import per_user_cooldown
+from bot.discord_app.progress import admitted
 from bot.discord_app.replies import NO_MENTIONS
 from bot.errors import InvalidInput
 from bot.images import ALLOWED_FORMATS, MAX_BYTES
@@ -80,12 +79,10 @@ class CaptionCog(commands.Cog):
         if image is not None:
             check_attachment(image)
         self.service.validate(request)
-        async with self.admission.enter("caption", interaction.user.id) as ticket:
-            await interaction.response.defer(thinking=True)
+        async with admitted(self.admission, "caption", interaction) as deadline:
             if image is not None:
                 request.image = await image.read()  # kept in memory, never written to disk
-            await ticket.wait_turn()
-            result = await asyncio.to_thread(self.service.caption, request)
+            result = await self.service.caption_async(request, deadline)
         await interaction.followup.send(
             embed=caption_embed(result, image.url if image else None),
             allowed_mentions=NO_MENTIONS,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import discord
@@ -31,7 +32,10 @@ class RnnBot(commands.Bot):
         )
         self.services = services
         self.sync_on_start = sync_on_start
-        self.admission = admission or Admission()
+        settings = services.settings
+        self.admission = admission or Admission(
+            settings.max_batch, settings.max_waiting, settings.job_seconds
+        )
 
     async def setup_hook(self) -> None:
         services, admission = self.services, self.admission
@@ -46,6 +50,11 @@ class RnnBot(commands.Bot):
 
     async def on_ready(self) -> None:
         log.info("connected as %s", self.user)
+
+    async def close(self) -> None:
+        """Stop the gateway first, then the models: running jobs get a bounded grace."""
+        await super().close()
+        await asyncio.to_thread(self.services.close)
 
 
 def run_discord(services: Services, token: str, sync_on_start: bool = False) -> None:

@@ -12,6 +12,7 @@ from discord.ext import commands
 from bot.colors.service import ColorResult, ColorService
 from bot.discord_app.admission import Admission
 from bot.discord_app.limits import per_user_cooldown
+from bot.discord_app.progress import admitted
 from bot.discord_app.replies import NO_MENTIONS
 
 SOURCE_TEXT = {
@@ -49,9 +50,7 @@ class ColorCog(commands.Cog):
         # Validate before deferring so that a bad name gets a private (ephemeral) reply.
         model = self.service.model()
         self.service.clean_name(name, model)
-        async with self.admission.enter("color", interaction.user.id) as ticket:
-            await interaction.response.defer(thinking=True)
-            await ticket.wait_turn()
+        async with admitted(self.admission, "color", interaction):
             result, png = await asyncio.to_thread(self._answer, name)
         await interaction.followup.send(
             embed=color_embed(result),

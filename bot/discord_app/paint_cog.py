@@ -12,7 +12,7 @@ from discord.ext import commands
 
 from bot.discord_app.admission import Admission
 from bot.discord_app.limits import per_user_cooldown
-from bot.discord_app.progress import run_with_progress
+from bot.discord_app.progress import admitted, run_with_progress
 from bot.discord_app.replies import NO_MENTIONS
 from bot.paint.service import MAX_SEED, PaintRequest, PaintService, render_png
 
@@ -44,9 +44,7 @@ class PaintCog(commands.Cog):
     ) -> None:
         request = PaintRequest(seed, temperature, size)
         painter = self.service.validate(request)
-        async with self.admission.enter("paint", interaction.user.id) as ticket:
-            await interaction.response.defer(thinking=True)
-            await ticket.wait_turn()
+        async with admitted(self.admission, "paint", interaction) as deadline:
 
             async def show(snapshot: tuple[np.ndarray, int]) -> None:
                 canvas, rows = snapshot
@@ -58,7 +56,9 @@ class PaintCog(commands.Cog):
                 )
 
             result = await run_with_progress(
-                lambda report: self.service.paint(request, lambda c, r: report((c, r))),
+                lambda report: self.service.paint_async(
+                    request, lambda c, r: report((c, r)), deadline
+                ),
                 show,
                 EDIT_INTERVAL,
             )

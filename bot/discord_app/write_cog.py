@@ -10,7 +10,7 @@ from discord.ext import commands
 
 from bot.discord_app.admission import Admission
 from bot.discord_app.limits import per_user_cooldown
-from bot.discord_app.progress import run_with_progress
+from bot.discord_app.progress import admitted, run_with_progress
 from bot.discord_app.replies import NO_MENTIONS
 from bot.write.service import (
     LENGTH_RANGE,
@@ -61,9 +61,9 @@ class WriteCog(commands.Cog):
         self.admission = admission or Admission()
 
     async def _generate(
-        self, interaction: discord.Interaction, request: WriteRequest
+        self, interaction: discord.Interaction, request: WriteRequest, deadline: float
     ) -> WriteResult:
-        """Generate off the event loop, editing the reply with the text so far."""
+        """Generate on the style's batcher, editing the reply with the text so far."""
 
         async def show(text: str) -> None:
             await interaction.edit_original_response(
@@ -71,7 +71,7 @@ class WriteCog(commands.Cog):
             )
 
         return await run_with_progress(
-            lambda report: self.service.write(request, report), show, EDIT_INTERVAL
+            lambda report: self.service.write_async(request, report, deadline), show, EDIT_INTERVAL
         )
 
     @app_commands.command(name="write", description="Write new text in a learned style")
@@ -94,10 +94,8 @@ class WriteCog(commands.Cog):
     ) -> None:
         request = WriteRequest(style, prompt or "", length, temperature, seed)
         self.service.validate(request)  # bad options: an ephemeral error, before deferring
-        async with self.admission.enter(f"write:{request.style}", interaction.user.id) as ticket:
-            await interaction.response.defer(thinking=True)
-            await ticket.wait_turn()
-            result = await self._generate(interaction, request)
+        async with admitted(self.admission, f"write:{request.style}", interaction) as deadline:
+            result = await self._generate(interaction, request, deadline)
         content, attachment = final_message(result, temperature)
         await interaction.edit_original_response(
             content=content,

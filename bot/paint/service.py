@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import secrets
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageFilter
 
-from bot.batching import Batcher, Generation
+from bot.batching import BatcherPool, Generation, on_loop
 from bot.engine import InferenceEngine
 from bot.errors import InvalidInput, ModelUnavailable
 from bot.lm import StepGraph
@@ -86,8 +85,8 @@ class PixelGeneration(Generation):
         flat[: len(self.tokens)] = self.tokens
         return flat.reshape(self.size, self.size)
 
-    def take(self, logits: np.ndarray) -> bool:
-        finished = super().take(logits)
+    def accept(self, token: int) -> bool:
+        finished = super().accept(token)
         done = len(self.tokens)
         if self.on_rows and (done % (self.size * PROGRESS_ROWS) == 0 or finished):
             self.on_rows(self.canvas(), done // self.size)
@@ -97,21 +96,21 @@ class PixelGeneration(Generation):
 class Painter:
     """Fills the canvas in raster order on the model's batcher (paintings share steps)."""
 
-    def __init__(self, graph: StepGraph, batcher: Batcher) -> None:
+    def __init__(self, graph: StepGraph) -> None:
         extra = graph.model.metadata.extra
         self.graph = graph
-        self.batcher = batcher
         self.size = int(extra["size"])
         self.start = int(extra["start_token"])
         self.palette = np.asarray(extra["palette"], np.uint8)
 
-    def paint(
+    def generation(
         self,
         temperature: float,
         rng: np.random.Generator,
         on_rows: Callable[[np.ndarray, int], None] | None = None,
-    ) -> np.ndarray:
-        generation = PixelGeneration(
+        deadline: float | None = None,
+    ) -> PixelGeneration:
+        return PixelGeneration(
             prompt=[self.start],
             max_new=self.size * self.size,
             sampling=SamplingConfig(temperature),
@@ -120,16 +119,14 @@ class Painter:
             size=self.size,
             uses_context=bool(self.graph.contexts),
             on_rows=on_rows,
+            deadline=deadline,
         )
-        self.batcher.submit(generation).future.result()
-        return generation.canvas()
 
 
 class PaintService:
-    def __init__(self, engine: InferenceEngine) -> None:
+    def __init__(self, engine: InferenceEngine, pool: BatcherPool) -> None:
         self.engine = engine
-        self._batchers: dict[str, Batcher] = {}
-        self._lock = threading.Lock()
+        self.pool = pool
 
     def painters(self) -> dict[int, str]:
         """Canvas size -> model name, for every loaded painting model."""
@@ -150,13 +147,7 @@ class PaintService:
         if size not in painters:
             choices = ", ".join(str(s) for s in sorted(painters))
             raise InvalidInput(f"size must be one of: {choices}.")
-        loaded = self.engine.get(painters[size], CHARLM)
-        with self._lock:
-            batcher = self._batchers.get(loaded.name)
-            if batcher is None or batcher.graph.model is not loaded:
-                batcher = Batcher(StepGraph(loaded))
-                self._batchers[loaded.name] = batcher
-        return Painter(batcher.graph, batcher)
+        return Painter(StepGraph(self.engine.get(painters[size], CHARLM)))
 
     def validate(self, request: PaintRequest) -> Painter:
         low, high = TEMPERATURE_RANGE
@@ -166,12 +157,40 @@ class PaintService:
             raise InvalidInput(f"seed must be between 0 and {MAX_SEED}.")
         return self.painter(request.size)
 
-    def paint(
-        self, request: PaintRequest, on_rows: Callable[[np.ndarray, int], None] | None = None
-    ) -> PaintResult:
-        """`on_rows(partial_indices, rows_done)` is called every few rows (any thread)."""
+    def submit(
+        self,
+        request: PaintRequest,
+        on_rows: Callable[[np.ndarray, int], None] | None = None,
+        deadline: float | None = None,
+    ) -> tuple[PixelGeneration, Callable[[list[int]], PaintResult]]:
+        """Start painting; `on_rows(partial_indices, rows_done)` runs on the batcher thread."""
         painter = self.validate(request)
         seed = secrets.randbelow(MAX_SEED) if request.seed is None else request.seed
         started = time.perf_counter()
-        canvas = painter.paint(request.temperature, np.random.default_rng(seed), on_rows)
-        return PaintResult(canvas, painter.palette, seed, time.perf_counter() - started)
+        generation = painter.generation(
+            request.temperature, np.random.default_rng(seed), on_rows, deadline
+        )
+        self.pool.submit(painter.graph, generation)
+
+        def finish(_: list[int]) -> PaintResult:
+            seconds = time.perf_counter() - started
+            return PaintResult(generation.canvas(), painter.palette, seed, seconds)
+
+        return generation, finish
+
+    def paint(
+        self, request: PaintRequest, on_rows: Callable[[np.ndarray, int], None] | None = None
+    ) -> PaintResult:
+        """Paint and wait (scripts, console); Ctrl-C cancels the painting."""
+        generation, finish = self.submit(request, on_rows)
+        return finish(generation.result())
+
+    async def paint_async(
+        self,
+        request: PaintRequest,
+        on_rows: Callable[[np.ndarray, int], None] | None = None,
+        deadline: float | None = None,
+    ) -> PaintResult:
+        """Paint without holding a thread; `on_rows` is called on the event loop."""
+        generation, finish = self.submit(request, on_loop(on_rows), deadline)
+        return finish(await generation.wait())

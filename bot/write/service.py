@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import threading
 import time
 import unicodedata
 from collections.abc import Callable
@@ -11,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bot.batching import Batcher, Generation
+from bot.batching import BatcherPool, Generation, on_loop
 from bot.engine import InferenceEngine
 from bot.errors import InvalidInput, ModelUnavailable
 from bot.lm import StepGraph
@@ -85,11 +84,10 @@ class StyleModel:
 
 
 class WriteService:
-    def __init__(self, engine: InferenceEngine) -> None:
+    def __init__(self, engine: InferenceEngine, pool: BatcherPool) -> None:
         self.engine = engine
+        self.pool = pool
         self._cache: dict[str, tuple[object, StyleModel]] = {}
-        self._batchers: dict[str, Batcher] = {}
-        self._lock = threading.Lock()
 
     def styles(self) -> dict[str, str]:
         """Style name -> model name, for every loaded writing model."""
@@ -138,20 +136,14 @@ class WriteService:
             )
         return model, prompt, notes
 
-    def batcher(self, model: StyleModel) -> Batcher:
-        """One batcher per loaded style model: concurrent requests share its step calls."""
-        loaded = model.graph.model
-        with self._lock:
-            current = self._batchers.get(loaded.name)
-            if current is None or current.graph.model is not loaded:
-                current = Batcher(model.graph)
-                self._batchers[loaded.name] = current
-            return current
-
-    def write(
-        self, request: WriteRequest, on_progress: Callable[[str], None] | None = None
-    ) -> WriteResult:
-        """Generate; `on_progress(text_so_far)` is called every few characters (any thread)."""
+    def submit(
+        self,
+        request: WriteRequest,
+        on_progress: Callable[[str], None] | None = None,
+        deadline: float | None = None,
+    ) -> tuple[Generation, Callable[[list[int]], WriteResult]]:
+        """Start generating on the style's batcher; returns the generation and how to turn
+        its tokens into the result. `on_progress(text_so_far)` runs on the batcher thread."""
         model, prompt, notes = self.validate(request)
         seed = secrets.randbelow(MAX_SEED) if request.seed is None else request.seed
         sampling = SamplingConfig(request.temperature, request.top_k, request.top_p)
@@ -162,16 +154,38 @@ class WriteService:
                 on_progress(prompt + model.vocabulary.decode(tokens))
 
         started = time.perf_counter()
-        generation = self.batcher(model).submit(
+        generation = self.pool.submit(
+            model.graph,
             Generation(
                 prompt_ids or model.start_ids,
                 request.length,
                 sampling,
                 np.random.default_rng(seed),
                 on_token=on_token,
-            )
+                deadline=deadline,
+            ),
         )
-        generated = generation.future.result()
-        seconds = time.perf_counter() - started
-        text = prompt + model.vocabulary.decode(generated)
-        return WriteResult(text, request.style, seed, prompt, len(generated), seconds, notes)
+
+        def finish(generated: list[int]) -> WriteResult:
+            seconds = time.perf_counter() - started
+            text = prompt + model.vocabulary.decode(generated)
+            return WriteResult(text, request.style, seed, prompt, len(generated), seconds, notes)
+
+        return generation, finish
+
+    def write(
+        self, request: WriteRequest, on_progress: Callable[[str], None] | None = None
+    ) -> WriteResult:
+        """Generate and wait (scripts, console); Ctrl-C cancels the generation."""
+        generation, finish = self.submit(request, on_progress)
+        return finish(generation.result())
+
+    async def write_async(
+        self,
+        request: WriteRequest,
+        on_progress: Callable[[str], None] | None = None,
+        deadline: float | None = None,
+    ) -> WriteResult:
+        """Generate without holding a thread; `on_progress` is called on the event loop."""
+        generation, finish = self.submit(request, on_loop(on_progress), deadline)
+        return finish(await generation.wait())
