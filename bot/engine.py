@@ -20,6 +20,7 @@ from bot.errors import ModelUnavailable
 from bot.metadata import ModelMetadata, TensorSpec
 from bot.metadata_schema import validate_metadata
 from bot.model_specs import expected_io
+from bot.onnx_guard import references_external_data
 
 log = logging.getLogger(__name__)
 
@@ -135,13 +136,18 @@ class InferenceEngine:
         except OSError as exc:
             raise ValueError(f"cannot read {path.name}: {exc.strerror}") from exc
         try:
-            # Loaded from bytes, a file can never pull in data from other paths: a model
-            # that references external tensor data fails here.
+            external = references_external_data(data)
+        except ValueError as exc:
+            raise ValueError(f"{path.name} is not a loadable ONNX model ({exc})") from exc
+        if external:
+            raise ValueError(
+                f"{path.name} references external tensor data, which is not accepted: "
+                "a model must be one self-contained file"
+            )
+        try:
             session = self.providers.session(data, self._options())
         except Exception as exc:  # onnxruntime raises several types for a bad file
             reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
-            if "external" in reason.lower() or "model_path must not be empty" in reason:
-                reason = "it references external data files, which are not accepted"
             raise ValueError(f"{path.name} is not a loadable ONNX model ({reason})") from exc
         try:
             meta = ModelMetadata.from_props(session.get_modelmeta().custom_metadata_map)
