@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from bot.batching import BatcherPool  # noqa: E402
 from bot.engine import InferenceEngine  # noqa: E402
 from bot.paint.service import PaintRequest, PaintService  # noqa: E402
 from bot.sampling import SamplingConfig, sample  # noqa: E402
@@ -67,7 +68,7 @@ def tutorial_paint(pixels: int, seed: int) -> float:
 def step_paint(seed: int) -> tuple[float, int]:
     engine = InferenceEngine(MODELS, prefer_gpu=False)
     engine.load_all()
-    service = PaintService(engine)
+    service = PaintService(engine, BatcherPool())
     service.paint(PaintRequest(seed=seed + 1))  # warm-up, not timed
     result = service.paint(PaintRequest(seed=seed))
     return result.seconds, result.size

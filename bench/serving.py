@@ -1,5 +1,10 @@
-"""Serving benchmark: latency per command, batched vs one-after-another /write, event-loop
-lag, the tutorials' method vs the step graph, and FLOP/s against a numpy matmul peak.
+"""Serving benchmark: latency per command, users at once vs one after another, event-loop
+lag, spinning threads on and off, the tutorials' method vs the step graph, and FLOP/s
+against a numpy matmul peak.
+
+Commands go through the Discord cogs' own callbacks (admission, deadline, service,
+batcher) with a stand-in interaction that answers instantly, so the figures are those of
+the path users take, minus the network.
 
 Everything is measured in this one run, on this machine, with exported_models/.
 Usage: python bench/serving.py [--quick]   (the tutorial row needs the `train` extra)
@@ -15,6 +20,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -22,13 +28,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bot.caption.service import CaptionRequest  # noqa: E402
+import discord  # noqa: E402
+
 from bot.config import Settings  # noqa: E402
+from bot.discord_app.admission import Admission  # noqa: E402
+from bot.discord_app.caption_cog import CaptionCog  # noqa: E402
+from bot.discord_app.color_cog import ColorCog  # noqa: E402
+from bot.discord_app.paint_cog import PaintCog  # noqa: E402
+from bot.discord_app.write_cog import WriteCog  # noqa: E402
 from bot.engine import InferenceEngine  # noqa: E402
 from bot.lm import StepGraph  # noqa: E402
-from bot.paint.service import PaintRequest  # noqa: E402
+from bot.sampling import SamplingConfig, sample, sample_rows  # noqa: E402
 from bot.services import Services  # noqa: E402
-from bot.write.service import WriteRequest  # noqa: E402
 
 MODELS = ROOT / "exported_models"
 
@@ -48,64 +59,158 @@ def timed(fn, repeats: int) -> list[float]:
     return out
 
 
-def command_latencies(services: Services, quick: bool) -> list[tuple[str, float, float]]:
+class BenchResponse:
+    """What a cog touches of `interaction.response`; answers instantly."""
+
+    def __init__(self) -> None:
+        self.done = False
+
+    def is_done(self) -> bool:
+        return self.done
+
+    async def defer(self, **kwargs) -> None:
+        self.done = True
+
+    async def send_message(self, *args, **kwargs) -> None:
+        self.done = True
+
+
+class BenchInteraction:
+    """A stand-in for a Discord interaction, so the cogs' own callbacks (admission,
+    deadline, service, batcher) run exactly as on Discord, minus the network."""
+
+    def __init__(self, user_id: int) -> None:
+        self.user = SimpleNamespace(id=user_id)
+        self.created_at = discord.utils.utcnow()
+        self.response = BenchResponse()
+        self.followup = SimpleNamespace(send=self._noop)
+        self.edits = 0
+
+    async def _noop(self, *args, **kwargs) -> None:
+        return None
+
+    async def edit_original_response(self, **kwargs) -> None:
+        self.edits += 1
+
+
+class DiscordPath:
+    """The cogs the bot registers, on one event loop, with the bot's admission."""
+
+    def __init__(self, services: Services) -> None:
+        settings = services.settings
+        admission = Admission(settings.max_batch, settings.max_waiting, settings.job_seconds)
+        self.color = ColorCog(services.color, admission)
+        self.write = WriteCog(services.write, admission)
+        self.caption = CaptionCog(services.caption, admission)
+        self.paint = PaintCog(services.paint, admission)
+        self._users = iter(range(1, 10**9))
+
+    def user(self) -> BenchInteraction:
+        return BenchInteraction(next(self._users))
+
+    async def color_once(self) -> None:
+        await self.color.color.callback(self.color, self.user(), "mossy dragon")
+
+    async def write_once(self, seed: int = 1, length: int = 500) -> None:
+        await self.write.write.callback(
+            self.write, self.user(), "shakespeare", "", length, 0.8, seed
+        )
+
+    async def caption_once(self) -> None:
+        await self.caption.caption.callback(self.caption, self.user(), None, "", 1, 0.7, 1)
+
+    async def paint_once(self) -> None:
+        await self.paint.paint.callback(self.paint, self.user(), 1, 1.0, None)
+
+
+async def timed_async(make, repeats: int) -> list[float]:
+    out = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        await make()
+        out.append(time.perf_counter() - started)
+    return out
+
+
+async def command_latencies(path: DiscordPath, quick: bool) -> list[tuple[str, float, float]]:
     n = 3 if quick else 1
     cases = [
-        ("/color (model)", lambda: services.color.color("mossy dragon", model_only=True), 100 // n),
-        (
-            "/write 500 chars",
-            lambda: services.write.write(WriteRequest("shakespeare", "", 500, 0.8, 1)),
-            10 // n,
-        ),
-        ("/caption (1 caption)", lambda: services.caption.caption(CaptionRequest(seed=1)), 20 // n),
-        ("/paint 64x64", lambda: services.paint.paint(PaintRequest(seed=1)), max(2, 6 // n)),
+        ("/color (model)", path.color_once, 200 // n),
+        ("/write 500 chars", path.write_once, 10 // n),
+        ("/caption (1 caption)", path.caption_once, 20 // n),
+        ("/paint 64x64", path.paint_once, max(2, 6 // n)),
     ]
     rows = []
-    for name, fn, repeats in cases:
-        fn()  # warm-up
-        p50, p95 = percentiles(timed(fn, repeats))
+    for name, make, repeats in cases:
+        await make()  # warm-up
+        p50, p95 = percentiles(await timed_async(make, repeats))
         rows.append((name, p50, p95))
     return rows
 
 
-def concurrent_writes(services: Services, count: int) -> tuple[float, float]:
-    """Wall time of `count` /write requests submitted together vs one after another."""
-    requests = [WriteRequest("shakespeare", "", 500, 0.8, seed) for seed in range(count)]
+async def concurrent_writes(path: DiscordPath, count: int) -> tuple[float, float]:
+    """Wall time of `count` users' /write through the cog, together vs one after another."""
     started = time.perf_counter()
-    for request in requests:
-        services.write.write(request)
-    sequential = time.perf_counter() - started
-
-    async def together() -> float:
-        began = time.perf_counter()
-        await asyncio.gather(*(asyncio.to_thread(services.write.write, r) for r in requests))
-        return time.perf_counter() - began
-
-    return asyncio.run(together()), sequential
+    await asyncio.gather(*(path.write_once(seed) for seed in range(count)))
+    together = time.perf_counter() - started
+    started = time.perf_counter()
+    for seed in range(count):
+        await path.write_once(seed)
+    return together, time.perf_counter() - started
 
 
-def loop_lag_during(services: Services, count: int) -> tuple[float, float]:
-    """Worst and p99 lag of a 10 ms ticker while `count` /write requests run."""
+async def loop_lag_during(path: DiscordPath, count: int) -> tuple[float, float]:
+    """Worst and p99 lag of a 10 ms ticker while `count` users' /write run."""
+    lags: list[float] = []
+    done = asyncio.Event()
 
-    async def measure() -> list[float]:
-        lags: list[float] = []
-        done = asyncio.Event()
+    async def ticker() -> None:
+        while not done.is_set():
+            before = time.perf_counter()
+            await asyncio.sleep(0.01)
+            lags.append(time.perf_counter() - before - 0.01)
 
-        async def ticker() -> None:
-            while not done.is_set():
-                before = time.perf_counter()
-                await asyncio.sleep(0.01)
-                lags.append(time.perf_counter() - before - 0.01)
-
-        task = asyncio.create_task(ticker())
-        requests = [WriteRequest("shakespeare", "", 500, 0.8, seed) for seed in range(count)]
-        await asyncio.gather(*(asyncio.to_thread(services.write.write, r) for r in requests))
-        done.set()
-        await task
-        return lags
-
-    lags = sorted(asyncio.run(measure()))
+    task = asyncio.create_task(ticker())
+    await asyncio.gather(*(path.write_once(seed) for seed in range(count)))
+    done.set()
+    await task
+    lags.sort()
     return lags[-1], lags[int(0.99 * (len(lags) - 1))]
+
+
+async def spin_comparison(quick: bool) -> list[str]:
+    """Single /write and 32 concurrent, with onnxruntime's spinning threads on and off."""
+    rows = []
+    for spin in (True, False):
+        services = Services.start(Settings(model_dir=MODELS, prefer_gpu=False, spin=spin))
+        path = DiscordPath(services)
+        await path.write_once()
+        alone = statistics.median(await timed_async(path.write_once, 3 if quick else 5))
+        together, _ = await concurrent_writes(path, 32)
+        rows.append(
+            f"| spinning {'on' if spin else 'off'} | {alone * 1000:.0f} ms | {together:.2f} s | "
+            f"{together / alone:.1f}x |"
+        )
+        await asyncio.to_thread(services.close)
+    return rows
+
+
+def sampler_comparison(rows: int = 32, repeats: int = 300) -> tuple[float, float]:
+    """Seconds to sample one token for each of `rows` requests: row by row vs together."""
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(rows, 65)).astype(np.float32) * 3
+    configs = [SamplingConfig(0.8)] * rows
+    gens = [np.random.default_rng(i) for i in range(rows)]
+    banned = [()] * rows
+    started = time.perf_counter()
+    for _ in range(repeats):
+        for r in range(rows):
+            sample(logits[r], configs[r], gens[r])
+    per_row = (time.perf_counter() - started) / repeats
+    started = time.perf_counter()
+    for _ in range(repeats):
+        sample_rows(logits, configs, gens, banned)
+    return per_row, (time.perf_counter() - started) / repeats
 
 
 def step_flops(graph: StepGraph) -> float:
@@ -146,6 +251,32 @@ def thread_settings() -> list[str]:
     return rows
 
 
+async def discord_path_tables(services: Services, quick: bool) -> None:
+    path = DiscordPath(services)
+    print("\n| command (through the Discord cog, admission and service) | p50 | p95 |")
+    print("|---|---|---|")
+    for name, p50, p95 in await command_latencies(path, quick):
+        print(f"| {name} | {p50 * 1000:.1f} ms | {p95 * 1000:.1f} ms |")
+
+    print(
+        "\n| /write 500 chars, users at once (Discord path) | together | one after another | "
+        "ratio | together vs one alone |\n|---|---|---|---|---|"
+    )
+    single = None
+    for count in (1, 8, 32):
+        together, sequential = await concurrent_writes(path, count)
+        single = single or together
+        print(
+            f"| {count} | {together:.2f} s | {sequential:.2f} s | "
+            f"{sequential / together:.1f}x | {together / single:.1f}x |"
+        )
+    worst, p99 = await loop_lag_during(path, 32)
+    print(
+        f"\nevent-loop lag while 32 users' /write run: worst {worst * 1000:.1f} ms, "
+        f"p99 {p99 * 1000:.1f} ms"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
@@ -157,29 +288,23 @@ def main() -> None:
         f"{platform.python_implementation()} {platform.python_version()}, "
         f"providers {services.engine.providers.providers}"
     )
-    print("\n| command (through the service layer) | p50 | p95 |\n|---|---|---|")
-    for name, p50, p95 in command_latencies(services, args.quick):
-        print(f"| {name} | {p50 * 1000:.1f} ms | {p95 * 1000:.1f} ms |")
+    asyncio.run(discord_path_tables(services, args.quick))
+    services.close()
 
     print(
-        "\n| /write 500 chars, concurrent | batched | one after another | ratio | "
-        "batched vs one alone |\n|---|---|---|---|---|"
+        "\n| onnxruntime threads (Discord path) | /write alone | 32 users at once | ratio |"
+        "\n|---|---|---|---|"
     )
-    single = None
-    for count in (1, 8, 32):
-        batched, sequential = concurrent_writes(services, count)
-        single = single or batched
-        print(
-            f"| {count} | {batched:.2f} s | {sequential:.2f} s | {sequential / batched:.1f}x | "
-            f"{batched / single:.1f}x |"
-        )
+    for row in asyncio.run(spin_comparison(args.quick)):
+        print(row)
 
-    worst, p99 = loop_lag_during(services, 32)
+    per_row, together = sampler_comparison()
     print(
-        f"\nevent-loop lag while 32 /write run: worst {worst * 1000:.1f} ms, "
-        f"p99 {p99 * 1000:.1f} ms"
+        f"\nsampling one token for 32 requests: row by row {per_row * 1e6:.0f} µs, "
+        f"vectorised {together * 1e6:.0f} µs ({per_row / together:.1f}x)"
     )
 
+    services = Services.start(Settings(model_dir=MODELS, prefer_gpu=False))
     graph = StepGraph(services.engine.get("shakespeare", "charlm"))
     peak = numpy_peak()
     print(f"\nnumpy float32 1024x1024 matmul peak: {peak / 1e9:.1f} GFLOP/s")

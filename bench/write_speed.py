@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from bot.batching import BatcherPool  # noqa: E402
 from bot.engine import InferenceEngine  # noqa: E402
 from bot.sampling import SamplingConfig, sample  # noqa: E402
 from bot.vocabulary import Vocabulary  # noqa: E402
@@ -55,7 +56,7 @@ def tutorial_generate(chars: int, seed: int, window: int = 100) -> tuple[str, fl
 def step_generate(chars: int, seed: int) -> tuple[str, float]:
     engine = InferenceEngine(MODELS, prefer_gpu=False)
     engine.load_all()
-    service = WriteService(engine)
+    service = WriteService(engine, BatcherPool())
     service.write(WriteRequest("shakespeare", PROMPT, 50, 0.8, seed))  # warm-up, not timed
     result = service.write(WriteRequest("shakespeare", PROMPT, chars, 0.8, seed))
     return result.text, result.seconds

@@ -93,15 +93,6 @@ class Generation:
             self.on_token(self.tokens)
         return len(self.tokens) >= self.max_new
 
-    def take(self, logits: np.ndarray) -> bool:
-        """Consume this step's logits on its own (the per-row path); True when finished."""
-        if not self.consume_prompt():
-            return False
-        if len(self.banned):
-            logits = logits.copy()
-            logits[list(self.banned)] = -np.inf
-        return self.accept(sample(logits, self.sampling, self.rng))
-
     def result(self, timeout: float | None = None) -> list[int]:
         """Block until done (for scripts). Ctrl-C cancels the generation and re-raises."""
         try:
@@ -117,6 +108,14 @@ class Generation:
         except asyncio.CancelledError:
             self.cancel("The request was withdrawn.")
             raise
+
+
+def sample_one(logits: np.ndarray, generation: Generation) -> int:
+    """The next token of one generation, from its own logits row."""
+    if len(generation.banned):
+        logits = logits.copy()
+        logits[list(generation.banned)] = -np.inf
+    return sample(logits, generation.sampling, generation.rng)
 
 
 def on_loop(callback: Callable | None) -> Callable | None:
@@ -313,6 +312,14 @@ class Batcher:
     def _sample(self, logits: np.ndarray, rows: list[int], keep: list[bool]) -> dict[int, int]:
         live = [r for r in rows if keep[r]]
         generations = [self._active[r] for r in live]
+        if len(live) == 1:  # one request alone: the plain per-row sampler, no batching cost
+            generation, row = generations[0], live[0]
+            try:
+                return {row: sample_one(logits[row], generation)}
+            except Exception as exc:
+                _settle(generation, _failure(exc, "sampling"))
+                keep[row] = False
+                return {}
         try:
             tokens = sample_rows(
                 logits[live],

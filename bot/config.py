@@ -17,6 +17,7 @@ class Settings:
     max_batch: int = 32  # generations one model steps together (and admits at once)
     max_waiting: int = 32  # the waiting line per model beyond those
     job_seconds: float = 840.0  # a job's deadline; Discord's token lives 15 minutes
+    spin: bool = True  # onnxruntime's spinning intra-op threads (see bench/serving.py)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -27,6 +28,7 @@ class Settings:
             max_batch=_positive_int("RNNBOT_MAX_BATCH", 32),
             max_waiting=_positive_int("RNNBOT_MAX_WAITING", 32, minimum=0),
             job_seconds=float(_positive_int("RNNBOT_JOB_SECONDS", 840)),
+            spin=os.environ.get("RNNBOT_ORT_SPIN", "1") != "0",
         )
 
 

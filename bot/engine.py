@@ -103,7 +103,7 @@ class InferenceEngine:
     and drop it, so its session is released."""
 
     def __init__(
-        self, model_dir: Path, prefer_gpu: bool = True, threads: int = 0, spin: bool = False
+        self, model_dir: Path, prefer_gpu: bool = True, threads: int = 0, spin: bool = True
     ) -> None:
         self.model_dir = Path(model_dir)
         self.providers = ProviderChoice(prefer_gpu)
@@ -118,8 +118,8 @@ class InferenceEngine:
         self._retire_listeners.append(listener)
 
     def _options(self) -> ort.SessionOptions:
-        """Spinning threads off by default: on a shared 2-core machine a spinning intra-op
-        pool steals the core that the event loop and the other sessions need."""
+        """`spin`: onnxruntime's intra-op threads busy-wait between calls. On by default:
+        bench/serving.py measures both on this machine, alone and with 32 users at once."""
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads
         options.log_severity_level = 3

@@ -25,7 +25,9 @@ class Services:
 
     @classmethod
     def start(cls, settings: Settings) -> Services:
-        engine = InferenceEngine(settings.model_dir, prefer_gpu=settings.prefer_gpu)
+        engine = InferenceEngine(
+            settings.model_dir, prefer_gpu=settings.prefer_gpu, spin=settings.spin
+        )
         pool = BatcherPool(settings.max_batch)
         engine.on_retire(pool.retire)  # a replaced model's batcher drains and lets go
         engine.load_all()

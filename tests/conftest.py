@@ -278,4 +278,22 @@ def services(model_dir):
     from bot.config import Settings
     from bot.services import Services
 
-    return Services.start(Settings(model_dir=model_dir, prefer_gpu=False))
+    services = Services.start(Settings(model_dir=model_dir, prefer_gpu=False))
+    yield services
+    services.close(grace=1.0)
+
+
+@pytest.fixture()
+def slow_steps(monkeypatch):
+    """Every step call takes at least 5 ms, so a long generation runs for seconds."""
+    import time
+
+    from bot.lm import StepGraph
+
+    real = StepGraph.__call__
+
+    def slow(self, *args, **kwargs):
+        time.sleep(0.005)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(StepGraph, "__call__", slow)

@@ -101,6 +101,7 @@ class Conversation:
     posts: list[Posted] = field(default_factory=list)
     done: asyncio.Event = field(default_factory=asyncio.Event)
     dispatched_at: float = field(default_factory=time.monotonic)
+    gone: bool = False  # the token no longer works (expired, or the message was deleted)
 
     @property
     def callback(self) -> Posted:
@@ -318,6 +319,8 @@ class LocalDiscord:
         self, method: str, token: str, rest: list[str], payload: dict, files: dict[str, bytes]
     ) -> web.Response:
         conversation = self._conversation(token)
+        if conversation.gone:
+            return _json({"message": "Unknown Webhook", "code": 10015}, status=404)
         if method == "POST" and not rest:
             conversation.posts.append(Posted("followup", token, payload, files))
             conversation.done.set()

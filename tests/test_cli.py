@@ -2,8 +2,12 @@
 
 import io
 import json
+import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 
 from PIL import Image
 
@@ -49,3 +53,28 @@ def test_console_session(services, tmp_path):
     assert "error: Give a colour name" in text
     assert "Unknown command '/nope'" in text
     assert "color: color" in text
+
+
+def interrupt_after(seconds: float) -> threading.Timer:
+    """Ctrl-C, as the terminal delivers it: SIGINT to this process (the main thread)."""
+    timer = threading.Timer(seconds, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    return timer
+
+
+def test_ctrl_c_in_the_console_cancels_the_job_and_returns_to_the_prompt(
+    services, tmp_path, slow_steps
+):
+    console = Console(services, tmp_path)
+    stdout = io.StringIO()
+    timer = interrupt_after(0.5)
+    started = time.monotonic()
+    console.loop(io.StringIO("/write --style tiny --length 1500\n/color forest\n"), stdout)
+    timer.join()
+    text = stdout.getvalue()
+    assert "cancelled." in text and "forest: #228b22" in text  # back at the prompt
+    assert time.monotonic() - started < 5  # 1500 slow steps would take 7.5 s
+    deadline = time.monotonic() + 5
+    while services.pool.stats()["tiny"]["active"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert services.pool.stats()["tiny"]["active"] == 0  # the generation stopped too

@@ -195,6 +195,25 @@ def build_parser() -> argparse.ArgumentParser:
         p = _handler(export_kinds.add_parser(kind), "training.charlm.export:export_main")
         p.add_argument("--run-dir", type=Path, required=True)
         p.add_argument("--out", type=Path, required=True)
+    p = _handler(
+        export_kinds.add_parser("color", help="re-export a colour model with native ONNX LSTMs"),
+        "training.color.export:export_main",
+    )
+    p.add_argument(
+        "--weights-from",
+        type=Path,
+        required=True,
+        help="exported colour model whose weights and metadata to reuse (no training)",
+    )
+    p.add_argument("--out", type=Path, required=True)
+
+    quantize = actions.add_parser("quantize", help="int8 weights, if held-out loss allows")
+    quantize_kinds = quantize.add_subparsers(dest="kind", required=True)
+    p = _handler(quantize_kinds.add_parser("write"), "training.quantize:quantize_main")
+    p.add_argument("--model", type=Path, required=True, help="the float model")
+    p.add_argument("--data", type=Path, action="append", required=True, help="its training text")
+    p.add_argument("--out", type=Path, help="default: replace --model")
+    p.add_argument("--max-cost", type=float, default=0.002, help="nats/char allowed (0.002)")
 
     card = actions.add_parser("card", help="write a model card next to an exported model")
     card_kinds = card.add_subparsers(dest="kind", required=True)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.batching import BatcherPool
 from bot.engine import InferenceEngine
 from bot.vocabulary import Vocabulary
 from training.charlm.corpus import read_texts, split_chunks
@@ -43,20 +44,11 @@ def held_out_text(step_vocab: Vocabulary, data: list[Path], split: dict) -> str:
 def write_card(
     model_path: Path, run_dir: Path, data: list[Path], prompt: str = "", note: str = ""
 ) -> Path:
-    from bot.write.service import WriteRequest, WriteService
-
     step = load_step_model(model_path)
     meta = step.model.metadata
     style = meta.extra["style"]
     vocab = Vocabulary(meta.vocabulary)
     held_out = evaluate_text(step, held_out_text(vocab, data, meta.extra["split"]))
-    engine = InferenceEngine(model_path.parent, prefer_gpu=False)
-    engine.models[model_path.stem] = step.model
-    service = WriteService(engine)
-    samples = [
-        (t, service.write(WriteRequest(style, prompt, 400, t, seed=1)).text)
-        for t in SAMPLE_TEMPERATURES
-    ]
     curve = model_path.with_name(f"{model_path.stem}_loss.png")
     shutil.copy(run_dir / "loss_curve.png", curve)
     m, cfg = meta.metrics, meta.extra["config"]
@@ -98,14 +90,30 @@ def write_card(
         "",
         f"![loss curve]({curve.name})",
         "",
+        *sample_lines(model_path, style, prompt),
+    ]
+    return save_card(model_path, lines, {"held_out": held_out})
+
+
+def sample_lines(model_path: Path, style: str, prompt: str = "") -> list[str]:
+    """The card's samples, generated from the file exactly as `/write` would."""
+    from bot.write.service import WriteRequest, WriteService
+
+    engine = InferenceEngine(model_path.parent, prefer_gpu=False)
+    engine.models[model_path.stem] = engine.load_file(model_path)
+    pool = BatcherPool()
+    service = WriteService(engine, pool)
+    lines = [
         "## Samples",
         "",
         f"400 characters, seed 1, prompt {prompt!r}, from "
         f"`python -m bot write --style {style} --length 400 --seed 1 --temperature T`:",
     ]
-    for temperature, text in samples:
+    for temperature in SAMPLE_TEMPERATURES:
+        text = service.write(WriteRequest(style, prompt, 400, temperature, seed=1)).text
         lines += ["", f"### temperature {temperature}", "", "```text", text, "```"]
-    return save_card(model_path, lines, {"held_out": held_out})
+    pool.close()
+    return lines
 
 
 CARD_COLOR_NAMES = [
@@ -321,7 +329,7 @@ def caption_card(
         engine.models[path.stem] = engine.load_file(path)
     decoder = engine.models[encoder_path.stem].metadata.extra["decoder"]
     engine.models[decoder] = engine.load_file(model_path.with_name(f"{decoder}.onnx"))
-    service = CaptionService(engine, model_path.stem)
+    service = CaptionService(engine, BatcherPool(), model_path.stem)
     meta = engine.models[model_path.stem].metadata
     enc_meta = engine.models[encoder_path.stem].metadata
     corpus = load_captions(data)
@@ -468,7 +476,7 @@ def paint_card(
     engine = InferenceEngine(model_path.parent, prefer_gpu=False)
     engine.models[model_path.stem] = step.model
     grid = model_path.with_name(f"{model_path.stem}_paintings.png")
-    paint_grid_png(PaintService(engine), grid, range(1, 17))
+    paint_grid_png(PaintService(engine, BatcherPool()), grid, range(1, 17))
     curve = model_path.with_name(f"{model_path.stem}_loss.png")
     shutil.copy(run_dir / "loss_curve.png", curve)
     m, b = meta.metrics, baseline.model.metadata.metrics

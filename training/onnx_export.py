@@ -40,11 +40,8 @@ def write_checked(
     parity: Callable[[ort.InferenceSession], float],
     tolerance: float = 1e-4,
 ) -> float:
-    """Write `proto` only if `parity(session)` (max abs difference vs Keras) is within tolerance.
-
-    The file is written to a temporary name in the same directory and renamed over the
-    target, so a running bot never reads a half-written model.
-    """
+    """Write `proto` (atomically) only if `parity(session)` (max abs difference vs Keras)
+    is within tolerance."""
     data = proto.SerializeToString()
     session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
     difference = float(parity(session))
@@ -53,6 +50,13 @@ def write_checked(
             f"ONNX output differs from Keras by {difference:.3g} (> {tolerance:g}); "
             f"{out_path} not written"
         )
+    atomic_write(data, out_path)
+    return difference
+
+
+def atomic_write(data: bytes, out_path: Path) -> None:
+    """Write to a temporary name in the same directory and rename over the target, so a
+    running bot never reads a half-written model."""
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", dir=out_path.parent)
@@ -64,4 +68,3 @@ def write_checked(
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return difference

@@ -1,0 +1,51 @@
+"""`training quantize write`: int8 written only within the allowed held-out cost, and
+served by the bot like any other style."""
+
+import json
+import shutil
+
+import pytest
+
+from bot.config import Settings
+from bot.services import Services
+from bot.write.service import WriteRequest
+from training.__main__ import build_parser
+from training.errors import UserError
+from training.quantize import quantize_main
+
+
+def quantize(model, text_file, out, max_cost):
+    args = build_parser().parse_args(
+        ["quantize", "write", "--model", str(model), "--data", str(text_file), "--out", str(out)]
+        + ["--max-cost", str(max_cost)]
+    )
+    quantize_main(args)
+
+
+def test_int8_is_refused_beyond_the_allowed_cost(model_dir, text_file, tmp_path, capsys):
+    out = tmp_path / "tiny.onnx"
+    with pytest.raises(UserError, match="not written"):
+        quantize(model_dir / "tiny.onnx", text_file, out, -1.0)
+    assert not out.exists()
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["written"] is False and report["bytes_int8"] < report["bytes_float"]
+
+
+def test_int8_model_is_measured_marked_and_served(model_dir, text_file, tmp_path, capsys):
+    shutil.copy(model_dir / "color.onnx", tmp_path / "color.onnx")
+    quantize(model_dir / "tiny.onnx", text_file, tmp_path / "tiny.onnx", 1.0)
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["written"] and abs(report["cost"]) < 1.0
+    services = Services.start(Settings(model_dir=tmp_path, prefer_gpu=False))
+    try:
+        model = services.engine.models["tiny"]
+        assert (
+            model.metadata.extra["quantization"]["nats_per_char_int8"]
+            == (report["nats_per_char_int8"])
+        )
+        result = services.write.write(WriteRequest("tiny", "the king", 80, 0.5, 1))
+        assert result.generated_chars == 80
+    finally:
+        services.close()
+    with pytest.raises(UserError, match="already quantised"):
+        quantize(tmp_path / "tiny.onnx", text_file, tmp_path / "again.onnx", 1.0)
