@@ -38,17 +38,35 @@ def _fit_font(draw: ImageDraw.ImageDraw, text: str, max_width: int, size: int):
     return ImageFont.load_default(size=size)
 
 
+INK_LEVELS = 16  # shades between background and ink: enough for anti-aliased text
+_TO_LEVEL = [(v * (INK_LEVELS - 1) + 127) // 255 for v in range(256)]
+
+
+def _blend_palette(background: tuple[int, int, int], ink: tuple[int, int, int]) -> list[int]:
+    palette = []
+    for level in range(INK_LEVELS):
+        a = level / (INK_LEVELS - 1)
+        palette += [round(b * (1 - a) + i * a) for b, i in zip(background, ink, strict=True)]
+    return palette
+
+
 def swatch_png(rgb: tuple[int, int, int], title: str, size: tuple[int, int] = SWATCH_SIZE) -> bytes:
-    """A flat swatch with the name and hex drawn on it in a contrasting colour."""
-    image = Image.new("RGB", size, rgb)
-    draw = ImageDraw.Draw(image)
-    ink = contrasting_text_color(rgb)
+    """A flat swatch with the name and hex drawn on it in a contrasting colour.
+
+    The text is drawn as a coverage mask and stored as a 16-colour palette image (the
+    background, the ink and the shades between), which encodes several times faster than
+    a full-colour PNG and is smaller, with the same look.
+    """
+    mask = Image.new("L", size, 0)
+    draw = ImageDraw.Draw(mask)
     margin = size[0] // 16
     title_font = _fit_font(draw, title, size[0] - 2 * margin, size[1] // 6)
-    draw.text((margin, margin), title, fill=ink, font=title_font)
+    draw.text((margin, margin), title, fill=255, font=title_font)
     code = f"{hex_color(rgb)}   rgb({rgb[0]}, {rgb[1]}, {rgb[2]})"
     code_font = _fit_font(draw, code, size[0] - 2 * margin, size[1] // 10)
-    draw.text((margin, size[1] - margin), code, fill=ink, font=code_font, anchor="ls")
+    draw.text((margin, size[1] - margin), code, fill=255, font=code_font, anchor="ls")
+    image = Image.frombytes("P", size, mask.point(_TO_LEVEL).tobytes())
+    image.putpalette(_blend_palette(rgb, contrasting_text_color(rgb)))
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
+    image.save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
