@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from bot.batching import GenerationStopped
 from bot.config import Settings
 from bot.errors import ModelUnavailable
 from bot.services import Services
@@ -179,3 +181,17 @@ def test_reloads_of_a_model_in_use_leave_threads_and_memory_flat(model_dir, tmp_
         assert rss_mb() - memory < 40
     finally:
         services.close()
+
+
+def test_shutdown_stops_admitting_and_bounds_running_work(model_dir, tmp_path, slow_steps):
+    copy_models(model_dir, tmp_path, {"tiny"})
+    services = start(tmp_path)
+    running, _ = services.write.submit(WriteRequest("tiny", "", 1500, 0.8, 1))  # ~7.5 s
+    started = time.monotonic()
+    services.close(grace=0.5)
+    assert time.monotonic() - started < 5
+    with pytest.raises(GenerationStopped, match="shut down"):
+        running.result(1)
+    with pytest.raises(ModelUnavailable):
+        services.write.write(WriteRequest("tiny", "", 50))
+    assert services.pool.stats() == {} and not running.future.running()
