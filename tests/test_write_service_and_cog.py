@@ -166,3 +166,11 @@ def test_progress_edits_are_throttled(services, monkeypatch):
     assert 2 <= len(progress) <= 7  # about one edit per interval over 0.5 s, not 50
     assert all(p.endswith("▌") for p in progress)
     assert not calls[-1].kwargs["content"].endswith("▌")
+
+
+def test_progress_snapshots_are_prefixes_of_the_final_text(services):
+    seen = []
+    result = services.write.write(WriteRequest("tiny", "the king", 100, 0.8, 4), seen.append)
+    assert len(seen) == 100 // 16
+    for i, snapshot in enumerate(seen, 1):
+        assert result.text.startswith(snapshot) and len(snapshot) == len("the king") + 16 * i

@@ -149,9 +149,12 @@ class WriteService:
         sampling = SamplingConfig(request.temperature, request.top_k, request.top_p)
         prompt_ids = model.vocabulary.encode(prompt).ids.tolist()
 
+        decoded = [prompt]  # text so far, decoded a piece at a time (not all of it each time)
+
         def on_token(tokens: list[int]) -> None:
             if on_progress and len(tokens) % PROGRESS_EVERY == 0:
-                on_progress(prompt + model.vocabulary.decode(tokens))
+                decoded.append(model.vocabulary.decode(tokens[-PROGRESS_EVERY:]))
+                on_progress("".join(decoded))
 
         started = time.perf_counter()
         generation = self.pool.submit(
