@@ -9,6 +9,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import onnx
 
 from bot.colors.service import encode_names
 from bot.metadata import ModelMetadata
@@ -19,8 +20,10 @@ from training.callbacks import standard_callbacks
 from training.color.data import MAX_NAME_LENGTH, ColorTable, load_colors, split
 from training.color.metrics import color_metrics
 from training.color.model import build_color_model
+from training.color.onnx_graph import color_graph, supports_native
 from training.color.variants import VARIANTS, ColorVariant
 from training.data_report import print_dropped
+from training.onnx_export import attach_metadata, write_checked
 from training.runtime import hardware, training_command, utc_now
 
 
@@ -101,28 +104,51 @@ def train_color(args) -> dict:
                 },
             },
         )
-        export_color(model, metadata, Path(args.out), x_val[:256])
+        export_color(model, variant, metadata, Path(args.out), x_val[:256])
     return metrics
 
 
-def export_color(
-    model: keras.Model, metadata: ModelMetadata, out: Path, sample: np.ndarray
-) -> None:
+def traced_graph(model: keras.Model, max_length: int) -> onnx.ModelProto:
+    """tf2onnx's graph of the model: what the one-hot variants (no mask) are exported as."""
     import tensorflow as tf
 
-    from training.onnx_export import attach_metadata, convert, write_checked
+    from training.onnx_export import convert
 
-    spec = [tf.TensorSpec([None, metadata.max_length], tf.int32, name="chars")]
+    spec = [tf.TensorSpec([None, max_length], tf.int32, name="chars")]
     function = tf.function(
         lambda chars: {"rgb": model(chars, training=False)}, input_signature=spec
     )
-    proto = convert(function, spec)
+    return convert(function, spec)
+
+
+def export_color(
+    model: keras.Model,
+    variant: ColorVariant,
+    metadata: ModelMetadata,
+    out: Path,
+    sample: np.ndarray,
+    references: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+) -> dict[str, float]:
+    """Write `out` only if it reproduces Keras on `sample` (and each of `references`, which
+    are (chars, expected rgb) pairs) within 1e-4; returns the max |difference| of each check.
+
+    Masked variants get the native-LSTM graph (`onnx_graph`), the one-hot ones tf2onnx's.
+    """
+    if supports_native(variant):
+        proto = color_graph(model, variant, metadata.max_length)
+    else:
+        proto = traced_graph(model, metadata.max_length)
     attach_metadata(proto, metadata)
-    expected = model.predict(sample, verbose=0)
+    checks = {"Keras": (sample, model.predict(sample, verbose=0)), **(references or {})}
+    differences: dict[str, float] = {}
 
     def parity(session) -> float:
-        (got,) = session.run(["rgb"], {"chars": sample})
-        return float(np.abs(got - expected).max())
+        for label, (chars, expected) in checks.items():
+            (got,) = session.run(["rgb"], {"chars": chars})
+            differences[label] = float(np.abs(got - expected).max())
+        print("parity max |diff|: " + ", ".join(f"vs {k} {v:.2g}" for k, v in differences.items()))
+        return max(differences.values())
 
-    diff = write_checked(proto, out, parity)
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB), parity max |diff| = {diff:.2g}")
+    write_checked(proto, out, parity)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, {len(proto.graph.node)} nodes)")
+    return differences
