@@ -270,6 +270,15 @@ async def discord_path_tables(services: Services, quick: bool) -> None:
             f"| {count} | {together:.2f} s | {sequential:.2f} s | "
             f"{sequential / together:.1f}x | {together / single:.1f}x |"
         )
+    color = services.color
+    name = "mossy dragon"
+    service_only = percentiles(timed(lambda: color.color(name, model_only=True), 200))
+    with_swatch = percentiles(timed(lambda: color.render(color.color(name, model_only=True)), 100))
+    print(
+        f"\n/color in the service layer: p50 {service_only[0] * 1000:.2f} ms "
+        f"(p95 {service_only[1] * 1000:.2f}); with the swatch PNG {with_swatch[0] * 1000:.2f} ms"
+    )
+
     worst, p99 = await loop_lag_during(path, 32)
     print(
         f"\nevent-loop lag while 32 users' /write run: worst {worst * 1000:.1f} ms, "
