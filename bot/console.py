@@ -17,6 +17,7 @@ from typing import TextIO
 
 from bot.caption.service import CaptionRequest
 from bot.errors import UserFacingError
+from bot.images import read_image_file
 from bot.paint.service import DISPLAY_SIZE, PaintRequest
 from bot.services import Services
 from bot.write.service import WriteRequest
@@ -111,12 +112,7 @@ def caption_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def caption_payload(services: Services, args: argparse.Namespace, output_dir: Path) -> dict:
-    image = None
-    if args.image is not None:
-        try:
-            image = Path(args.image).read_bytes()
-        except OSError as exc:
-            raise UserFacingError(f"cannot read {args.image}: {exc.strerror}") from None
+    image = None if args.image is None else read_image_file(Path(args.image))
     request = CaptionRequest(
         args.starts_with, args.count, args.temperature, args.seed, image, args.beam
     )

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import io
 import warnings
+from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from bot.errors import InvalidInput
 
@@ -40,6 +41,7 @@ def open_image(data: bytes, max_bytes: int = MAX_BYTES) -> Image.Image:
                 )
             image.seek(0)
             image.load()
+            return to_rgb(image)
     except InvalidInput:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -48,7 +50,40 @@ def open_image(data: bytes, max_bytes: int = MAX_BYTES) -> Image.Image:
         raise InvalidInput(
             "That file is not a readable image (PNG, JPEG, WebP or GIF), or it is truncated."
         ) from None
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """8-bit RGB as a person sees the picture: upright (EXIF orientation), transparent parts
+    on white, 16-bit greyscale scaled to 8 bits (Pillow's plain conversion clips it)."""
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        values = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") or values.max() > 255 else 255.0
+        grey = np.clip(np.rint(values * (255.0 / top)), 0, 255).astype(np.uint8)
+        return Image.fromarray(grey, "L").convert("RGB")
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
     return image.convert("RGB")
+
+
+def read_image_file(path: Path, max_bytes: int = MAX_BYTES) -> bytes:
+    """Read at most the size limit from a file or stream (a pipe or /dev/zero never makes
+    this grow past it), with clear errors."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) > max_bytes:
+        raise InvalidInput(
+            f"{path} is larger than {max_bytes / 2**20:.0f} MB; images up to "
+            f"{max_bytes / 2**20:.0f} MB please."
+        )
+    return data
 
 
 def image_to_array(image: Image.Image, size: int) -> np.ndarray:

@@ -12,9 +12,12 @@ from dataclasses import dataclass
 import numpy as np
 
 
+GREEDY_BELOW = 1e-3  # temperatures this low are greedy: dividing by them would overflow
+
+
 @dataclass(frozen=True)
 class SamplingConfig:
-    temperature: float = 0.8  # 0 means greedy (argmax)
+    temperature: float = 0.8  # 0 (or anything below GREEDY_BELOW) means greedy (argmax)
     top_k: int = 0  # 0 means no limit
     top_p: float = 1.0  # nucleus mass; 1.0 means no limit
 
@@ -47,7 +50,7 @@ def next_token_probabilities(logits: np.ndarray, config: SamplingConfig) -> np.n
 
 
 def sample(logits: np.ndarray, config: SamplingConfig, rng: np.random.Generator) -> int:
-    if config.temperature == 0:
+    if config.temperature < GREEDY_BELOW:
         return int(np.argmax(logits))
     probs = next_token_probabilities(logits, config)
     cumulative = np.cumsum(probs)
@@ -56,7 +59,7 @@ def sample(logits: np.ndarray, config: SamplingConfig, rng: np.random.Generator)
 
 
 def _plain(config: SamplingConfig) -> bool:
-    return config.temperature > 0 and not config.top_k and config.top_p >= 1.0
+    return config.temperature >= GREEDY_BELOW and not config.top_k and config.top_p >= 1.0
 
 
 def sample_rows(

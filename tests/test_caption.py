@@ -216,3 +216,10 @@ def test_evaluate_caption_with_and_without_images(model_dir, caption_data, capsy
     both = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert both["nats_per_char_unconditional"] == plain["nats_per_char"]
     assert both["nats_per_char"] > 0
+
+
+def test_a_narrow_beam_says_how_many_captions_it_can_give(services):
+    image = png_bytes(CAPTION_COLORS["red"])
+    result = services.caption.caption(CaptionRequest(image=image, count=5, beam_width=1))
+    assert len(result.captions) == 1
+    assert any("at most 1 caption;" in note for note in result.notes)

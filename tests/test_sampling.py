@@ -1,10 +1,12 @@
 """Sampler properties and generation over a step function."""
 
+import warnings
+
 import numpy as np
 import pytest
 
 from bot.lm import generate
-from bot.sampling import SamplingConfig, next_token_probabilities, sample
+from bot.sampling import SamplingConfig, next_token_probabilities, sample, sample_rows
 
 RNG = np.random.default_rng(123)
 LOGITS = [RNG.normal(size=30) for _ in range(50)]
@@ -78,3 +80,15 @@ def test_generate_stops_at_end_token():
     step, _ = counting_step()
     out = list(generate(step, [np.zeros((1, 2))], [1], 10, SamplingConfig(0), None, end_token=4))
     assert out == [2, 3]
+
+
+@pytest.mark.parametrize("temperature", [1e-320, 5e-324, 1e-12, 1e-4])
+def test_tiny_temperatures_are_greedy_and_never_overflow(temperature):
+    logits = np.array([0.5, 3.0, -1.0, 2.9], np.float32)
+    config = SamplingConfig(temperature)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an overflow or a NaN would warn
+        assert sample(logits, config, np.random.default_rng(0)) == 1
+        rows = np.stack([logits, logits[::-1]])
+        rngs = [np.random.default_rng(1), np.random.default_rng(2)]
+        assert sample_rows(rows, [config, config], rngs, [(), ()]) == [1, 2]

@@ -110,6 +110,11 @@ class CaptionService:
         width = request.beam_width
         if width is None:
             width = max(DEFAULT_BEAM, request.count) if request.image is not None else 0
+        if width and request.count > width:
+            notes.append(
+                f"A beam of width {width} finds at most {width} caption"
+                f"{'s' if width > 1 else ''}; use a wider beam or sampling for more."
+            )
         return graph, {
             "prefix": prefix,
             "notes": notes,
