@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -12,10 +13,7 @@ from bot.config import Settings, read_token
 from bot.errors import UserFacingError
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from bot.console import COMMANDS
-
-    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+def global_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model-dir", type=Path, help="directory of ONNX models")
     parser.add_argument("--cpu", action="store_true", help="never try the CUDA provider")
     parser.add_argument("--console", action="store_true", help="console even if a token is set")
@@ -23,15 +21,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--sync", action="store_true", help="publish slash commands globally at start-up"
     )
     parser.add_argument("-v", "--verbose", action="store_true")
-    subparsers = parser.add_subparsers(dest="command")
+
+
+def build_parser(services=None) -> argparse.ArgumentParser:
+    """The whole command line; with `services`, help shows the loaded styles and sizes."""
+    from bot.console import COMMANDS, QuietParser
+
+    parser = QuietParser(prog="python -m bot", description=__doc__)
+    global_options(parser)
+    subparsers = parser.add_subparsers(dest="command", parser_class=QuietParser)
     for name, command in COMMANDS.items():
-        command.add_parser(subparsers, name)
+        command.add_parser(subparsers, name, services)
     return parser
 
 
 def one_shot(services, args: argparse.Namespace, output_dir: Path) -> int:
     """Run one command; JSON (or text) on stdout, and exit status 2 for a user error."""
-    from bot.console import COMMANDS
+    from bot.console import COMMANDS, colour_wanted
 
     command = COMMANDS[args.command]
     try:
@@ -39,38 +45,71 @@ def one_shot(services, args: argparse.Namespace, output_dir: Path) -> int:
     except UserFacingError as exc:
         print(json.dumps({"error": str(exc)}) if args.json else f"error: {exc}")
         return 2
-    print(json.dumps(payload, ensure_ascii=False) if args.json else command.text(payload))
+    if args.json:
+        print(json.dumps(payload, ensure_ascii=False))
+    else:
+        print(command.text(payload, colour_wanted(sys.stdout)))
+    return 0
+
+
+def run_on_discord(services, token: str, sync: bool) -> int:
+    """Connect; a network or login failure is one clear line and exit status 1."""
+    import aiohttp
+    import discord
+
+    from bot.discord_app.client import run_discord
+
+    try:
+        run_discord(services, token, sync_on_start=sync)
+    except discord.LoginFailure:
+        print("error: Discord refused the token (DISCORD_TOKEN); check it.", file=sys.stderr)
+        return 1
+    except (OSError, aiohttp.ClientError, discord.HTTPException, discord.GatewayNotFound) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"error: cannot reach Discord ({reason}); check the network.", file=sys.stderr)
+        return 1
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    level = logging.INFO if args.verbose or args.command is None else logging.WARNING
+    argv = sys.argv[1:] if argv is None else argv
+    early = argparse.ArgumentParser(add_help=False)
+    global_options(early)
+    first, rest = early.parse_known_args(argv)
+    level = logging.INFO if first.verbose or not rest else logging.WARNING
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
-    if args.model_dir:
-        settings.model_dir = args.model_dir
-    if args.cpu:
+    if first.model_dir:
+        settings.model_dir = first.model_dir
+    if first.cpu:
         settings.prefer_gpu = False
 
-    from bot.console import Console
+    from bot.console import ArgumentError, Console
     from bot.services import Services
 
     services = Services.start(settings)
     try:
+        try:
+            args = build_parser(services).parse_args(argv)
+        except ArgumentError as exc:
+            if "--json" in argv:
+                print(json.dumps({"error": str(exc)}))
+            else:
+                print(f"error: {exc}", file=sys.stderr)
+            return 2
         if args.command:
             return one_shot(services, args, settings.output_dir)
         token = None if args.console else read_token()
         if token:
-            from bot.discord_app.client import run_discord
-
-            run_discord(services, token, sync_on_start=args.sync)
-        else:
-            Console(services, settings.output_dir).loop()
+            return run_on_discord(services, token, args.sync)
+        Console(services, settings.output_dir).loop()
         return 0
     except KeyboardInterrupt:
         print("cancelled.", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader left (`| head`): nothing more to say
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (so the final flush is quiet)
+        return 141
     finally:
         services.close(grace=1.0)
 

@@ -7,6 +7,7 @@ returns a JSON-ready payload, which the console shows as text and the CLI as JSO
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shlex
 import sys
@@ -15,16 +16,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from bot.caption.service import CaptionRequest
+from bot.caption.service import COUNT_RANGE, MAX_PREFIX, CaptionRequest
 from bot.errors import UserFacingError
 from bot.images import read_image_file
-from bot.paint.service import DISPLAY_SIZE, PaintRequest
+from bot.model_info import describe
+from bot.paint.service import DISPLAY_SIZE, TEMPERATURE_RANGE, PaintRequest
 from bot.services import Services
-from bot.write.service import WriteRequest
+from bot.write.service import LENGTH_RANGE, MAX_PROMPT, WriteRequest
+from bot.write.service import TEMPERATURE_RANGE as WRITE_TEMPERATURE
 
 
 def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "color"
+
+
+def colour_wanted(stream: TextIO) -> bool:
+    """Terminal colour codes only for a terminal, and never when NO_COLOR is set."""
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and not os.environ.get("NO_COLOR")
 
 
 def color_block(rgb: tuple[int, int, int], width: int = 8) -> str:
@@ -32,20 +41,39 @@ def color_block(rgb: tuple[int, int, int], width: int = 8) -> str:
     return f"\x1b[48;2;{rgb[0]};{rgb[1]};{rgb[2]}m{' ' * width}\x1b[0m"
 
 
+def png_path(out: Path | None, default: Path) -> Path:
+    """`--out` must name a .png file in a folder that exists (no folder is made for it);
+    the default goes into the output folder, which is made if needed."""
+    if out is None:
+        default.parent.mkdir(parents=True, exist_ok=True)
+        return default
+    if out.is_dir():
+        raise UserFacingError(f"--out {out} is a folder; give a file name ending in .png")
+    if out.suffix.lower() != ".png":
+        raise UserFacingError(f"--out {out} must end in .png (the image is a PNG)")
+    if not out.parent.is_dir():
+        raise UserFacingError(f"--out {out}: the folder {out.parent} does not exist")
+    return out
+
+
 def _json_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
-def color_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("name", nargs="*", help="a colour name")
+def color_arguments(parser: argparse.ArgumentParser, services: Services | None) -> None:
+    parser.add_argument("name", nargs="*", help="a colour name, 1 to 100 characters")
     parser.add_argument("--model-only", action="store_true", help="skip the known-name lookup")
-    parser.add_argument("--out", type=Path, help="PNG path (default out/color-NAME.png)")
+    parser.add_argument(
+        "--out", type=Path, help="PNG path in an existing folder (default out/color-NAME.png)"
+    )
 
 
 def color_payload(services: Services, args: argparse.Namespace, output_dir: Path) -> dict:
+    if args.out is not None:
+        png_path(args.out, output_dir)  # a bad --out is refused before any work
     result = services.color.color(" ".join(args.name), model_only=args.model_only)
-    path = args.out or output_dir / f"color-{slug(result.name)}.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    kind = "-model" if result.source == "model" else ""  # never overwrites the known swatch
+    path = png_path(args.out, output_dir / f"color-{slug(result.name)}{kind}.png")
     path.write_bytes(services.color.render(result))
     return {
         "name": result.name,
@@ -57,22 +85,32 @@ def color_payload(services: Services, args: argparse.Namespace, output_dir: Path
     }
 
 
-def color_text(payload: dict) -> str:
+def color_text(payload: dict, colour: bool) -> str:
     rgb = tuple(payload["rgb"])
     source = "known colour" if payload["source"] == "known" else "predicted by the model"
-    head = f"{color_block(rgb)}  {payload['name']}: {payload['hex']}  rgb{rgb}  ({source})"
+    block = f"{color_block(rgb)}  " if colour else ""
+    head = f"{block}{payload['name']}: {payload['hex']}  rgb{rgb}  ({source})"
     notes = [f"  note: {n}" for n in payload["notes"]]
     return "\n".join([head, *notes, f"  swatch: {payload['image']}"])
 
 
-def write_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--style", default="shakespeare")
-    parser.add_argument("--prompt", default="")
-    parser.add_argument("--length", type=int, default=400)
-    parser.add_argument("--temperature", type=float, default=0.8)
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--top-k", type=int, default=0)
-    parser.add_argument("--top-p", type=float, default=1.0)
+def write_arguments(parser: argparse.ArgumentParser, services: Services | None) -> None:
+    styles = ", ".join(services.write.styles()) if services else ""
+    parser.add_argument(
+        "--style", default="shakespeare", help=f"a loaded style: {styles or 'none loaded'}"
+    )
+    parser.add_argument(
+        "--prompt", default="", help=f"opening text, kept (up to {MAX_PROMPT} characters)"
+    )
+    low, high = LENGTH_RANGE
+    parser.add_argument("--length", type=int, default=400, help=f"characters, {low} to {high}")
+    low_t, high_t = WRITE_TEMPERATURE
+    parser.add_argument(
+        "--temperature", type=float, default=0.8, help=f"{low_t:g} (greedy) to {high_t:g}"
+    )
+    parser.add_argument("--seed", type=int, help="0 to 2^31-1; same seed, same text")
+    parser.add_argument("--top-k", type=int, default=0, help="keep the k likeliest (0: all)")
+    parser.add_argument("--top-p", type=float, default=1.0, help="nucleus mass, (0, 1]")
 
 
 def write_payload(services: Services, args: argparse.Namespace, output_dir: Path) -> dict:
@@ -94,7 +132,7 @@ def write_payload(services: Services, args: argparse.Namespace, output_dir: Path
     }
 
 
-def write_text(payload: dict) -> str:
+def write_text(payload: dict, colour: bool) -> str:
     notes = "".join(f"\n  note: {n}" for n in payload["notes"])
     return (
         f"{payload['text']}\n-- {payload['style']}, seed {payload['seed']}, "
@@ -102,13 +140,18 @@ def write_text(payload: dict) -> str:
     )
 
 
-def caption_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--image", type=Path, help="caption this image")
-    parser.add_argument("--starts-with", default="")
-    parser.add_argument("--count", type=int, default=1)
-    parser.add_argument("--temperature", type=float, default=0.7)
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--beam", type=int, help="beam width (0: sample; default: 3 for images)")
+def caption_arguments(parser: argparse.ArgumentParser, services: Services | None) -> None:
+    parser.add_argument("--image", type=Path, help="caption this image (PNG, JPEG, WebP, GIF)")
+    parser.add_argument(
+        "--starts-with", default="", help=f"how the caption begins (up to {MAX_PREFIX})"
+    )
+    low, high = COUNT_RANGE
+    parser.add_argument("--count", type=int, default=1, help=f"captions, {low} to {high}")
+    parser.add_argument("--temperature", type=float, default=0.7, help="0 (greedy) to 2")
+    parser.add_argument("--seed", type=int, help="0 to 2^31-1; same seed, same captions")
+    parser.add_argument(
+        "--beam", type=int, help="beam width 0 (sample) to 10; default 3 for images, else 0"
+    )
 
 
 def caption_payload(services: Services, args: argparse.Namespace, output_dir: Path) -> dict:
@@ -126,24 +169,29 @@ def caption_payload(services: Services, args: argparse.Namespace, output_dir: Pa
     }
 
 
-def caption_text(payload: dict) -> str:
+def caption_text(payload: dict, colour: bool) -> str:
     lines = [f"{i}. {c}" for i, c in enumerate(payload["captions"], 1)]
     lines += [f"-- {payload['method']}, seed {payload['seed']}"]
     lines += [f"  note: {n}" for n in payload["notes"]]
     return "\n".join(lines)
 
 
-def paint_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--temperature", type=float, default=1.0)
-    parser.add_argument("--size", type=int, help="canvas size (one the painter supports)")
-    parser.add_argument("--out", type=Path, help="PNG path (default out/paint-SEED.png)")
+def paint_arguments(parser: argparse.ArgumentParser, services: Services | None) -> None:
+    sizes = ", ".join(str(s) for s in sorted(services.paint.painters())) if services else ""
+    parser.add_argument("--seed", type=int, help="0 to 2^31-1; same seed, same painting")
+    low, high = TEMPERATURE_RANGE
+    parser.add_argument("--temperature", type=float, default=1.0, help=f"{low:g} to {high:g}")
+    parser.add_argument("--size", type=int, help=f"canvas size: {sizes or 'none loaded'}")
+    parser.add_argument(
+        "--out", type=Path, help="PNG path in an existing folder (default out/paint-SEED.png)"
+    )
 
 
 def paint_payload(services: Services, args: argparse.Namespace, output_dir: Path) -> dict:
+    if args.out is not None:
+        png_path(args.out, output_dir)  # a bad --out is refused before any work
     result = services.paint.paint(PaintRequest(args.seed, args.temperature, args.size))
-    path = args.out or output_dir / f"paint-{result.seed}.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = png_path(args.out, output_dir / f"paint-{result.seed}.png")
     path.write_bytes(result.png())
     return {
         "image": str(path),
@@ -156,23 +204,66 @@ def paint_payload(services: Services, args: argparse.Namespace, output_dir: Path
     }
 
 
-def paint_text(payload: dict) -> str:
+def paint_text(payload: dict, colour: bool) -> str:
     return (
         f"painted {payload['width']}x{payload['height']} in {payload['seconds']:.1f} s, "
         f"seed {payload['seed']}: {payload['image']}"
     )
 
 
+def models_arguments(parser: argparse.ArgumentParser, services: Services | None) -> None:
+    return None
+
+
+def models_payload(services: Services, args: argparse.Namespace, output_dir: Path) -> dict:
+    engine = services.engine
+    return {
+        "models": [describe(m) for _, m in sorted(engine.models.items())],
+        "unavailable": dict(sorted(engine.failures.items())),
+        "model_dir": str(engine.model_dir),
+    }
+
+
+def models_text(payload: dict, colour: bool) -> str:
+    lines = []
+    for m in payload["models"]:
+        metrics = ", ".join(f"{k} {v}" for k, v in m["metrics"].items()) or "no metrics"
+        lines.append(
+            f"{m['name']} ({m['kind']}): data {', '.join(m['data']) or '?'}; {metrics}; "
+            f"trained {m['trained'] or '?'}"
+        )
+    lines += [f"{name}: UNAVAILABLE ({why})" for name, why in payload["unavailable"].items()]
+    return "\n".join(lines) or f"no models in {payload['model_dir']}"
+
+
+class ArgumentError(UserFacingError):
+    """A command line that does not parse (shown as an error, JSON with --json)."""
+
+
+class QuietParser(argparse.ArgumentParser):
+    """Argument errors raise instead of printing usage and exiting."""
+
+    def error(self, message: str):
+        raise ArgumentError(f"{message} (see --help)")
+
+
 @dataclass(frozen=True)
 class LocalCommand:
     help: str
-    arguments: Callable[[argparse.ArgumentParser], None]
+    arguments: Callable[[argparse.ArgumentParser, Services | None], None]
     payload: Callable[[Services, argparse.Namespace, Path], dict]
-    text: Callable[[dict], str]
+    text: Callable[[dict, bool], str]
 
-    def add_parser(self, subparsers, name: str) -> argparse.ArgumentParser:
-        parser = subparsers.add_parser(name, help=self.help)
-        self.arguments(parser)
+    def add_parser(
+        self, subparsers, name: str, services: Services | None
+    ) -> argparse.ArgumentParser:
+        parser = subparsers.add_parser(
+            name,
+            help=self.help,
+            description=self.help,
+            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        )
+        self.arguments(parser, services)
         _json_flag(parser)
         return parser
 
@@ -186,30 +277,38 @@ COMMANDS = {
     "paint": LocalCommand(
         "a painting in the style of Monet", paint_arguments, paint_payload, paint_text
     ),
+    "models": LocalCommand(
+        "loaded models: data, key metric, training date",
+        models_arguments,
+        models_payload,
+        models_text,
+    ),
 }
 
 
-class _ConsoleParser(argparse.ArgumentParser):
-    def error(self, message: str):
-        raise UserFacingError(message)
-
-
 class Console:
-    def __init__(self, services: Services, output_dir: Path) -> None:
+    def __init__(self, services: Services, output_dir: Path, colour: bool | None = None) -> None:
         self.services = services
         self.output_dir = output_dir
+        self.colour = colour
         self.parsers = {}
         for name, command in COMMANDS.items():
-            parser = _ConsoleParser(prog=f"/{name}", add_help=False)
-            command.arguments(parser)
+            parser = QuietParser(
+                prog=f"/{name}",
+                description=command.help,
+                add_help=False,
+                formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+            )
+            command.arguments(parser, services)
             self.parsers[name] = parser
 
     def help(self) -> str:
-        lines = ["Commands:"]
+        lines = ["Commands (add --help to one for its options):"]
         for name, parser in self.parsers.items():
             usage = parser.format_usage().removeprefix("usage: ").strip()
             lines += [f"  {usage}", f"      {COMMANDS[name].help}"]
-        lines += ["  /models   loaded models", "  /help     this text", "  /quit     leave"]
+        lines += ["  /help     this text", "  /quit     leave (or Ctrl-C at the prompt)"]
+        lines += ["  On Discord only: /reload (admins). Ctrl-C cancels a running command."]
         return "\n".join(lines)
 
     def handle(self, line: str) -> str | None:
@@ -224,8 +323,6 @@ class Console:
                 return None
             if command == "/help":
                 return self.help()
-            if command == "/models":
-                return self.models()
             if command.startswith("/") and name in COMMANDS:
                 return self.run(name, rest)
             return f"Unknown command {command!r}. Type /help."
@@ -237,19 +334,17 @@ class Console:
             words = shlex.split(rest)
         except ValueError as exc:
             raise UserFacingError(f"could not read that line: {exc}") from None
+        if "--help" in words or "-h" in words:
+            return self.parsers[name].format_help()
         args = self.parsers[name].parse_args(words)
         command = COMMANDS[name]
-        return command.text(command.payload(self.services, args, self.output_dir))
-
-    def models(self) -> str:
-        engine = self.services.engine
-        lines = [f"{name}: {m.metadata.kind}" for name, m in sorted(engine.models.items())]
-        lines += [f"{name}: UNAVAILABLE ({why})" for name, why in sorted(engine.failures.items())]
-        return "\n".join(lines) or f"no models in {engine.model_dir}"
+        return command.text(command.payload(self.services, args, self.output_dir), self.colour)
 
     def loop(self, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
         """Ctrl-C during a command cancels it and returns to the prompt; at the prompt it
         leaves."""
+        if self.colour is None:
+            self.colour = colour_wanted(stdout)
         print("No DISCORD_TOKEN set: local console. Type /help, or /color forest.", file=stdout)
         while True:
             print("> ", end="", file=stdout, flush=True)

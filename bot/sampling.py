@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
 GREEDY_BELOW = 1e-3  # temperatures this low are greedy: dividing by them would overflow
 
 

@@ -8,18 +8,20 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 from PIL import Image
 
 from bot.console import Console
 
 
-def run_bot(model_dir, *args):
+def run_bot(model_dir, *args, env=None):
     return subprocess.run(
         [sys.executable, "-m", "bot", "--model-dir", str(model_dir), "--cpu", *args],
         capture_output=True,
         text=True,
         timeout=120,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -48,11 +50,70 @@ def test_console_session(services, tmp_path):
     stdout = io.StringIO()
     console.loop(io.StringIO("/color forest\n/color\n/nope\n/models\n/quit\n"), stdout)
     text = stdout.getvalue()
-    assert "forest: #228b22" in text and "\x1b[48;2;34;139;34m" in text
+    assert "forest: #228b22" in text and "\x1b[" not in text  # not a terminal: no colour codes
     assert "swatch: " + str(tmp_path / "color-forest.png") in text
     assert "error: Give a colour name" in text
     assert "Unknown command '/nope'" in text
-    assert "color: color" in text
+    assert "color (color): data colors.csv" in text and "delta_e_mean" in text
+
+
+def test_console_colour_only_for_terminals(services, tmp_path, monkeypatch):
+    coloured = io.StringIO()
+    Console(services, tmp_path, colour=True).loop(io.StringIO("/color forest\n"), coloured)
+    assert "\x1b[48;2;34;139;34m" in coloured.getvalue()
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    plain = Terminal()
+    Console(services, tmp_path).loop(io.StringIO("/color forest\n"), plain)
+    assert "\x1b[" not in plain.getvalue()
+
+
+def test_console_help_shows_ranges_defaults_and_styles(services, tmp_path):
+    stdout = io.StringIO()
+    Console(services, tmp_path).loop(io.StringIO("/write --help\n/help\n"), stdout)
+    text = stdout.getvalue()
+    assert "50 to 1500" in text and "default: 400" in text and "a loaded style: tiny" in text
+    assert "On Discord only: /reload" in text
+
+
+def test_cli_argument_errors_and_bad_out_are_clear(model_dir, tmp_path):
+    done = run_bot(model_dir, "write", "--length", "abc", "--json")
+    assert done.returncode == 2 and "invalid int value" in json.loads(done.stdout)["error"]
+    assert "Traceback" not in done.stderr
+    for out, message in [
+        (tmp_path / "no" / "x.png", "does not exist"),
+        (tmp_path / "x.jpg", "must end in .png"),
+        (tmp_path, "is a folder"),
+    ]:
+        done = run_bot(model_dir, "color", "forest", "--out", str(out), "--json")
+        assert done.returncode == 2 and message in json.loads(done.stdout)["error"]
+    assert not (tmp_path / "no").exists()  # no folder made silently
+
+
+def test_model_only_does_not_overwrite_the_known_swatch(model_dir, tmp_path):
+    env_dir = tmp_path / "out"
+    known = run_bot(model_dir, "color", "forest", "--json", env={"RNNBOT_OUTPUT_DIR": str(env_dir)})
+    model = run_bot(
+        model_dir,
+        "color",
+        "forest",
+        "--model-only",
+        "--json",
+        env={"RNNBOT_OUTPUT_DIR": str(env_dir)},
+    )
+    paths = {json.loads(known.stdout)["image"], json.loads(model.stdout)["image"]}
+    assert len(paths) == 2 and all(Path(p).exists() for p in paths)
+
+
+def test_models_json(model_dir):
+    done = run_bot(model_dir, "models", "--json")
+    payload = json.loads(done.stdout)
+    names = {m["name"]: m for m in payload["models"]}
+    assert names["color"]["data"] == ["colors.csv"] and names["color"]["trained"]
 
 
 def interrupt_after(seconds: float) -> threading.Timer:
@@ -78,3 +139,13 @@ def test_ctrl_c_in_the_console_cancels_the_job_and_returns_to_the_prompt(
     while services.pool.stats()["tiny"]["active"] and time.monotonic() < deadline:
         time.sleep(0.05)
     assert services.pool.stats()["tiny"]["active"] == 0  # the generation stopped too
+
+
+def test_token_without_network_is_one_clear_line(services, capsys):
+    from bot.__main__ import run_on_discord
+    from bot.discord_app.endpoints import use_local_discord
+
+    use_local_discord("http://127.0.0.1:9/api/v10", "ws://127.0.0.1:9/")  # nothing listens
+    assert run_on_discord(services, "not-a-real-token", sync=False) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: cannot reach Discord")

@@ -9,25 +9,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord_app.replies import NO_MENTIONS
-from bot.engine import InferenceEngine, LoadedModel
-
-KEY_METRICS = (
-    "delta_e_mean",
-    "val_nats_per_token",
-    "val_bits_per_token",
-    "val_nats_per_char_with_image",
-    "bits_per_pixel",
-)
-
-
-def model_summary(model: LoadedModel) -> str:
-    meta = model.metadata
-    data = ", ".join(str(d.get("file") or d.get("folder")) for d in meta.data_sources)
-    metrics = ", ".join(f"{k} {meta.metrics[k]}" for k in KEY_METRICS if k in meta.metrics)
-    return (
-        f"kind {meta.kind} · data {data or '?'}\n{metrics or 'no metrics'}\n"
-        f"trained {meta.trained_at[:10] or '?'}"
-    )
+from bot.engine import InferenceEngine
+from bot.model_info import summary
 
 
 async def can_manage(interaction: discord.Interaction) -> bool:
@@ -46,7 +29,7 @@ class AdminCog(commands.Cog):
     async def models(self, interaction: discord.Interaction) -> None:
         embed = discord.Embed(title="Models")
         for name, model in sorted(self.engine.models.items())[:20]:
-            embed.add_field(name=name, value=model_summary(model)[:1024], inline=False)
+            embed.add_field(name=name, value=summary(model)[:1024], inline=False)
         for name, why in sorted(self.engine.failures.items())[:5]:
             embed.add_field(name=f"{name} (unavailable)", value=why[:1024], inline=False)
         await interaction.response.send_message(

@@ -1,0 +1,36 @@
+"""What the bot tells people about a loaded model (Discord's /models, the console's
+/models, `python -m bot models --json`): one description, read from the file's metadata."""
+
+from __future__ import annotations
+
+from bot.engine import LoadedModel
+
+KEY_METRICS = (
+    "delta_e_mean",
+    "val_nats_per_token",
+    "val_bits_per_token",
+    "held_out_nats_per_char_int8",
+    "val_nats_per_char_with_image",
+    "bits_per_pixel",
+)
+
+
+def describe(model: LoadedModel) -> dict:
+    meta = model.metadata
+    return {
+        "name": model.name,
+        "kind": meta.kind,
+        "data": [str(d.get("file") or d.get("folder") or "?") for d in meta.data_sources],
+        "metrics": {k: meta.metrics[k] for k in KEY_METRICS if k in meta.metrics},
+        "trained": meta.trained_at[:10] or None,
+    }
+
+
+def summary(model: LoadedModel) -> str:
+    """Three short lines: kind and data, key metrics, training date."""
+    info = describe(model)
+    metrics = ", ".join(f"{k} {v}" for k, v in info["metrics"].items())
+    return (
+        f"kind {info['kind']} · data {', '.join(info['data']) or '?'}\n"
+        f"{metrics or 'no metrics'}\ntrained {info['trained'] or '?'}"
+    )
