@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from bot.errors import ModelUnavailable
+from bot.errors import ModelUnavailable, quoted
 from bot.metadata import ModelMetadata, TensorSpec
 from bot.metadata_schema import validate_metadata
 from bot.model_specs import expected_io
@@ -233,5 +233,7 @@ class InferenceEngine:
         model = self.models.get(name)
         if model is not None and model.metadata.kind == kind:
             return model
-        reason = self.failures.get(name, f"no {kind} model named {name!r} in {self.model_dir}")
-        raise ModelUnavailable(f"The {name} model is unavailable right now ({reason}).")
+        reason = self.failures.get(
+            name, f"no {kind} model named {quoted(name)} in {self.model_dir}"
+        )
+        raise ModelUnavailable(f"The {name[:60]} model is unavailable right now ({reason[:300]}).")

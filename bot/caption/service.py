@@ -11,7 +11,7 @@ import numpy as np
 from bot.batching import BatcherPool, Generation
 from bot.caption.tokens import END, START, normalize_caption
 from bot.engine import InferenceEngine, LoadedModel
-from bot.errors import InvalidInput
+from bot.errors import InvalidInput, quoted
 from bot.images import image_to_array, open_image
 from bot.lm import StepGraph, beam_search
 from bot.model_specs import CAPTION_ENCODER, CHARLM
@@ -82,7 +82,10 @@ class CaptionService:
                 "starts_with has no letters or digits the captioner knows; try plain words."
             )
         if prefix != " ".join(request.starts_with.lower().split()):
-            notes.append(f"The opening was read as {prefix!r} (lower case, simple punctuation).")
+            notes.append(
+                f"The opening was read as {quoted(prefix, MAX_PREFIX)} "
+                "(lower case, simple punctuation)."
+            )
         if request.image is None:
             self.decoder()  # raises ModelUnavailable early
         else:

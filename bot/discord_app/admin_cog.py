@@ -12,6 +12,35 @@ from bot.discord_app.replies import NO_MENTIONS
 from bot.engine import InferenceEngine
 from bot.model_info import summary
 
+EMBED_TOTAL = 6000  # characters across one embed, as Discord counts them
+EMBED_FIELDS = 25
+ROOM_FOR_MORE = 80  # kept free for the closing "and N more" field
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def models_embed(engine: InferenceEngine) -> discord.Embed:
+    """Every loaded and unavailable model, as many as fit Discord's embed limits (25
+    fields, 6,000 characters); the rest are counted in a last field."""
+    entries = [(name, summary(m)) for name, m in sorted(engine.models.items())]
+    entries += [(f"{name} (unavailable)", why) for name, why in sorted(engine.failures.items())]
+    embed = discord.Embed(title="Models")
+    used = len(embed.title)
+    for index, (name, value) in enumerate(entries):
+        name, value = _cut(name, 100), _cut(value, 400)
+        left = len(entries) - index
+        last_slot = len(embed.fields) == EMBED_FIELDS - 1 and left > 1
+        if last_slot or used + len(name) + len(value) > EMBED_TOTAL - ROOM_FOR_MORE:
+            embed.add_field(name="…", value=f"and {left} more", inline=False)
+            break
+        embed.add_field(name=name, value=value, inline=False)
+        used += len(name) + len(value)
+    if not entries:
+        embed.description = f"No models in {_cut(str(engine.model_dir), 200)}."
+    return embed
+
 
 async def can_manage(interaction: discord.Interaction) -> bool:
     """Server-side check: Manage Server permission, or the bot's owner."""
@@ -27,13 +56,8 @@ class AdminCog(commands.Cog):
 
     @app_commands.command(name="models", description="Loaded models and their key numbers")
     async def models(self, interaction: discord.Interaction) -> None:
-        embed = discord.Embed(title="Models")
-        for name, model in sorted(self.engine.models.items())[:20]:
-            embed.add_field(name=name, value=summary(model)[:1024], inline=False)
-        for name, why in sorted(self.engine.failures.items())[:5]:
-            embed.add_field(name=f"{name} (unavailable)", value=why[:1024], inline=False)
         await interaction.response.send_message(
-            embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS
+            embed=models_embed(self.engine), ephemeral=True, allowed_mentions=NO_MENTIONS
         )
 
     @app_commands.command(name="reload", description="Re-read changed model files")

@@ -13,6 +13,7 @@ from bot.errors import UserFacingError
 log = logging.getLogger(__name__)
 
 NO_MENTIONS = discord.AllowedMentions.none()
+MESSAGE_LIMIT = 2000  # characters of message content Discord accepts
 GENERIC_ERROR = "Sorry, something went wrong on my side. The error has been logged."
 
 
@@ -20,7 +21,10 @@ async def send_ephemeral(interaction: discord.Interaction, message: str) -> None
     """An ephemeral reply whether or not the interaction was already deferred.
 
     A deferred (public) "thinking" message cannot turn ephemeral, so it is deleted first.
+    The text is cut to Discord's limit whatever it holds.
     """
+    if len(message) > MESSAGE_LIMIT:
+        message = message[: MESSAGE_LIMIT - 1] + "…"
     if interaction.response.is_done():
         with contextlib.suppress(discord.HTTPException):
             await interaction.delete_original_response()

@@ -86,7 +86,7 @@ class WriteCog(commands.Cog):
     async def write(
         self,
         interaction: discord.Interaction,
-        style: str,
+        style: app_commands.Range[str, 1, 100],
         prompt: app_commands.Range[str, 0, MAX_PROMPT] = "",
         length: app_commands.Range[int, LENGTH_RANGE[0], LENGTH_RANGE[1]] = 400,
         temperature: app_commands.Range[float, 0.0, 2.0] = 0.8,
