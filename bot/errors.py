@@ -18,7 +18,8 @@ _MARKDOWN = str.maketrans({c: "\\" + c for c in "\\*_~`|>#[]()"})
 
 def quoted(text: str, limit: int = 40) -> str:
     """User text echoed in a message: cut to `limit` characters, quoted, with markdown
-    characters escaped, so an error can neither grow past a message's limit nor restyle
-    it."""
+    characters escaped and mention syntax broken, so an error can neither grow past a
+    message's limit nor restyle it nor ping anyone."""
     cut = text if len(text) <= limit else text[: limit - 1] + "…"
-    return "'" + " ".join(cut.split()).translate(_MARKDOWN) + "'"
+    safe = " ".join(cut.split()).translate(_MARKDOWN).replace("@", "@\u200b")  # no mentions
+    return "'" + safe + "'"

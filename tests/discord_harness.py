@@ -1,4 +1,10 @@
-"""Runs the real bot (discord.py client, cogs, services) against the local Discord."""
+"""Runs the real bot (discord.py client, cogs, services) against the local Discord.
+
+A test fails when the stand-in refused anything the bot sent (real Discord would have
+refused it too), unless the test provoked it and cleared `discord.violations`; and when
+the client task dies mid-scenario, with the client's own exception rather than a
+timeout.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,35 @@ from tests.local_discord import TOKEN, LocalDiscord
 Scenario = Callable[[LocalDiscord, RnnBot], Awaitable[None]]
 
 
+class ClientStopped(AssertionError):
+    """The discord.py client returned from `start()` while the scenario still ran."""
+
+
+def describe_violations(discord_server: LocalDiscord) -> str:
+    lines = [f"  {violation}" for violation in discord_server.violations]
+    count = len(lines)
+    return f"Discord would have refused {count} request(s) from the bot:\n" + "\n".join(lines)
+
+
+async def race_with_client(work: Awaitable[None], runner: asyncio.Task, timeout: float) -> None:
+    """Await `work`, but stop at once if the client task ends first, raising what it
+    raised: a crashed client would otherwise only show as a timeout."""
+    task = asyncio.ensure_future(work)
+    try:
+        await asyncio.wait({task, runner}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            return task.result()
+        if runner.done():
+            runner.result()  # the client crashed: raise its exception
+            raise ClientStopped("the discord.py client stopped during the scenario")
+        raise TimeoutError(f"the scenario did not finish within {timeout} s")
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
 async def _run(services, scenario: Scenario, timeout: float, **bot_options) -> None:
     discord_server = LocalDiscord()
     await discord_server.start()
@@ -20,16 +55,18 @@ async def _run(services, scenario: Scenario, timeout: float, **bot_options) -> N
     client = RnnBot(services, **bot_options)
     runner = asyncio.create_task(client.start(TOKEN))
     try:
-        ready = asyncio.create_task(discord_server.ready.wait())
-        await asyncio.wait({runner, ready}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        if runner.done():
-            runner.result()  # the client failed to start: raise why
-        await asyncio.wait_for(scenario(discord_server, client), timeout)
+        await race_with_client(discord_server.ready.wait(), runner, timeout)
+        await race_with_client(scenario(discord_server, client), runner, timeout)
+    except Exception as error:
+        if discord_server.violations:  # often the reason the scenario failed
+            error.add_note(describe_violations(discord_server))
+        raise
     finally:
         await client.close()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await asyncio.wait_for(runner, 5)
         await discord_server.stop()
+    assert not discord_server.violations, describe_violations(discord_server)
 
 
 def run_with_bot(services, scenario: Scenario, timeout: float = 60.0, **bot_options) -> None:

@@ -10,6 +10,12 @@ RESUMED, and INTERACTION_CREATE dispatches.
 Tests drive it like a person would (`await discord.run("color", name="forest")`) and read
 back what the bot posted. Faults can be injected: drop the gateway connection, answer the
 next HTTP requests with 429 or 5xx.
+
+It is as strict as Discord (see tests/discord_rules.py): bodies are checked against
+Discord's OpenAPI schemas and documented limits, interaction responses against the 3 s
+window, single acknowledgement and 15-minute tokens, and every route carries rate-limit
+headers and answers 429 past its bucket. Each refusal is also kept in `violations`, so a
+test fails when the bot does something real Discord would refuse.
 """
 
 from __future__ import annotations
@@ -25,6 +31,21 @@ from typing import Any
 
 import discord
 from aiohttp import web
+
+from tests.discord_rules import (
+    Clock,
+    RateLimits,
+    Refusal,
+    check_callback,
+    check_files,
+    check_followups,
+    check_message,
+    check_schema,
+    check_token,
+    message_of,
+    route_template,
+    unknown_webhook,
+)
 
 APPLICATION_ID = 900000000000000001
 BOT_USER_ID = 900000000000000002
@@ -65,6 +86,20 @@ def user_payload(user_id: int, name: str, bot: bool = False) -> dict:
     }
 
 
+@dataclass(frozen=True)
+class Violation:
+    """One request the stand-in refused, as real Discord would have."""
+
+    route: str  # "PATCH /webhooks/{webhook_id}/{webhook_token}/messages/@original"
+    rule: str  # "schema", "response_window", "rate_limit", ...
+    field: str  # "data.content", "embeds.0.title"; empty when the rule is not a field's
+    message: str
+
+    def __str__(self) -> str:
+        where = f" [{self.field}]" if self.field else ""
+        return f"{self.route}: {self.rule}{where}: {self.message}"
+
+
 @dataclass
 class Posted:
     """One thing the bot sent: a callback, a follow-up, or an edit of the original."""
@@ -98,10 +133,20 @@ class Conversation:
     """Everything posted for one interaction, in order."""
 
     token: str
+    interaction_id: str
+    dispatched_at: float  # on the stand-in's clock; the token is issued at the same time
+    user_installed: bool = False  # the app is installed for the user, not in the server
     posts: list[Posted] = field(default_factory=list)
     done: asyncio.Event = field(default_factory=asyncio.Event)
-    dispatched_at: float = field(default_factory=time.monotonic)
     gone: bool = False  # the token no longer works (expired, or the message was deleted)
+
+    @property
+    def acknowledged(self) -> bool:
+        return any(p.kind == "callback" for p in self.posts)
+
+    @property
+    def followups(self) -> int:
+        return sum(p.kind == "followup" for p in self.posts)
 
     @property
     def callback(self) -> Posted:
@@ -121,8 +166,20 @@ class Conversation:
 
 
 class LocalDiscord:
-    def __init__(self, heartbeat_interval_ms: int = 500) -> None:
+    def __init__(
+        self,
+        heartbeat_interval_ms: int = 500,
+        *,
+        clock: Clock | None = None,
+        token_rate_limit: tuple[int, float] = (5, 2.0),
+        bot_rate_limit: tuple[int, float] = (50, 1.0),
+    ) -> None:
+        """`token_rate_limit` is (requests, seconds) per interaction token and route;
+        `bot_rate_limit` the same for routes authorised with the bot token."""
         self.heartbeat_interval_ms = heartbeat_interval_ms
+        self.clock = clock or Clock()
+        self.rate_limits = RateLimits(self.clock, token_rate_limit, bot_rate_limit)
+        self.violations: list[Violation] = []
         self.app = web.Application(client_max_size=64 * 1024 * 1024)
         self.app.router.add_route("*", "/api/v10/{path:.*}", self._http)
         self.app.router.add_get("/gateway", self._gateway)
@@ -183,9 +240,25 @@ class LocalDiscord:
                 else {}
             )
             return _json(body, status=status, headers=headers)
-        payload, files = await self._read_body(request)
         method = request.method
+        route = f"{method} {route_template(path) or path}"
         parts = path.strip("/").split("/")
+        token_route = parts[0] in ("webhooks", "interactions") and len(parts) >= 3
+        major = parts[2] if token_route else "bot"  # the bucket's major parameter
+        limits, refusal = self.rate_limits.hit(route, major, token_route)
+        if refusal is None:
+            payload, files = await self._read_body(request)
+            refusal = self._check_body(method, path, payload, files)
+        if refusal is not None:
+            return self._refuse(route, refusal)
+        response = self._route(method, path, parts, payload, files)
+        response.headers.update(limits)
+        return response
+
+    def _route(
+        self, method: str, path: str, parts: list[str], payload: Any, files: dict[str, bytes]
+    ) -> web.Response:
+        """Answer a request that passed the checks every route shares."""
         if (method, path) == ("GET", "/users/@me"):
             return _json(user_payload(BOT_USER_ID, "rnnbot", bot=True))
         if (method, path) == ("GET", "/oauth2/applications/@me"):
@@ -220,10 +293,28 @@ class LocalDiscord:
         if method == "POST" and parts[0] == "interactions" and parts[-1] == "callback":
             return self._callback(parts[1], parts[2], payload, files)
         if parts[0] == "webhooks" and len(parts) >= 3:
-            return self._webhook(method, parts[2], parts[3:], payload, files)
+            return self._webhook(method, parts[1:], payload, files)
         return _json(
             {"message": f"not in the local stand-in: {method} {path}", "code": 0}, status=404
         )
+
+    def _check_body(
+        self, method: str, path: str, payload: Any, files: dict[str, bytes]
+    ) -> Refusal | None:
+        """Upload limits, the route's OpenAPI schema, then the documented message limits."""
+        refusal = check_files(files) or check_schema(method, path, payload)
+        template = route_template(path)
+        message = message_of(template, payload) if template else None
+        if refusal is None and message is not None:
+            prefix = "data." if template.endswith("/callback") else ""
+            refusal = check_message(message, prefix)
+        return refusal
+
+    def _refuse(self, route: str, refusal: Refusal) -> web.Response:
+        """Record the refusal and answer it as Discord would."""
+        message = f"{refusal.message}: {refusal.detail}" if refusal.detail else refusal.message
+        self.violations.append(Violation(route, refusal.rule, refusal.field, message))
+        return _json(refusal.body(), status=refusal.status, headers=refusal.headers)
 
     async def _read_body(self, request: web.Request) -> tuple[Any, dict[str, bytes]]:
         files: dict[str, bytes] = {}
@@ -257,9 +348,6 @@ class LocalDiscord:
             "flags": 0,
             "interactions_endpoint_url": None,
         }
-
-    def _conversation(self, token: str) -> Conversation:
-        return self.conversations.setdefault(token, Conversation(token))
 
     def _message(self, payload: dict, files: dict[str, bytes], ephemeral: bool = False) -> dict:
         attachments = [
@@ -296,8 +384,16 @@ class LocalDiscord:
     def _callback(
         self, interaction_id: str, token: str, payload: dict, files: dict[str, bytes]
     ) -> web.Response:
-        conversation = self._conversation(token)
-        conversation.posts.append(Posted("callback", token, payload, files))
+        route = "POST /interactions/{interaction_id}/{interaction_token}/callback"
+        conversation = self.conversations.get(token)
+        if conversation is None or conversation.interaction_id != interaction_id:
+            refusal = Refusal(404, 10062, "Unknown interaction", "unknown_interaction")
+            return self._refuse(route, refusal)
+        now = self.clock.now()
+        refusal = check_callback(conversation.dispatched_at, conversation.acknowledged, now)
+        if refusal is not None:
+            return self._refuse(route, refusal)
+        conversation.posts.append(Posted("callback", token, payload, files, at=now))
         data = payload.get("data") or {}
         ephemeral = bool(data.get("flags", 0) & 64)
         if payload.get("type") == 4:  # a message sent directly as the response
@@ -315,23 +411,41 @@ class LocalDiscord:
             }
         )
 
-    def _webhook(
-        self, method: str, token: str, rest: list[str], payload: dict, files: dict[str, bytes]
-    ) -> web.Response:
-        conversation = self._conversation(token)
+    def _webhook_refusal(
+        self, method: str, webhook_id: str, conversation: Conversation | None, rest: list[str]
+    ) -> Refusal | None:
+        """Only tokens this stand-in issued, for this application, still alive; and the
+        follow-up cap of a user-installed app."""
+        if conversation is None or webhook_id != str(APPLICATION_ID):
+            return unknown_webhook("unknown_token")
         if conversation.gone:
-            return _json({"message": "Unknown Webhook", "code": 10015}, status=404)
+            return unknown_webhook("gone")
+        refusal = check_token(conversation.dispatched_at, self.clock.now())
+        if refusal is None and method == "POST" and not rest:
+            refusal = check_followups(conversation.followups, conversation.user_installed)
+        return refusal
+
+    def _webhook(
+        self, method: str, parts: list[str], payload: dict, files: dict[str, bytes]
+    ) -> web.Response:
+        webhook_id, token, rest = parts[0], parts[1], parts[2:]
+        conversation = self.conversations.get(token)
+        refusal = self._webhook_refusal(method, webhook_id, conversation, rest)
+        if refusal is not None:
+            route = f"{method} {route_template('/webhooks/' + '/'.join(parts))}"
+            return self._refuse(route, refusal)
+        now = self.clock.now()
         if method == "POST" and not rest:
-            conversation.posts.append(Posted("followup", token, payload, files))
+            conversation.posts.append(Posted("followup", token, payload, files, at=now))
             conversation.done.set()
             ephemeral = bool(payload.get("flags", 0) & 64)
             return _json(self._message(payload, files, ephemeral))
         if rest and rest[0] == "messages":
             if method == "PATCH":
-                conversation.posts.append(Posted("edit", token, payload, files))
+                conversation.posts.append(Posted("edit", token, payload, files, at=now))
                 return _json(self._message(payload, files))
             if method == "DELETE":
-                conversation.posts.append(Posted("delete", token, payload, files))
+                conversation.posts.append(Posted("delete", token, payload, files, at=now))
                 return web.Response(status=204)
             if method == "GET":
                 return _json(self._message({}, {}))
@@ -418,19 +532,52 @@ class LocalDiscord:
         user_id: int = USER_ID,
         permissions: int = 0,
         attachments: dict[str, tuple[bytes, str]] | None = None,
+        user_installed: bool = False,
         timeout: float = 30.0,
         wait: bool = True,
         **options: Any,
     ) -> Conversation:
-        """Dispatch an INTERACTION_CREATE for `/command options...`; wait for the answer."""
+        """Dispatch an INTERACTION_CREATE for `/command options...`; wait for the answer.
+
+        `user_installed` sends it as from an app the user installed, used in a private
+        channel where the app is not installed (Discord then caps follow-ups at five)."""
         await asyncio.wait_for(self.ready.wait(), timeout)
         token = f"token-{snowflake()}"
-        conversation = self._conversation(token)
+        interaction = {
+            "id": snowflake(),
+            "application_id": str(APPLICATION_ID),
+            "type": 2,
+            "token": token,
+            "version": 1,
+            "data": self._command_data(command, options, attachments or {}),
+            "locale": "en-US",
+            "app_permissions": str((1 << 53) - 1),
+            "entitlements": [],
+            "attachment_size_limit": 10 * 1024 * 1024,
+        }
+        user = user_payload(user_id, f"user{user_id % 1000}")
+        if user_installed:
+            interaction.update(_private_channel_context(user))
+        else:
+            interaction.update(_guild_context(user, permissions))
+        conversation = self.conversations[token] = Conversation(
+            token, interaction["id"], self.clock.now(), user_installed
+        )
+        await self._dispatch("INTERACTION_CREATE", interaction)
+        if wait:
+            await asyncio.wait_for(conversation.done.wait(), timeout)
+        return conversation
+
+    def _command_data(
+        self, command: str, options: dict[str, Any], attachments: dict[str, tuple[bytes, str]]
+    ) -> dict:
+        """The slash command's `data`: typed options, and uploaded files as resolved
+        attachments the bot downloads from this stand-in."""
         kinds = {str: 3, int: 4, bool: 5, float: 10}
         data_options, resolved = [], {}
         for name, value in options.items():
             data_options.append({"name": name, "type": kinds[type(value)], "value": value})
-        for name, (content, content_type) in (attachments or {}).items():
+        for name, (content, content_type) in attachments.items():
             attachment_id = snowflake()
             self.uploads[attachment_id] = content
             data_options.append({"name": name, "type": 11, "value": attachment_id})
@@ -445,50 +592,50 @@ class LocalDiscord:
         data = {"id": snowflake(), "name": command, "type": 1, "options": data_options}
         if resolved:
             data["resolved"] = resolved
-        member_user = user_payload(user_id, f"user{user_id % 1000}")
-        await self._dispatch(
-            "INTERACTION_CREATE",
-            {
-                "id": snowflake(),
-                "application_id": str(APPLICATION_ID),
-                "type": 2,
-                "token": token,
-                "version": 1,
-                "guild_id": str(GUILD_ID),
-                "channel_id": str(CHANNEL_ID),
-                "channel": {
-                    "id": str(CHANNEL_ID),
-                    "type": 0,
-                    "guild_id": str(GUILD_ID),
-                    "name": "general",
-                    "position": 0,
-                    "permission_overwrites": [],
-                    "nsfw": False,
-                    "parent_id": None,
-                    "flags": 0,
-                },
-                "member": {
-                    "user": member_user,
-                    "roles": [],
-                    "joined_at": EPOCH_TIME,
-                    "deaf": False,
-                    "mute": False,
-                    "flags": 0,
-                    "permissions": str(permissions),
-                },
-                "data": data,
-                "locale": "en-US",
-                "guild_locale": "en-US",
-                "app_permissions": str((1 << 53) - 1),
-                "entitlements": [],
-                "authorizing_integration_owners": {"0": str(GUILD_ID)},
-                "context": 0,
-                "attachment_size_limit": 10 * 1024 * 1024,
-            },
-        )
-        if wait:
-            await asyncio.wait_for(conversation.done.wait(), timeout)
-        return conversation
+        return data
+
+
+def _guild_context(user: dict, permissions: int) -> dict:
+    """Used in a server channel where the app is installed (context 0, GUILD)."""
+    return {
+        "guild_id": str(GUILD_ID),
+        "channel_id": str(CHANNEL_ID),
+        "channel": {
+            "id": str(CHANNEL_ID),
+            "type": 0,
+            "guild_id": str(GUILD_ID),
+            "name": "general",
+            "position": 0,
+            "permission_overwrites": [],
+            "nsfw": False,
+            "parent_id": None,
+            "flags": 0,
+        },
+        "member": {
+            "user": user,
+            "roles": [],
+            "joined_at": EPOCH_TIME,
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+            "permissions": str(permissions),
+        },
+        "guild_locale": "en-US",
+        "authorizing_integration_owners": {"0": str(GUILD_ID)},
+        "context": 0,
+    }
+
+
+def _private_channel_context(user: dict) -> dict:
+    """Used in a DM between users, through the user's own install of the app: only the
+    USER_INSTALL key ("1") authorises it (context 2, PRIVATE_CHANNEL)."""
+    return {
+        "channel_id": str(CHANNEL_ID),
+        "channel": {"id": str(CHANNEL_ID), "type": 1, "recipients": [user], "flags": 0},
+        "user": user,
+        "authorizing_integration_owners": {"1": user["id"]},
+        "context": 2,
+    }
 
 
 TOKEN = "local-test-token.Zm9vYmFy.c2VjcmV0LXRva2VuLXZhbHVl"

@@ -107,12 +107,19 @@ def test_gateway_drop_resumes_and_keeps_answering(services):
 
 
 def test_rate_limits_and_server_errors_are_retried(services):
+    # The faults hit the follow-up, not the initial response: discord.py backs off 0.3 s
+    # and then 3 s, and real Discord refuses a response that late (10062), so the old
+    # version of this test only passed because the stand-in did not check the 3 s window.
+    services.color = SlowColor(services.color, 1.0)  # time to set the faults after the defer
+
     async def scenario(discord, bot):
+        conversation = await discord.run("color", name="grass", wait=False)
+        await conversation.wait_until(lambda c: c.acknowledged)
         discord.http_faults = [
             (429, {"message": "You are being rate limited.", "retry_after": 0.3, "global": False}),
             (502, {"message": "Bad Gateway", "code": 0}),
         ]
-        conversation = await discord.run("color", name="grass")
+        await conversation.wait_until(lambda c: c.done.is_set())
         assert conversation.final.payload["embeds"][0]["title"] == "grass"
         assert discord.http_faults == []
 

@@ -17,7 +17,7 @@ from bot.caption.service import (
 from bot.discord_app.admission import Admission
 from bot.discord_app.limits import per_user_cooldown
 from bot.discord_app.progress import admitted
-from bot.discord_app.replies import NO_MENTIONS
+from bot.discord_app.replies import NO_MENTIONS, shown_text
 from bot.errors import InvalidInput
 from bot.images import ALLOWED_FORMATS, MAX_BYTES
 
@@ -38,7 +38,7 @@ def check_attachment(attachment: discord.Attachment) -> None:
 
 
 def caption_embed(result: CaptionResult, image_url: str | None) -> discord.Embed:
-    lines = [f"{i}. {discord.utils.escape_markdown(c)}" for i, c in enumerate(result.captions, 1)]
+    lines = [f"{i}. {shown_text(c)}" for i, c in enumerate(result.captions, 1)]
     embed = discord.Embed(
         title="Caption for your image" if result.conditioned else "Captions",
         description="\n".join(lines),

@@ -20,7 +20,7 @@ import discord
 
 from bot.batching import GenerationStopped
 from bot.discord_app.admission import Admission
-from bot.discord_app.replies import NO_MENTIONS
+from bot.discord_app.replies import NO_MENTIONS, InteractionGone
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +86,7 @@ async def run_with_progress(
                 try:
                     await show(shown)
                 except discord.NotFound:
-                    log.info("interaction gone; cancelling its job")
-                    raise GenerationStopped("The conversation is gone; stopped.") from None
+                    raise InteractionGone from None  # the job is cancelled on the way out
     finally:
         if not job.done():
             job.cancel()  # the generation stops at its next step

@@ -14,6 +14,16 @@ log = logging.getLogger(__name__)
 
 NO_MENTIONS = discord.AllowedMentions.none()
 MESSAGE_LIMIT = 2000  # characters of message content Discord accepts
+ZERO_WIDTH_SPACE = "\u200b"
+
+
+def shown_text(text: str) -> str:
+    """Generated text shown verbatim: markdown escaped so it cannot restyle the message,
+    and every `@` followed by a zero-width space so no mention syntax survives (besides
+    `allowed_mentions` none: a model can write `<@123>` or `@everyone`)."""
+    return discord.utils.escape_markdown(text).replace("@", "@" + ZERO_WIDTH_SPACE)
+
+
 GENERIC_ERROR = "Sorry, something went wrong on my side. The error has been logged."
 
 
@@ -35,6 +45,11 @@ async def send_ephemeral(interaction: discord.Interaction, message: str) -> None
         )
 
 
+class InteractionGone(Exception):
+    """Discord no longer knows the interaction (message deleted, token expired): the job
+    was stopped, and there is nobody to tell; its token must not be used again."""
+
+
 class ReplyingCommandTree(app_commands.CommandTree):
     """User errors are shown to the user; anything else is logged with its traceback."""
 
@@ -42,6 +57,9 @@ class ReplyingCommandTree(app_commands.CommandTree):
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
         original = getattr(error, "original", error)
+        if isinstance(original, InteractionGone):
+            log.info("interaction gone; its job was stopped and nothing more is sent")
+            return
         if isinstance(original, UserFacingError):
             message = str(original)
         elif isinstance(error, app_commands.CommandOnCooldown):

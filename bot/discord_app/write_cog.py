@@ -11,7 +11,7 @@ from discord.ext import commands
 from bot.discord_app.admission import Admission
 from bot.discord_app.limits import per_user_cooldown
 from bot.discord_app.progress import admitted, run_with_progress
-from bot.discord_app.replies import NO_MENTIONS
+from bot.discord_app.replies import NO_MENTIONS, shown_text
 from bot.write.service import (
     LENGTH_RANGE,
     MAX_PROMPT,
@@ -31,13 +31,8 @@ def header(style: str, temperature: float, seed: int | None) -> str:
     return f"**{style}** · temperature {temperature:g}{seed_text}\n"
 
 
-def body(text: str) -> str:
-    """Generated text shown verbatim: markdown escaped so it cannot restyle the message."""
-    return discord.utils.escape_markdown(text)
-
-
 def progress_message(request: WriteRequest, text: str) -> str:
-    shown = body(text)[-(MESSAGE_LIMIT - 200) :]
+    shown = shown_text(text)[-(MESSAGE_LIMIT - 200) :]
     return f"{header(request.style, request.temperature, request.seed)}{shown} ▌"
 
 
@@ -45,10 +40,10 @@ def final_message(result: WriteResult, temperature: float) -> tuple[str, discord
     """The whole text if it fits in one message, else a preview and a .txt attachment."""
     head = header(result.style, temperature, result.seed)
     notes = "".join(f"\n-# {n}" for n in result.notes)
-    full = head + body(result.text) + notes
+    full = head + shown_text(result.text) + notes
     if len(full) <= MESSAGE_LIMIT:
         return full, None
-    preview = body(result.text[:PREVIEW_CHARS]) + " …\n-# (full text attached)"
+    preview = shown_text(result.text[:PREVIEW_CHARS]) + " …\n-# (full text attached)"
     attachment = discord.File(
         io.BytesIO(result.text.encode("utf-8")), filename=f"{result.style}-{result.seed}.txt"
     )
