@@ -36,11 +36,14 @@ def finished_edit(conversation) -> bool:
 
 
 def no_pings(conversation) -> None:
+    """Every post with text, in its content or its embeds, allows no mentions at all."""
     for post in conversation.posts:
         data = post.payload.get("data", post.payload) if post.kind == "callback" else post.payload
-        mentions = (data or {}).get("allowed_mentions")
-        if post.kind != "delete" and (data or {}).get("content") is not None:
-            assert mentions == {"parse": []} or mentions["parse"] == [], post
+        data = data or {}
+        if post.kind != "delete" and (data.get("content") is not None or data.get("embeds")):
+            mentions = data.get("allowed_mentions") or {}
+            assert mentions.get("parse") == [], post
+            assert not mentions.get("users") and not mentions.get("roles"), post
 
 
 def test_color_command_end_to_end(services):
