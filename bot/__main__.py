@@ -64,6 +64,9 @@ def run_on_discord(services, token: str, sync: bool) -> int:
     except discord.LoginFailure:
         print("error: Discord refused the token (DISCORD_TOKEN); check it.", file=sys.stderr)
         return 1
+    except discord.ConnectionClosed as exc:  # e.g. 4011 with shard ids set (logged above)
+        print(f"error: Discord closed the gateway (code {exc.code}).", file=sys.stderr)
+        return 1
     except (OSError, aiohttp.ClientError, discord.HTTPException, discord.GatewayNotFound) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         print(f"error: cannot reach Discord ({reason}); check the network.", file=sys.stderr)

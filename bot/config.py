@@ -18,6 +18,8 @@ class Settings:
     max_waiting: int = 32  # the waiting line per model beyond those
     job_seconds: float = 840.0  # a job's deadline; Discord's token lives 15 minutes
     spin: bool = True  # onnxruntime's spinning intra-op threads (see bench/serving.py)
+    shard_count: int | None = None  # None: as many as Discord recommends (/gateway/bot)
+    shard_ids: list[int] | None = None  # this process's shards, when several share the bot
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -29,6 +31,8 @@ class Settings:
             max_waiting=_positive_int("RNNBOT_MAX_WAITING", 32, minimum=0),
             job_seconds=float(_positive_int("RNNBOT_JOB_SECONDS", 840)),
             spin=os.environ.get("RNNBOT_ORT_SPIN", "1") != "0",
+            shard_count=_optional_positive_int("RNNBOT_SHARD_COUNT"),
+            shard_ids=_shard_ids(),
         )
 
 
@@ -43,6 +47,36 @@ def _positive_int(variable: str, default: int, minimum: int = 1) -> int:
     if value < minimum:
         raise SystemExit(f"{variable} must be at least {minimum}")
     return value
+
+
+def _optional_positive_int(variable: str) -> int | None:
+    """None when unset: the value is then decided elsewhere (by Discord, for shards)."""
+    if not os.environ.get(variable, "").strip():
+        return None
+    return _positive_int(variable, 1)
+
+
+def _shard_ids() -> list[int] | None:
+    """RNNBOT_SHARD_IDS ("0,1"): the shards this process runs when several processes share
+    the bot; each must be below RNNBOT_SHARD_COUNT, which is then required (every process
+    must agree on the count for Discord to route each guild to one of them)."""
+    raw = os.environ.get("RNNBOT_SHARD_IDS", "").strip()
+    if not raw:
+        return None
+    count = _optional_positive_int("RNNBOT_SHARD_COUNT")
+    if count is None:
+        raise SystemExit("RNNBOT_SHARD_IDS needs RNNBOT_SHARD_COUNT, the total number of shards")
+    try:
+        ids = [int(part) for part in raw.split(",")]
+    except ValueError:
+        raise SystemExit(
+            f"RNNBOT_SHARD_IDS must be whole numbers separated by commas, not {raw!r}"
+        ) from None
+    if any(not 0 <= shard < count for shard in ids):
+        raise SystemExit(f"RNNBOT_SHARD_IDS must each be from 0 to {count - 1}, below the count")
+    if len(set(ids)) != len(ids):
+        raise SystemExit(f"RNNBOT_SHARD_IDS lists a shard twice: {raw!r}")
+    return ids
 
 
 def read_token() -> str | None:

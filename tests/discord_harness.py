@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
-from bot.discord_app.client import RnnBot
+from bot.discord_app.client import RnnBot, serve
 from bot.discord_app.endpoints import use_local_discord
 from tests.local_discord import TOKEN, LocalDiscord
 
@@ -48,26 +48,36 @@ async def race_with_client(work: Awaitable[None], runner: asyncio.Task, timeout:
                 await task
 
 
-async def _run(services, scenario: Scenario, timeout: float, **bot_options) -> None:
-    discord_server = LocalDiscord()
+async def _run(
+    services, scenario: Scenario, timeout: float, discord_options: dict, **bot_options
+) -> None:
+    discord_server = LocalDiscord(**discord_options)
     await discord_server.start()
     use_local_discord(discord_server.api_base, discord_server.gateway_url)
-    client = RnnBot(services, **bot_options)
-    runner = asyncio.create_task(client.start(TOKEN))
+    bots: list[RnnBot] = []  # a second one when Discord asked for more shards (4011)
+    runner = asyncio.create_task(serve(services, TOKEN, bots.append, **bot_options))
     try:
         await race_with_client(discord_server.ready.wait(), runner, timeout)
-        await race_with_client(scenario(discord_server, client), runner, timeout)
+        await race_with_client(scenario(discord_server, bots[-1]), runner, timeout)
     except Exception as error:
         if discord_server.violations:  # often the reason the scenario failed
             error.add_note(describe_violations(discord_server))
         raise
     finally:
-        await client.close()
+        if bots:
+            await bots[-1].close()
         with contextlib.suppress(asyncio.CancelledError, Exception):
-            await asyncio.wait_for(runner, 5)
+            await asyncio.wait_for(runner, 15)  # `serve` then closes the models
         await discord_server.stop()
     assert not discord_server.violations, describe_violations(discord_server)
 
 
-def run_with_bot(services, scenario: Scenario, timeout: float = 60.0, **bot_options) -> None:
-    asyncio.run(_run(services, scenario, timeout, **bot_options))
+def run_with_bot(
+    services,
+    scenario: Scenario,
+    timeout: float = 60.0,
+    discord_options: dict | None = None,
+    **bot_options,
+) -> None:
+    """`discord_options` go to the `LocalDiscord` (`shards=2`), `bot_options` to `RnnBot`."""
+    asyncio.run(_run(services, scenario, timeout, discord_options or {}, **bot_options))

@@ -5,7 +5,9 @@ Written from Discord's public API documentation (API v10): `GET /users/@me`,
 overwrite, interaction callbacks, follow-up webhooks (JSON or multipart with files),
 editing and deleting the original response; and a Gateway websocket speaking JSON with
 zlib-stream compression: HELLO, IDENTIFY -> READY, heartbeats and their ACKs, RESUME ->
-RESUMED, and INTERACTION_CREATE dispatches.
+RESUMED, and INTERACTION_CREATE dispatches. It can require sharding (`shards=2`): an
+IDENTIFY with fewer shards is closed with 4011, and each interaction goes to the socket of
+the shard that owns its guild.
 
 Tests drive it like a person would (`await discord.run("color", name="forest")`) and read
 back what the bot posted. Faults can be injected: drop the gateway connection, answer the
@@ -71,6 +73,17 @@ def _json(data: Any, status: int = 200, headers: dict | None = None) -> web.Resp
         status=status,
         headers={"Content-Type": "application/json", **(headers or {})},
     )
+
+
+def guild_on_shard(shard_id: int, shard_count: int) -> int:
+    """A guild id (near GUILD_ID) that Discord routes to `shard_id` of `shard_count`."""
+    base = (GUILD_ID >> 22) // shard_count * shard_count
+    return (base + shard_id) << 22
+
+
+def owning_shard(guild_id: int, shard_count: int) -> int:
+    """Discord's formula for the shard that receives a guild's events (DMs go to 0)."""
+    return (guild_id >> 22) % shard_count
 
 
 def user_payload(user_id: int, name: str, bot: bool = False) -> dict:
@@ -165,6 +178,18 @@ class Conversation:
         return [p for p in self.posts if p.kind in ("edit", "followup", "callback")][-1]
 
 
+@dataclass
+class GatewaySession:
+    """One gateway session; RESUME moves it, sequence and all, onto a new socket."""
+
+    session_id: str
+    ws: web.WebSocketResponse
+    compressor: Any  # a zlib compressobj, or None without zlib-stream
+    shard: tuple[int, int]  # [id, count] from IDENTIFY; (0, 1) when the bot sent none
+    sequence: int = 0
+    live: bool = False  # READY or RESUMED was sent on the current socket, still open
+
+
 class LocalDiscord:
     def __init__(
         self,
@@ -173,10 +198,17 @@ class LocalDiscord:
         clock: Clock | None = None,
         token_rate_limit: tuple[int, float] = (5, 2.0),
         bot_rate_limit: tuple[int, float] = (50, 1.0),
+        shards: int = 1,
+        expected_shards: list[int] | None = None,
     ) -> None:
         """`token_rate_limit` is (requests, seconds) per interaction token and route;
-        `bot_rate_limit` the same for routes authorised with the bot token."""
+        `bot_rate_limit` the same for routes authorised with the bot token. `shards` is
+        the count /gateway/bot recommends and the gateway requires; `ready` is set when
+        the `expected_shards` (all by default) are connected: fewer when a test plays one
+        of several processes that share the bot."""
         self.heartbeat_interval_ms = heartbeat_interval_ms
+        self.shards = shards
+        self.expected_shards = set(range(shards) if expected_shards is None else expected_shards)
         self.clock = clock or Clock()
         self.rate_limits = RateLimits(self.clock, token_rate_limit, bot_rate_limit)
         self.violations: list[Violation] = []
@@ -194,12 +226,11 @@ class LocalDiscord:
         self.identifies = 0
         self.resumes = 0
         self.heartbeats = 0
-        self.sessions: list[web.WebSocketResponse] = []
+        self.identified_shards: list[list[int] | None] = []  # each IDENTIFY's `shard`
+        self.close_codes: list[int] = []  # each gateway close this stand-in chose
+        self.sessions: list[web.WebSocketResponse] = []  # the open gateway sockets
+        self.gateway_sessions: dict[str, GatewaySession] = {}
         self.ready = asyncio.Event()
-        self._sequence = 0
-        self._session_id = "session-1"
-        self._ws: web.WebSocketResponse | None = None
-        self._compressor = None
 
     # ---- lifecycle -------------------------------------------------------------------
 
@@ -267,7 +298,7 @@ class LocalDiscord:
             return _json(
                 {
                     "url": self.gateway_url,
-                    "shards": 1,
+                    "shards": self.shards,
                     "session_start_limit": {
                         "total": 1000,
                         "remaining": 999,
@@ -465,42 +496,100 @@ class LocalDiscord:
         compress = request.query.get("compress") == "zlib-stream"
         compressor = zlib.compressobj() if compress else None
         self.sessions.append(ws)
-        self._ws, self._compressor = ws, compressor
         await self._send(
             ws, compressor, {"op": 10, "d": {"heartbeat_interval": self.heartbeat_interval_ms}}
         )
+        session: GatewaySession | None = None
         async for message in ws:
-            if message.type.name != "TEXT":
-                continue
-            data = json.loads(message.data)
-            op = data["op"]
-            if op == 1:
-                self.heartbeats += 1
-                await self._send(ws, compressor, {"op": 11})
-            elif op == 2:
-                self.identifies += 1
-                self._session_id = f"session-{self.identifies}"
-                self._sequence = 0
-                await self._dispatch(
-                    "READY",
-                    {
-                        "v": 10,
-                        "user": user_payload(BOT_USER_ID, "rnnbot", bot=True),
-                        "guilds": [],
-                        "session_id": self._session_id,
-                        "resume_gateway_url": self.gateway_url,
-                        "shard": [0, 1],
-                        "application": {"id": str(APPLICATION_ID), "flags": 0},
-                    },
-                )
-                self.ready.set()
-            elif op == 6:
-                self.resumes += 1
-                await self._dispatch("RESUMED", {})
-                self.ready.set()
+            if message.type.name == "TEXT":
+                session = await self._gateway_op(ws, compressor, session, json.loads(message.data))
         if ws in self.sessions:
             self.sessions.remove(ws)
+        if session is not None and session.ws is ws:  # not moved away by a RESUME
+            session.live = False
+            self._update_ready()
         return ws
+
+    async def _gateway_op(
+        self, ws: web.WebSocketResponse, compressor, session: GatewaySession | None, data: dict
+    ) -> GatewaySession | None:
+        """Answer one message from the bot; returns the socket's session from then on."""
+        op = data["op"]
+        if op == 1:
+            self.heartbeats += 1
+            await self._send(ws, compressor, {"op": 11})
+        elif op == 2:
+            return await self._identify(ws, compressor, data["d"])
+        elif op == 6:
+            return await self._resume(ws, compressor, data["d"])
+        return session
+
+    async def _identify(
+        self, ws: web.WebSocketResponse, compressor, data: dict
+    ) -> GatewaySession | None:
+        shard = data.get("shard")
+        self.identified_shards.append(shard)
+        refusal = self._shard_refusal(shard)
+        if refusal is not None:
+            await self._close(ws, *refusal)
+            return None
+        self.identifies += 1
+        session = GatewaySession(
+            f"session-{self.identifies}", ws, compressor, tuple(shard) if shard else (0, 1)
+        )
+        self.gateway_sessions[session.session_id] = session
+        await self._dispatch(
+            session,
+            "READY",
+            {
+                "v": 10,
+                "user": user_payload(BOT_USER_ID, "rnnbot", bot=True),
+                "guilds": [],
+                "session_id": session.session_id,
+                "resume_gateway_url": self.gateway_url,
+                "shard": list(session.shard),
+                "application": {"id": str(APPLICATION_ID), "flags": 0},
+            },
+        )
+        session.live = True
+        self._update_ready()
+        return session
+
+    def _shard_refusal(self, shard: list[int] | None) -> tuple[int, str] | None:
+        """Discord's close code and reason for an IDENTIFY's `shard`, if it is refused."""
+        if shard is None:
+            return (4011, "Sharding required") if self.shards > 1 else None
+        shard_id, count = shard
+        if not 0 <= shard_id < count:
+            return 4010, "Invalid shard"
+        if count < self.shards:
+            return 4011, "Sharding required"
+        return None
+
+    async def _resume(
+        self, ws: web.WebSocketResponse, compressor, data: dict
+    ) -> GatewaySession | None:
+        session = self.gateway_sessions.get(data.get("session_id", ""))
+        if session is None:  # Invalid Session, not resumable: the bot identifies again
+            await self._send(ws, compressor, {"op": 9, "d": False})
+            return None
+        self.resumes += 1
+        session.ws, session.compressor = ws, compressor
+        await self._dispatch(session, "RESUMED", {})
+        session.live = True
+        self._update_ready()
+        return session
+
+    def _update_ready(self) -> None:
+        live = {session.shard[0] for session in self.gateway_sessions.values() if session.live}
+        if self.expected_shards <= live:
+            self.ready.set()
+        else:
+            self.ready.clear()
+
+    async def _close(self, ws: web.WebSocketResponse, code: int, reason: str) -> None:
+        self.close_codes.append(code)
+        await ws.close(code=code, message=reason.encode())
 
     async def _send(self, ws, compressor, payload: dict) -> None:
         text = json.dumps(payload)
@@ -511,17 +600,27 @@ class LocalDiscord:
                 compressor.compress(text.encode()) + compressor.flush(zlib.Z_SYNC_FLUSH)
             )
 
-    async def _dispatch(self, event: str, data: dict) -> None:
-        self._sequence += 1
-        await self._send(
-            self._ws, self._compressor, {"op": 0, "t": event, "s": self._sequence, "d": data}
-        )
+    async def _dispatch(self, session: GatewaySession, event: str, data: dict) -> None:
+        session.sequence += 1
+        payload = {"op": 0, "t": event, "s": session.sequence, "d": data}
+        await self._send(session.ws, session.compressor, payload)
 
-    async def drop_connection(self) -> None:
-        """Close the gateway socket abruptly, as a network failure would (code 4000)."""
-        self.ready.clear()
-        if self._ws is not None:
-            await self._ws.close(code=4000, message=b"dropped by test")
+    def _live_session(self, guild_id: int) -> GatewaySession:
+        """The connected session of the shard that owns `guild_id` (0: DMs)."""
+        for session in self.gateway_sessions.values():
+            shard_id, count = session.shard
+            if session.live and owning_shard(guild_id, count) == shard_id:
+                return session
+        raise LookupError(f"no connected shard receives the events of guild {guild_id}")
+
+    async def drop_connection(self, shard_id: int = 0) -> None:
+        """Close a shard's gateway socket abruptly, as a network failure would (code 4000)."""
+        session = next(
+            s for s in self.gateway_sessions.values() if s.live and s.shard[0] == shard_id
+        )
+        session.live = False
+        self._update_ready()
+        await self._close(session.ws, 4000, "dropped by test")
 
     # ---- acting as a user ------------------------------------------------------------
 
@@ -533,6 +632,7 @@ class LocalDiscord:
         permissions: int = 0,
         attachments: dict[str, tuple[bytes, str]] | None = None,
         user_installed: bool = False,
+        guild_id: int = GUILD_ID,
         timeout: float = 30.0,
         wait: bool = True,
         **options: Any,
@@ -540,8 +640,10 @@ class LocalDiscord:
         """Dispatch an INTERACTION_CREATE for `/command options...`; wait for the answer.
 
         `user_installed` sends it as from an app the user installed, used in a private
-        channel where the app is not installed (Discord then caps follow-ups at five)."""
+        channel where the app is not installed (Discord then caps follow-ups at five).
+        It arrives on the socket of the shard that owns `guild_id` (DMs: shard 0)."""
         await asyncio.wait_for(self.ready.wait(), timeout)
+        session = self._live_session(0 if user_installed else guild_id)
         token = f"token-{snowflake()}"
         interaction = {
             "id": snowflake(),
@@ -559,11 +661,11 @@ class LocalDiscord:
         if user_installed:
             interaction.update(_private_channel_context(user))
         else:
-            interaction.update(_guild_context(user, permissions))
+            interaction.update(_guild_context(user, permissions, guild_id))
         conversation = self.conversations[token] = Conversation(
             token, interaction["id"], self.clock.now(), user_installed
         )
-        await self._dispatch("INTERACTION_CREATE", interaction)
+        await self._dispatch(session, "INTERACTION_CREATE", interaction)
         if wait:
             await asyncio.wait_for(conversation.done.wait(), timeout)
         return conversation
@@ -595,15 +697,15 @@ class LocalDiscord:
         return data
 
 
-def _guild_context(user: dict, permissions: int) -> dict:
+def _guild_context(user: dict, permissions: int, guild_id: int) -> dict:
     """Used in a server channel where the app is installed (context 0, GUILD)."""
     return {
-        "guild_id": str(GUILD_ID),
+        "guild_id": str(guild_id),
         "channel_id": str(CHANNEL_ID),
         "channel": {
             "id": str(CHANNEL_ID),
             "type": 0,
-            "guild_id": str(GUILD_ID),
+            "guild_id": str(guild_id),
             "name": "general",
             "position": 0,
             "permission_overwrites": [],
@@ -621,7 +723,7 @@ def _guild_context(user: dict, permissions: int) -> dict:
             "permissions": str(permissions),
         },
         "guild_locale": "en-US",
-        "authorizing_integration_owners": {"0": str(GUILD_ID)},
+        "authorizing_integration_owners": {"0": str(guild_id)},
         "context": 0,
     }
 

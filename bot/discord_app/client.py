@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Callable
+from typing import Any
 
 import discord
 from discord.ext import commands
 
+from bot.config import Settings
 from bot.discord_app.admin_cog import AdminCog
 from bot.discord_app.admission import Admission
 from bot.discord_app.caption_cog import CaptionCog
@@ -19,20 +23,31 @@ from bot.services import Services
 
 log = logging.getLogger(__name__)
 
+SHARDING_REQUIRED = 4011  # Discord's close code when the bot is in too many guilds per shard
 
-class RnnBot(commands.Bot):
+
+class RnnBot(commands.AutoShardedBot):
     def __init__(
-        self, services: Services, sync_on_start: bool = False, admission: Admission | None = None
+        self,
+        services: Services,
+        sync_on_start: bool = False,
+        admission: Admission | None = None,
+        *,
+        recommended_shards: bool = False,
     ) -> None:
+        """Shards as configured in `services.settings`, or, with `recommended_shards`, as
+        many as Discord recommends: what a restart after close code 4011 needs."""
+        settings = services.settings
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=discord.Intents.default(),
             allowed_mentions=NO_MENTIONS,
             tree_cls=ReplyingCommandTree,
+            shard_count=None if recommended_shards else settings.shard_count,
+            shard_ids=None if recommended_shards else settings.shard_ids,
         )
         self.services = services
         self.sync_on_start = sync_on_start
-        settings = services.settings
         self.admission = admission or Admission(
             settings.max_batch, settings.max_waiting, settings.job_seconds
         )
@@ -49,13 +64,63 @@ class RnnBot(commands.Bot):
             log.info("synced %d application commands globally", len(synced))
 
     async def on_ready(self) -> None:
-        log.info("connected as %s", self.user)
+        log.info("connected as %s with shards %s", self.user, sorted(self.shards))
 
-    async def close(self) -> None:
-        """Stop the gateway first, then the models: running jobs get a bounded grace."""
-        await super().close()
-        await asyncio.to_thread(self.services.close)
+
+async def serve(
+    services: Services,
+    token: str,
+    started: Callable[[RnnBot], object] = lambda bot: None,
+    **bot_options: Any,
+) -> None:
+    """Run the bot until it stops for good, then close the models: after the gateway, so
+    running jobs get a bounded grace, and not when discord.py closes a bot for close code
+    4011, which is answered with a second bot (see `_must_reshard`). `started` sees each
+    bot as it is made (tests use it to reach the live one)."""
+    try:
+        bot = RnnBot(services, **bot_options)
+        started(bot)
+        try:
+            await _run(bot, token)
+        except discord.ConnectionClosed as error:
+            if not _must_reshard(error, services.settings):
+                raise
+            bot = RnnBot(services, **bot_options, recommended_shards=True)
+            started(bot)
+            await _run(bot, token)
+    finally:
+        await asyncio.to_thread(services.close)
+
+
+async def _run(bot: RnnBot, token: str) -> None:
+    async with bot:
+        await bot.start(token)
+
+
+def _must_reshard(error: discord.ConnectionClosed, settings: Settings) -> bool:
+    """Whether Discord refused the configured shard count (4011) and Discord's own count
+    fixes it. AutoShardedBot surfaces 4011 as this exception from `start`, after closing
+    itself. With RNNBOT_SHARD_IDS the other processes share the count: only a person
+    can change it everywhere, so the error stays fatal, with a line saying so."""
+    if error.code != SHARDING_REQUIRED or settings.shard_count is None:
+        return False
+    if settings.shard_ids is not None:
+        log.error(
+            "Discord requires more than the %d configured shards (close code 4011): raise "
+            "RNNBOT_SHARD_COUNT in every process that shares the bot.",
+            settings.shard_count,
+        )
+        return False
+    log.warning(
+        "Discord requires more than the %d configured shards (close code 4011, sharding "
+        "required); reconnecting with the count Discord recommends. Raise or unset "
+        "RNNBOT_SHARD_COUNT.",
+        settings.shard_count,
+    )
+    return True
 
 
 def run_discord(services: Services, token: str, sync_on_start: bool = False) -> None:
-    RnnBot(services, sync_on_start).run(token, log_handler=None)
+    """Serve until stopped; Ctrl-C stops quietly, as discord.py's `Client.run` does."""
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(services, token, sync_on_start=sync_on_start))
