@@ -116,11 +116,20 @@ def test_models_json(model_dir):
     assert names["color"]["data"] == ["colors.csv"] and names["color"]["trained"]
 
 
-def interrupt_after(seconds: float) -> threading.Timer:
-    """Ctrl-C, as the terminal delivers it: SIGINT to this process (the main thread)."""
-    timer = threading.Timer(seconds, lambda: os.kill(os.getpid(), signal.SIGINT))
-    timer.start()
-    return timer
+def interrupt_when(ready, settle: float = 0.2) -> threading.Thread:
+    """Ctrl-C, as the terminal delivers it (SIGINT to this process, the main thread), once
+    `ready()` holds: the command is really running, however slow the machine."""
+
+    def wait_then_interrupt() -> None:
+        deadline = time.monotonic() + 30
+        while not ready() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(settle)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    thread = threading.Thread(target=wait_then_interrupt, daemon=True)
+    thread.start()
+    return thread
 
 
 def test_ctrl_c_in_the_console_cancels_the_job_and_returns_to_the_prompt(
@@ -128,7 +137,7 @@ def test_ctrl_c_in_the_console_cancels_the_job_and_returns_to_the_prompt(
 ):
     console = Console(services, tmp_path)
     stdout = io.StringIO()
-    timer = interrupt_after(0.5)
+    timer = interrupt_when(lambda: services.pool.stats().get("tiny", {}).get("active"))
     started = time.monotonic()
     console.loop(io.StringIO("/write --style tiny --length 1500\n/color forest\n"), stdout)
     timer.join()
