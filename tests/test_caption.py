@@ -216,6 +216,30 @@ def test_evaluate_caption_with_and_without_images(model_dir, caption_data, capsy
     both = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert both["nats_per_char_unconditional"] == plain["nats_per_char"]
     assert both["nats_per_char"] > 0
+    assert both["n_images"] == 30 and both["retrieval_images"] == 30
+    assert both["retrieval_chance"] == pytest.approx(1 / 30, abs=1e-4)
+    assert 0 <= both["retrieval_rate"] <= 1
+    assert both["nats_per_char_other_image"] > 0 and both["nats_per_char_grey_image"] > 0
+    expected = (both["nats_per_char_other_image"] - both["nats_per_char"]) / both[
+        "nats_per_char_other_image"
+    ]
+    assert both["own_image_below_other_image"] == pytest.approx(expected, abs=1e-3)
+
+
+def test_retrieval_pairs_every_caption_with_every_image(monkeypatch):
+    import training.caption.evaluate as evaluate
+
+    def totals(graph, texts, states):
+        # Caption "c<i>" is likeliest under image i: its loss grows with the distance.
+        images = states[0][:, 0]
+        captions = np.array([int(t[1:]) for t in texts])
+        return np.abs(captions - images).astype(float), np.ones(len(texts))
+
+    monkeypatch.setattr(evaluate, "caption_totals", totals)
+    states = [np.arange(7, dtype=float)[:, None]]
+    assert evaluate.retrieval_rate(None, [f"c{i}" for i in range(7)], states) == 1.0
+    shuffled = [f"c{i}" for i in (1, 0, 2, 3, 4, 5, 6)]
+    assert evaluate.retrieval_rate(None, shuffled, states) == pytest.approx(5 / 7)
 
 
 def test_a_narrow_beam_says_how_many_captions_it_can_give(services):

@@ -278,6 +278,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="image encoder ONNX (default: MODEL_encoder.onnx beside the model)",
     )
+    p.add_argument(
+        "--retrieval-images",
+        type=int,
+        default=100,
+        help="images in the retrieval test (each caption against all of them; chance 1/N)",
+    )
     p = _handler(eval_kinds.add_parser("paint"), "training.paint.evaluate:main")
     p.add_argument("--model", type=Path, required=True)
     p.add_argument("--data", type=Path, required=True, help="folder of images")

@@ -18,14 +18,17 @@ from training.errors import UserError
 BATCH = 256
 
 
-def caption_nats(graph: StepGraph, texts: list[str], states: list[np.ndarray] | None) -> float:
-    """Teacher-forced nats per character (END included), one batched step per position.
+def caption_totals(
+    graph: StepGraph, texts: list[str], states: list[np.ndarray] | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Teacher-forced nats of each caption and its number of scored characters (END
+    included), one batched step per position.
 
     `states` are per-caption initial states (from an image encoder); None means zeros.
     """
     vocab = Vocabulary(graph.model.metadata.vocabulary)
     examples = caption_examples(vocab, texts)
-    total = 0.0
+    totals = np.zeros(len(texts))
     for lo in range(0, len(texts), BATCH):
         hi = min(lo + BATCH, len(texts))
         state = graph.zero_state(hi - lo) if states is None else [s[lo:hi] for s in states]
@@ -33,8 +36,27 @@ def caption_nats(graph: StepGraph, texts: list[str], states: list[np.ndarray] | 
         for t in range(int(weights.sum(axis=0).nonzero()[0].max()) + 1):
             logits, state = graph(examples.x[lo:hi, t], state)
             picked = log_softmax(logits)[np.arange(hi - lo), examples.y[lo:hi, t]]
-            total -= float((picked * weights[:, t]).sum())
-    return total / float(examples.weights.sum())
+            totals[lo:hi] -= picked * weights[:, t]
+    return totals, examples.weights.sum(axis=1)
+
+
+def caption_nats(graph: StepGraph, texts: list[str], states: list[np.ndarray] | None) -> float:
+    """Nats per character over all the captions."""
+    totals, chars = caption_totals(graph, texts, states)
+    return float(totals.sum() / chars.sum())
+
+
+def retrieval_rate(graph: StepGraph, texts: list[str], states: list[np.ndarray]) -> float:
+    """For each image's caption (`texts[i]` belongs to image i, whose state is row i of
+    `states`), whether its own image gives it the highest likelihood among all the images.
+    Chance is 1 / len(texts)."""
+    n = len(texts)
+    caption_index, image_index = np.repeat(np.arange(n), n), np.tile(np.arange(n), n)
+    totals, _ = caption_totals(
+        graph, [texts[i] for i in caption_index], [s[image_index] for s in states]
+    )
+    best = totals.reshape(n, n).argmin(axis=1)
+    return float((best == np.arange(n)).mean())
 
 
 def encoder_states(encoder, graph: StepGraph, images: list[Path]) -> list[np.ndarray]:
@@ -88,15 +110,51 @@ def evaluate_caption(args) -> dict:
             f"{len(missing)} captions have no image in {args.images} "
             f"(first: {missing[0]!r}); use an image,caption CSV"
         )
-    states = encoder_states(encoder, graph, [args.images / c.image for c in data.captions])
-    conditioned = caption_nats(graph, texts, states)
+    images = sorted({c.image for c in data.captions})
+    index = {name: i for i, name in enumerate(images)}
+    by_image = encoder_states(encoder, graph, [args.images / name for name in images])
+    own = np.array([index[c.image] for c in data.captions])
+    conditioned = caption_nats(graph, texts, [s[own] for s in by_image])
+    other = (own + 1) % len(images)  # each caption under another image of the set
+    other_image = (
+        caption_nats(graph, texts, [s[other] for s in by_image]) if len(images) > 1 else None
+    )
+    grey = grey_states(encoder, graph, len(texts))
+    grey_image = caption_nats(graph, texts, grey)
+    pool = images[: args.retrieval_images]
+    first_caption = {}
+    for c in data.captions:
+        first_caption.setdefault(c.image, c.text)
+    rows = np.array([index[name] for name in pool])
+    retrieval = retrieval_rate(graph, [first_caption[n] for n in pool], [s[rows] for s in by_image])
     return {
         **result,
+        "n_images": len(images),
         "nats_per_char": round(conditioned, 4),
         "bits_per_char": round(conditioned / math.log(2), 4),
         "nats_per_char_unconditional": round(unconditional, 4),
         "bits_per_char_unconditional": round(unconditional / math.log(2), 4),
+        "nats_per_char_other_image": None if other_image is None else round(other_image, 4),
+        "own_image_below_other_image": None
+        if other_image is None
+        else round((other_image - conditioned) / other_image, 4),
+        "nats_per_char_grey_image": round(grey_image, 4),
+        "retrieval_images": len(pool),
+        "retrieval_rate": round(retrieval, 4),
+        "retrieval_chance": round(1 / len(pool), 4),
     }
+
+
+def grey_states(encoder, graph: StepGraph, count: int) -> list[np.ndarray]:
+    """The encoder's state for a plain mid-grey picture, for every caption: the control
+    that shows what the decoder says when the picture carries nothing."""
+    size = encoder.metadata.extra["image_size"]
+    outputs = encoder.run({"image": np.full((1, size, size, 3), 0.5, np.float32)})
+    by_input = {
+        s["decoder_input"]: np.repeat(outputs[s["output"]], count, axis=0)
+        for s in encoder.metadata.extra["state"]
+    }
+    return [by_input[s["input"]] for s in graph.layout]
 
 
 def main(args) -> None:
