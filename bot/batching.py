@@ -29,7 +29,7 @@ import numpy as np
 from bot.engine import LoadedModel
 from bot.errors import ModelUnavailable, UserFacingError
 from bot.lm import StepGraph
-from bot.sampling import SamplingConfig, sample, sample_rows
+from bot.sampling import SamplingConfig, choose_rows, needs_draw
 
 log = logging.getLogger(__name__)
 
@@ -108,14 +108,6 @@ class Generation:
         except asyncio.CancelledError:
             self.cancel("The request was withdrawn.")
             raise
-
-
-def sample_one(logits: np.ndarray, generation: Generation) -> int:
-    """The next token of one generation, from its own logits row."""
-    if len(generation.banned):
-        logits = logits.copy()
-        logits[list(generation.banned)] = -np.inf
-    return sample(logits, generation.sampling, generation.rng)
 
 
 def on_loop(callback: Callable | None) -> Callable | None:
@@ -310,30 +302,37 @@ class Batcher:
         self._compact(keep)
 
     def _sample(self, logits: np.ndarray, rows: list[int], keep: list[bool]) -> dict[int, int]:
-        live = [r for r in rows if keep[r]]
-        generations = [self._active[r] for r in live]
-        if len(live) == 1:  # one request alone: the plain per-row sampler, no batching cost
-            generation, row = generations[0], live[0]
+        """Tokens for `rows`. Each generation draws its uniform number first, on its own,
+        so a failing generator fails only its request; the choice itself is vectorised,
+        and if it fails each row is chosen alone with the draw it already made, so the
+        bystanders' tokens and random streams are what they would be alone."""
+        live, draws = [], []
+        for row in rows:
+            generation = self._active[row]
+            if not keep[row]:
+                continue
             try:
-                return {row: sample_one(logits[row], generation)}
+                draws.append(generation.rng.random() if needs_draw(generation.sampling) else 0.0)
             except Exception as exc:
                 _settle(generation, _failure(exc, "sampling"))
                 keep[row] = False
-                return {}
+                continue
+            live.append(row)
+        generations = [self._active[r] for r in live]
         try:
-            tokens = sample_rows(
+            tokens = choose_rows(
                 logits[live],
                 [g.sampling for g in generations],
-                [g.rng for g in generations],
+                draws,
                 [g.banned for g in generations],
             )
             return dict(zip(live, tokens, strict=True))
-        except Exception:  # find the row at fault: sample each alone
+        except Exception:  # find the row at fault
             chosen = {}
-            for row, generation in zip(live, generations, strict=True):
+            for row, generation, draw in zip(live, generations, draws, strict=True):
                 try:
-                    chosen[row] = sample_rows(
-                        logits[[row]], [generation.sampling], [generation.rng], [generation.banned]
+                    chosen[row] = choose_rows(
+                        logits[[row]], [generation.sampling], [draw], [generation.banned]
                     )[0]
                 except Exception as exc:
                     _settle(generation, _failure(exc, "sampling"))

@@ -48,31 +48,41 @@ def next_token_probabilities(logits: np.ndarray, config: SamplingConfig) -> np.n
     return probs
 
 
-def sample(logits: np.ndarray, config: SamplingConfig, rng: np.random.Generator) -> int:
-    if config.temperature < GREEDY_BELOW:
+def needs_draw(config: SamplingConfig) -> bool:
+    """Whether choosing a token takes a uniform draw (greedy choices take none)."""
+    return config.temperature >= GREEDY_BELOW
+
+
+def choose(logits: np.ndarray, config: SamplingConfig, draw: float) -> int:
+    """The token at `draw` (uniform in [0, 1)) of the distribution; greedy ignores it."""
+    if not needs_draw(config):
         return int(np.argmax(logits))
     probs = next_token_probabilities(logits, config)
     cumulative = np.cumsum(probs)
-    index = int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
+    index = int(np.searchsorted(cumulative, draw * cumulative[-1], side="right"))
     return min(index, int(np.flatnonzero(probs)[-1]))  # never a zero-probability token
 
 
+def sample(logits: np.ndarray, config: SamplingConfig, rng: np.random.Generator) -> int:
+    return choose(logits, config, rng.random() if needs_draw(config) else 0.0)
+
+
 def _plain(config: SamplingConfig) -> bool:
-    return config.temperature >= GREEDY_BELOW and not config.top_k and config.top_p >= 1.0
+    return needs_draw(config) and not config.top_k and config.top_p >= 1.0
 
 
-def sample_rows(
+def choose_rows(
     logits: np.ndarray,
     configs: Sequence[SamplingConfig],
-    rngs: Sequence[np.random.Generator],
+    draws: Sequence[float],
     banned: Sequence[Sequence[int]],
 ) -> list[int]:
-    """One token per row of `logits` (n, V), each with its own settings and generator.
+    """One token per row of `logits` (n, V), each with its own settings and draw.
 
     Rows with plain temperature sampling are done together in one set of array
-    operations; the arithmetic per row and the one uniform draw per row are those of
-    `sample`, so the tokens are the same as sampling each row alone. Other rows (greedy,
-    top-k, top-p) go through `sample`.
+    operations; the arithmetic per row is that of `choose`, so the tokens are the same as
+    choosing each row alone. Other rows (greedy, top-k, top-p) go through `choose`. No
+    random generator is touched here: a failure cannot shift anyone's stream.
     """
     logits = np.asarray(logits)
     if any(len(b) for b in banned):
@@ -87,7 +97,7 @@ def sample_rows(
     vectorised = set(plain)
     for row, config in enumerate(configs):
         if row not in vectorised:
-            chosen[row] = sample(logits[row], config, rngs[row])
+            chosen[row] = choose(logits[row], config, draws[row])
     if plain:
         temperatures = np.array([configs[r].temperature for r in plain], np.float64)
         z = logits[plain].astype(np.float64) / temperatures[:, None]
@@ -95,9 +105,21 @@ def sample_rows(
         probs = np.exp(z)
         probs /= probs.sum(axis=1, keepdims=True)
         cumulative = np.cumsum(probs, axis=1)
-        draws = np.array([rngs[r].random() for r in plain]) * cumulative[:, -1]
-        index = (cumulative <= draws[:, None]).sum(axis=1)
+        points = np.array([draws[r] for r in plain]) * cumulative[:, -1]
+        index = (cumulative <= points[:, None]).sum(axis=1)
         last_nonzero = probs.shape[1] - 1 - np.argmax(probs[:, ::-1] > 0, axis=1)
         for row, token in zip(plain, np.minimum(index, last_nonzero), strict=True):
             chosen[row] = int(token)
     return chosen
+
+
+def sample_rows(
+    logits: np.ndarray,
+    configs: Sequence[SamplingConfig],
+    rngs: Sequence[np.random.Generator],
+    banned: Sequence[Sequence[int]],
+) -> list[int]:
+    """`choose_rows` with one draw from each row's own generator (none for greedy rows),
+    so the tokens are those of `sample` row by row."""
+    draws = [rng.random() if needs_draw(c) else 0.0 for c, rng in zip(configs, rngs, strict=True)]
+    return choose_rows(logits, configs, draws, banned)

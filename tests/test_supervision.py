@@ -69,7 +69,9 @@ def explode_on_token(tokens):
 FAULTS = {
     "callback": lambda: job(seed=9, on_token=explode_on_token),
     "admission (state shape)": lambda: job(seed=9, state=[np.zeros((1, 3), np.float32)]),
-    "sampling": lambda: Generation([1], 60, SamplingConfig(0.9), ExplodingRng()),
+    # Prompts as long as the bystander's: both sample in the same step, after its draw.
+    "sampling (the draw)": lambda: Generation([1, 2], 60, SamplingConfig(0.9), ExplodingRng()),
+    "sampling (the choice)": lambda: job(seed=9, banned=[10**6]),
     "context inputs": lambda: BadContexts([1], 60, SamplingConfig(0.9), np.random.default_rng(9)),
     "next input": lambda: BadInput([1], 60, SamplingConfig(0.9), np.random.default_rng(9)),
 }
