@@ -27,7 +27,6 @@ class Busy(UserFacingError):
 
 @dataclass
 class _Lane:
-    name: str
     concurrency: int
     running: int = 0
     waiting: deque[Ticket] = field(default_factory=deque)
@@ -83,10 +82,6 @@ class Ticket:
                 await asyncio.wait_for(self._admitted.wait(), POSITION_INTERVAL)
         self._started = time.perf_counter()
 
-    def estimated_wait(self) -> float:
-        lane = self.lane
-        return lane.typical_seconds() * max(1, self.position) / max(1, lane.concurrency)
-
     async def __aenter__(self) -> Ticket:
         return self
 
@@ -113,14 +108,9 @@ class Admission:
         self.job_seconds = job_seconds
         self._lanes: dict[str, _Lane] = {}
 
-    def lane(self, name: str) -> _Lane:
-        if name not in self._lanes:
-            self._lanes[name] = _Lane(name, self.concurrency)
-        return self._lanes[name]
-
     def enter(self, lane_name: str, user_id: int) -> Ticket:
         """Admit or refuse at once (refusal is a Busy error with a friendly wait time)."""
-        lane = self.lane(lane_name)
+        lane = self._lanes.setdefault(lane_name, _Lane(self.concurrency))
         if user_id in lane.users:
             raise Busy("You already have one of these on the way; wait for it to finish.")
         if len(lane.users) >= self.concurrency + self.max_waiting:
@@ -128,10 +118,3 @@ class Admission:
             raise Busy(f"The {lane_name} model is busy right now; try again in {wait:.0f} s.")
         lane.users.add(user_id)
         return Ticket(lane, user_id)
-
-    def load(self) -> dict[str, dict[str, int]]:
-        """Running and waiting jobs per lane (for /models and the benchmark)."""
-        return {
-            name: {"running": lane.running, "waiting": len(lane.waiting)}
-            for name, lane in self._lanes.items()
-        }
