@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 import numpy as np
 
@@ -32,6 +33,7 @@ from bot.lm import StepGraph
 from bot.sampling import SamplingConfig, choose_rows, needs_draw
 
 log = logging.getLogger(__name__)
+Result = TypeVar("Result")
 
 
 class GenerationStopped(UserFacingError):
@@ -108,6 +110,21 @@ class Generation:
         except asyncio.CancelledError:
             self.cancel("The request was withdrawn.")
             raise
+
+
+@dataclass
+class Job(Generic[Result]):
+    """A submitted generation and how its tokens become a service's result, waited for
+    either way: blocking (scripts, console) or awaited (Discord)."""
+
+    generation: Generation
+    finish: Callable[[list[int]], Result]
+
+    def result(self) -> Result:
+        return self.finish(self.generation.result())
+
+    async def wait(self) -> Result:
+        return self.finish(await self.generation.wait())
 
 
 def on_loop(callback: Callable | None) -> Callable | None:

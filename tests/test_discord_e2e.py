@@ -170,8 +170,7 @@ class SlowPaint:
             time.sleep(0.3)  # blocking work on the batcher thread, never on the loop
             report(canvas, rows)
 
-        generation, finish = self.real.submit(request, slow, deadline)
-        return finish(await generation.wait())
+        return await self.real.submit(request, slow, deadline).wait()
 
 
 def test_event_loop_is_never_blocked_during_a_long_paint(services, monkeypatch):

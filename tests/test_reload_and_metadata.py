@@ -165,7 +165,7 @@ def test_reloads_of_a_model_in_use_leave_threads_and_memory_flat(model_dir, tmp_
     path = tmp_path / "tiny.onnx"
     try:
         # A long generation keeps the first model busy through the first reloads.
-        long, _ = services.write.submit(WriteRequest("tiny", "", 1500, 0.8, 1))
+        long = services.write.submit(WriteRequest("tiny", "", 1500, 0.8, 1)).generation
         services.write.write(WriteRequest("tiny", "", 50, 0.8, 2))
         threads, memory, batchers = native_threads(), rss_mb(), batcher_threads()
         for i in range(40):
@@ -186,7 +186,7 @@ def test_reloads_of_a_model_in_use_leave_threads_and_memory_flat(model_dir, tmp_
 def test_shutdown_stops_admitting_and_bounds_running_work(model_dir, tmp_path, slow_steps):
     copy_models(model_dir, tmp_path, {"tiny"})
     services = start(tmp_path)
-    running, _ = services.write.submit(WriteRequest("tiny", "", 1500, 0.8, 1))  # ~7.5 s
+    running = services.write.submit(WriteRequest("tiny", "", 1500, 0.8, 1)).generation  # ~7.5 s
     started = time.monotonic()
     services.close(grace=0.5)
     assert time.monotonic() - started < 5

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageFilter
 
-from bot.batching import BatcherPool, Generation, on_loop
+from bot.batching import BatcherPool, Generation, Job, on_loop
 from bot.engine import InferenceEngine
 from bot.errors import InvalidInput, ModelUnavailable
 from bot.lm import StepGraph
@@ -162,7 +162,7 @@ class PaintService:
         request: PaintRequest,
         on_rows: Callable[[np.ndarray, int], None] | None = None,
         deadline: float | None = None,
-    ) -> tuple[PixelGeneration, Callable[[list[int]], PaintResult]]:
+    ) -> Job[PaintResult]:
         """Start painting; `on_rows(partial_indices, rows_done)` runs on the batcher thread."""
         painter = self.validate(request)
         seed = secrets.randbelow(MAX_SEED) if request.seed is None else request.seed
@@ -176,14 +176,13 @@ class PaintService:
             seconds = time.perf_counter() - started
             return PaintResult(generation.canvas(), painter.palette, seed, seconds)
 
-        return generation, finish
+        return Job(generation, finish)
 
     def paint(
         self, request: PaintRequest, on_rows: Callable[[np.ndarray, int], None] | None = None
     ) -> PaintResult:
         """Paint and wait (scripts, console); Ctrl-C cancels the painting."""
-        generation, finish = self.submit(request, on_rows)
-        return finish(generation.result())
+        return self.submit(request, on_rows).result()
 
     async def paint_async(
         self,
@@ -192,5 +191,4 @@ class PaintService:
         deadline: float | None = None,
     ) -> PaintResult:
         """Paint without holding a thread; `on_rows` is called on the event loop."""
-        generation, finish = self.submit(request, on_loop(on_rows), deadline)
-        return finish(await generation.wait())
+        return await self.submit(request, on_loop(on_rows), deadline).wait()

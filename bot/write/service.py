@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bot.batching import BatcherPool, Generation, on_loop
+from bot.batching import BatcherPool, Generation, Job, on_loop
 from bot.engine import InferenceEngine
 from bot.errors import InvalidInput, ModelUnavailable, quoted
 from bot.lm import StepGraph
@@ -141,9 +141,9 @@ class WriteService:
         request: WriteRequest,
         on_progress: Callable[[str], None] | None = None,
         deadline: float | None = None,
-    ) -> tuple[Generation, Callable[[list[int]], WriteResult]]:
-        """Start generating on the style's batcher; returns the generation and how to turn
-        its tokens into the result. `on_progress(text_so_far)` runs on the batcher thread."""
+    ) -> Job[WriteResult]:
+        """Start generating on the style's batcher. `on_progress(text_so_far)` runs on the
+        batcher thread."""
         model, prompt, notes = self.validate(request)
         seed = secrets.randbelow(MAX_SEED) if request.seed is None else request.seed
         sampling = SamplingConfig(request.temperature, request.top_k, request.top_p)
@@ -174,14 +174,13 @@ class WriteService:
             text = prompt + model.vocabulary.decode(generated)
             return WriteResult(text, request.style, seed, prompt, len(generated), seconds, notes)
 
-        return generation, finish
+        return Job(generation, finish)
 
     def write(
         self, request: WriteRequest, on_progress: Callable[[str], None] | None = None
     ) -> WriteResult:
         """Generate and wait (scripts, console); Ctrl-C cancels the generation."""
-        generation, finish = self.submit(request, on_progress)
-        return finish(generation.result())
+        return self.submit(request, on_progress).result()
 
     async def write_async(
         self,
@@ -190,5 +189,4 @@ class WriteService:
         deadline: float | None = None,
     ) -> WriteResult:
         """Generate without holding a thread; `on_progress` is called on the event loop."""
-        generation, finish = self.submit(request, on_loop(on_progress), deadline)
-        return finish(await generation.wait())
+        return await self.submit(request, on_loop(on_progress), deadline).wait()
