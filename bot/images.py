@@ -86,11 +86,12 @@ def read_image_file(path: Path, max_bytes: int = MAX_BYTES) -> bytes:
     return data
 
 
-def image_to_array(image: Image.Image, size: int) -> np.ndarray:
-    """Centre square crop, resized to size x size, float32 RGB in [0, 1] (the encoder's input)."""
+def image_pixels(image: Image.Image, size: int) -> np.ndarray:
+    """The image encoder's input, defined once for training, evaluation and the bot:
+    the centre square, resized to size x size (bilinear), as uint8 RGB (size, size, 3)."""
     width, height = image.size
     side = min(width, height)
     left, top = (width - side) // 2, (height - side) // 2
     square = image.convert("RGB").crop((left, top, left + side, top + side))
     resized = square.resize((size, size), Image.Resampling.BILINEAR)
-    return np.asarray(resized, dtype=np.float32) / 255.0
+    return np.asarray(resized, dtype=np.uint8)

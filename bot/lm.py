@@ -93,11 +93,14 @@ def beam_search(
     end_token: int,
     results: int = 1,
     banned: Sequence[int] = (),
+    reject: Callable[[list[int]], bool] | None = None,
 ) -> list[tuple[list[int], float]]:
     """The `results` most likely continuations (tokens, mean log-probability per token).
 
     All live beams advance in one batched step call. Finished beams are ranked by their
     mean log-probability (END included), so short captions do not win by being short.
+    `reject(tokens)` drops a candidate (a repetition guard, say); it sees the candidate's
+    tokens, END included when it ends there.
     """
     logits, state = prime(step, state, prompt)
     beams: list[tuple[list[int], float]] = [([], 0.0)]
@@ -113,6 +116,8 @@ def beam_search(
         next_beams, parents = [], []
         for total, b, token in candidates:
             tokens = beams[b][0] + [token]
+            if reject is not None and reject(tokens):
+                continue
             if token == end_token:
                 finished.append((tokens[:-1], total / len(tokens)))
             elif len(next_beams) < width:

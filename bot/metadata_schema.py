@@ -123,6 +123,8 @@ _CAPTION_ENCODER = _kind(
         "properties": {
             "image_size": {"type": "integer", "minimum": 8, "maximum": 1024},
             "decoder": _NAME,
+            "condition": {"enum": ["state", "step"]},
+            "features": {"enum": ["pooled", "classes"]},
             "state": {
                 "type": "array",
                 "minItems": 1,

@@ -33,7 +33,7 @@ def expected_io(meta: ModelMetadata) -> tuple[list[TensorSpec], list[TensorSpec]
     if meta.kind == CAPTION_ENCODER:
         size = meta.extra["image_size"]
         return (
-            [TensorSpec("image", "float", (None, size, size, 3))],
+            [TensorSpec("image", "uint8", (None, size, size, 3))],  # bot.images.image_pixels
             [TensorSpec(s["output"], "float", (None, s["size"])) for s in meta.extra["state"]],
         )
     raise ValueError(f"unknown model kind {meta.kind!r}")

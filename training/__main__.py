@@ -139,24 +139,46 @@ def _caption_train_parsers(sub) -> None:
     )
     p.add_argument("--captions", type=Path, required=True, help="image,caption CSV")
     p.add_argument("--images", type=Path, required=True, help="directory of the images")
-    p.add_argument("--image-size", type=int, default=96)
+    p.add_argument(
+        "--backbone",
+        type=Path,
+        default=Path("../shared/data/pretrained/mobilenet_v2_1.0_224_quant.tflite"),
+        help="the pretrained MobileNetV2 .tflite (frozen; converted to ONNX on the fly)",
+    )
+    p.add_argument(
+        "--features",
+        choices=["pooled", "classes"],
+        default="pooled",
+        help="pooled: the 1,280 pooled activations; classes: the 1,001 ImageNet probabilities",
+    )
+    p.add_argument(
+        "--condition",
+        choices=["state", "step"],
+        default="state",
+        help="state: the image sets the decoder's initial state; step: an image vector "
+        "is fed with every character",
+    )
+    p.add_argument(
+        "--head-epochs",
+        type=int,
+        default=0,
+        help="first train the head alone (step: with the first LSTM) for up to N epochs",
+    )
+    p.add_argument("--head-learning-rate", type=float, default=3e-3)
+    p.add_argument("--feature-dropout", type=float, default=0.3)
+    p.add_argument("--weight-decay", type=float, default=1e-4)
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--learning-rate", type=float, default=5e-4)
-    p.add_argument("--patience", type=int, default=4)
+    p.add_argument("--patience", type=int, default=3)
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--run-dir", type=Path, required=True)
     p.add_argument("--out", type=Path, help="encoder ONNX file to write when training ends")
     p.add_argument(
-        "--decoder-model",
-        type=Path,
-        help="the exported decoder ONNX, named in the metadata when it stays frozen",
-    )
-    p.add_argument(
         "--freeze-decoder",
         action="store_true",
-        help="train only the encoder (default: fine-tune the decoder with it and export it "
+        help="train only the head (default: fine-tune the decoder with it; it is exported "
         "beside the encoder as NAME_image_decoder.onnx)",
     )
 
@@ -239,8 +261,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="the training caption files (for the real-word and copy checks)",
     )
     p.add_argument("--images", type=Path, required=True)
-    p.add_argument("--lm-run", type=Path, required=True)
-    p.add_argument("--image-run", type=Path, required=True)
+    p.add_argument("--image-run", type=Path, required=True, help="the shipped captioner's run")
+    p.add_argument(
+        "--variant-run",
+        type=Path,
+        action="append",
+        help="runs of every variant tried, for the card's table (default: --image-run)",
+    )
 
     p = _handler(card_kinds.add_parser("paint"), "training.cards:paint_card_main")
     p.add_argument("--model", type=Path, required=True)
@@ -278,6 +305,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="image encoder ONNX (default: MODEL_encoder.onnx beside the model)",
     )
+    p.add_argument(
+        "--held-out",
+        action="store_true",
+        help="score only the captions of held-out images (the training split by image)",
+    )
+    p.add_argument("--val-fraction", type=float, default=0.1, help="for --held-out")
     p.add_argument(
         "--retrieval-images",
         type=int,

@@ -259,58 +259,73 @@ def caption_language_stats(captions: list[str], training: set[str], words: set[s
     }
 
 
-def caption_grid_png(service, images: list[Path], path: Path, columns: int = 3) -> list[str]:
-    """Validation images with their beam-search captions; returns the captions."""
-    from PIL import Image, ImageDraw, ImageFont
+def _wrapped(draw, text: str, font, width: int) -> list[str]:
+    words, line, lines = text.split(), "", []
+    for word in words:
+        if draw.textlength(line + " " + word, font=font) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = (line + " " + word).strip()
+    return [*lines, line]
 
+
+def image_captions(service, image: bytes) -> list[str]:
+    """What the card shows for one picture: the beam-search caption and two samples."""
     from bot.caption.service import CaptionRequest
 
-    cell_w, img_h, text_h = 300, 200, 60
+    beam = service.caption(CaptionRequest(image=image)).captions[0]
+    sampled = service.caption(CaptionRequest(image=image, count=2, seed=1, beam_width=0))
+    return [beam, *sampled.captions]
+
+
+def caption_grid_png(service, images: list[Path], path: Path, columns: int = 3) -> list[list[str]]:
+    """Held-out photos, each with its beam caption (bold line) and two samples."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    cell_w, img_h, text_h = 320, 210, 150
     rows = (len(images) + columns - 1) // columns
     sheet = Image.new("RGB", (cell_w * columns, (img_h + text_h) * rows), "white")
     draw = ImageDraw.Draw(sheet)
     font = ImageFont.load_default(size=13)
-    captions = []
+    shown = []
     for i, image_path in enumerate(images):
-        caption = service.caption(CaptionRequest(image=image_path.read_bytes())).captions[0]
-        captions.append(caption)
+        captions = image_captions(service, image_path.read_bytes())
+        shown.append(captions)
         x, y = (i % columns) * cell_w, (i // columns) * (img_h + text_h)
         with Image.open(image_path) as image:
             thumb = image.convert("RGB")
             thumb.thumbnail((cell_w - 10, img_h - 10))
             sheet.paste(thumb, (x + (cell_w - thumb.width) // 2, y + 5))
-        words, line, lines = caption.split(), "", []
-        for word in words:
-            if draw.textlength(line + " " + word, font=font) > cell_w - 12:
-                lines.append(line)
-                line = word
-            else:
-                line = (line + " " + word).strip()
-        lines.append(line)
-        draw.multiline_text((x + 6, y + img_h + 2), "\n".join(lines[:3]), fill="black", font=font)
+        line_y = y + img_h
+        for label, caption, colour in zip(
+            ("beam", "sample", "sample"), captions, ("black", "#555", "#555"), strict=True
+        ):
+            lines = _wrapped(draw, f"{label}: {caption}", font, cell_w - 14)[:3]
+            draw.multiline_text((x + 6, line_y), "\n".join(lines), fill=colour, font=font)
+            line_y += 16 * len(lines) + 4
     sheet.save(path)
-    return captions
+    return shown
 
 
-def image_effect_text(e: dict) -> list[str]:
-    """What the grey-image control says about the image's own contribution."""
-    lines = [
-        f"Against the unconditional model the captioner is {e['image_gain_nats_per_char']:.4f} "
-        "nats/char better; the grey-image row isolates what the picture itself explains: "
-        f"{e['image_gain_vs_grey_nats_per_char']:.4f} nats/char (the rest is fine-tuning on "
-        "Flickr8k-style captions)."
+def variants_table(runs: list[Path]) -> list[str]:
+    """One row per image-captioner variant tried (its run's metrics.json)."""
+    rows = [
+        "| run | features | image fed | own image | other image | grey image | no image "
+        "| own below other | retrieval (chance) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    if e["image_gain_vs_grey_nats_per_char"] < 0.005:
-        lines += [
-            "",
-            "Honest reading: the picture still adds little (under 0.005 nats/char). 810 "
-            "training images are few for an encoder trained from scratch. A first pair, whose "
-            "decoder had seen these images' captions in pretraining, gained only 0.0001 "
-            "nats/char; pretraining without them (`train caption --exclude-images`) gave this "
-            "pair 0.0031, and its beam-search captions now differ from image to image. More "
-            "images or a pretrained encoder are next.",
-        ]
-    return lines
+    for run in runs:
+        m = json.loads((Path(run) / "metrics.json").read_text())
+        rows.append(
+            f"| `{Path(run).name}` | {m['features']} | "
+            f"{'initial state' if m['condition'] == 'state' else 'every step'} | "
+            f"{m['val_nats_per_char_with_image']} | {m['val_nats_per_char_other_image']} | "
+            f"{m['val_nats_per_char_grey_image']} | {m['val_nats_per_char_without_image']} | "
+            f"{m['own_image_below_other_image']:.1%} | {m['retrieval_rate']:.0%} "
+            f"({m['retrieval_chance']:.0%}) |"
+        )
+    return rows
 
 
 def caption_card(
@@ -319,7 +334,7 @@ def caption_card(
     data: list[Path],
     image_dir: Path,
     image_run: Path,
-    lm_run: Path,
+    variant_runs: list[Path],
 ) -> Path:
     from bot.caption.service import CaptionRequest, CaptionService
     from training.caption.data import load_captions
@@ -339,31 +354,40 @@ def caption_card(
     for seed in range(100):
         samples += service.caption(CaptionRequest(count=5, temperature=0.7, seed=seed)).captions
     stats = caption_language_stats(samples, training, words)
-    val_names = json.loads((image_run / "val_images.json").read_text())[:9]
+    val_names = json.loads((image_run / "val_images.json").read_text())[:12]
     grid = model_path.with_name(f"{model_path.stem}_examples.png")
-    caption_grid_png(service, [image_dir / n for n in val_names], grid)
-    for run, suffix in ((lm_run, "loss"), (image_run, "image_loss")):
-        shutil.copy(run / "loss_curve.png", model_path.with_name(f"{model_path.stem}_{suffix}.png"))
+    shown = caption_grid_png(service, [image_dir / n for n in val_names], grid)
+    grey = image_captions(service, _grey_png())
+    shutil.copy(
+        image_run / "loss_curve.png", model_path.with_name(f"{model_path.stem}_image_loss.png")
+    )
     m, e = meta.metrics, enc_meta.metrics
     cfg = meta.extra["config"]
+    fed = (
+        "sets the decoder's initial (h, c) per layer (Show and Tell)"
+        if e["condition"] == "state"
+        else "is fed to the decoder with every character (a 64-wide image vector)"
+    )
     lines = [
         f"# Model card: `{model_path.name}` and `{encoder_path.name}` (/caption)",
         "",
         f"A character-level caption language model (LSTM {cfg['layers']} x {cfg['units']}, "
         f"vocabulary of {len(meta.vocabulary)} characters including a start and an end token), "
-        "exported as a single-step graph; and a small convolutional image encoder "
-        f"({enc_meta.extra['image_size']} x {enc_meta.extra['image_size']} input) that maps a "
-        "picture to the decoder's initial (h, c) per layer (Show and Tell). For images, a "
-        "caption model (the encoder command's `--decoder-run`) is fine-tuned together with the "
-        "encoder on the captioned images; that copy serves image requests.",
+        "exported as a single-step graph, serves `/caption` without an image. With an image, "
+        "a pretrained ImageNet MobileNetV2 (8-bit TensorFlow Lite from google-coral/test_data, "
+        "Apache-2.0, converted with tf2onnx; frozen) reads the picture (224 x 224, the centre "
+        f"square), and a trained head maps its {e['features']} features to what {fed}. The "
+        "backbone and head are one ONNX file (`captions_encoder.onnx`); the decoder they "
+        f"condition is `{decoder}.onnx`, a caption language model that never saw these images' "
+        "captions, fine-tuned with the images.",
         "",
         "Text policy: lower case; letters, digits, space, apostrophe, comma and hyphen kept; "
         "other symbols and the final full stop dropped; whitespace collapsed; captions of 5 to "
         "100 characters. Captions are split by image (10% of images held out, by a hash of the "
-        "image id), the same split for both models, so held-out captions describe images "
-        "neither model saw.",
+        "image id), the same split for every model, so held-out captions describe images "
+        "no model saw.",
         "",
-        "## Caption language model",
+        "## Caption language model (no image)",
         "",
         f"- Command: `{meta.training_command}`",
         "- Data: "
@@ -388,39 +412,59 @@ def caption_card(
         "",
         *(f"- {c}" for c in samples[:5]),
         "",
-        "## Image encoder",
+        "## Image captioner",
         "",
         f"- Command: `{enc_meta.training_command}`",
-        f"- Decoder: `{decoder}.onnx`, the caption model fine-tuned together with the encoder "
-        "(the plain caption model stays the one used without an image)",
-        f"- Data: {e['train_captions']:,} training captions of the 900 captioned Flickr8k "
-        f"images; validation {e['val_captions']} captions of {e['val_images']} held-out images; "
-        "augmentation: flips, shifts, zoom, contrast",
+        f"- Data: {e['train_captions']:,} training captions of the captioned Flickr8k "
+        f"images; {e['val_captions']} captions of {e['val_images']} held-out images for "
+        "validation (early stopping) and every number below",
         f"- Hardware {e['hardware']}; training time {_fmt_seconds(e['training_seconds'])}",
         "",
-        "| validation captions of held-out images | nats/char | bits/char |",
-        "|---|---|---|",
-        "| caption model the image decoder started from, no image | "
-        f"{e['val_nats_per_char_without_image']} | "
-        f"{e['val_bits_per_char_without_image']} |",
-        f"| image captioner, shown a plain grey image | {e['val_nats_per_char_grey_image']} | "
-        f"{e['val_bits_per_char_grey_image']} |",
-        f"| image captioner, shown the real image | {e['val_nats_per_char_with_image']} | "
-        f"{e['val_bits_per_char_with_image']} |",
+        "Held-out captions, nats/char (END included), teacher forced; *own below other* is how "
+        "much likelier a caption is under its own photo than under another held-out photo; "
+        f"retrieval: each of {e['retrieval_images']} held-out photos' first caption scored "
+        "under all of them, how often its own photo explains it best. Each variant tried:",
         "",
-        *image_effect_text(e),
+        *variants_table(variant_runs),
+        "",
+        "Reproduce for the shipped pair: `python -m training evaluate caption --model "
+        f"exported_models/{decoder}.onnx --encoder exported_models/{encoder_path.name} "
+        "--data HELD_OUT.csv --images ../shared/data/captions/images` (HELD_OUT.csv: the rows "
+        "of images/captions.csv whose image is held out).",
+        "",
+        f"Control: a plain grey picture gets *{grey[0]}* (beam), *{grey[1]}*, *{grey[2]}*.",
         "",
         f"![image loss curve]({model_path.stem}_image_loss.png)",
         "",
-        "Held-out images with their captions (beam search, width 3):",
+        "Held-out photos (never trained on) with the beam-search caption (width 3, "
+        "length-normalised, repetition guard) and two samples (temperature 0.7, seed 1):",
         "",
         f"![examples]({grid.name})",
+        "",
+        *(f"- `{name}`: {' / '.join(c)}" for name, c in zip(val_names, shown, strict=True)),
     ]
     return save_card(model_path, lines, stats)
 
 
+def _grey_png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (224, 224), (128, 128, 128)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def caption_card_main(args) -> None:
-    caption_card(args.model, args.encoder, args.data, args.images, args.image_run, args.lm_run)
+    caption_card(
+        args.model,
+        args.encoder,
+        args.data,
+        args.images,
+        args.image_run,
+        args.variant_run or [args.image_run],
+    )
 
 
 def paint_grid_png(service, path: Path, seeds: range, temperature: float = 1.0) -> None:

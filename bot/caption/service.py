@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bot.batching import BatcherPool, Generation
-from bot.caption.tokens import END, START, normalize_caption
+from bot.caption.encoder import encode_pixels
+from bot.caption.tokens import END, START, normalize_caption, repeats_itself
 from bot.engine import InferenceEngine, LoadedModel
 from bot.errors import InvalidInput, quoted
-from bot.images import image_to_array, open_image
+from bot.images import image_pixels, open_image
 from bot.lm import StepGraph, beam_search
 from bot.model_specs import CAPTION_ENCODER, CHARLM
 from bot.sampling import SamplingConfig
@@ -97,12 +98,7 @@ class CaptionService:
             return graph.zero_state()
         encoder = self.encoder()
         size = encoder.metadata.extra["image_size"]
-        batch = image_to_array(open_image(image), size)[None]
-        outputs = encoder.run({"image": batch})
-        by_input = {
-            s["decoder_input"]: outputs[s["output"]] for s in encoder.metadata.extra["state"]
-        }
-        return [by_input[s["input"]] for s in graph.layout]
+        return encode_pixels(encoder, graph, image_pixels(open_image(image), size)[None])
 
     def _plan(self, request: CaptionRequest) -> tuple[StepGraph, dict]:
         """Everything a caption job needs, checked; runs the image encoder if any."""
@@ -131,6 +127,20 @@ class CaptionService:
             "budget": MAX_CAPTION_CHARS - len(prefix),
         }
 
+    @staticmethod
+    def _repetition_guard(plan: dict):
+        """Checked when a word ends (a space or END), on the words so far."""
+        vocab, ends = plan["vocab"], {plan["vocab"].encode(" ").ids[0], plan["end"]}
+
+        def reject(tokens: list[int]) -> bool:
+            if tokens[-1] not in ends:
+                return False
+            return repeats_itself(
+                vocab.decode(tokens[:-1] if tokens[-1] == plan["end"] else tokens)
+            )
+
+        return reject
+
     def _beam(self, graph: StepGraph, plan: dict, request: CaptionRequest) -> CaptionResult:
         found = beam_search(
             graph,
@@ -141,6 +151,7 @@ class CaptionService:
             plan["end"],
             request.count,
             plan["banned"],
+            reject=self._repetition_guard(plan),
         )
         texts = [plan["vocab"].decode(tokens) for tokens, _ in found]
         return self._result(texts, plan, request, f"beam search (width {plan['width']})")

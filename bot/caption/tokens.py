@@ -16,3 +16,41 @@ _DROP = re.compile(r"[^a-z0-9 ',-]")
 
 def normalize_caption(text: str) -> str:
     return " ".join(_DROP.sub(" ", text.lower()).split()).strip(" ,-")
+
+
+# Words a caption repeats naturally ("a man in a red shirt and a woman in a hat").
+_FUNCTION_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "in",
+        "on",
+        "of",
+        "at",
+        "with",
+        "and",
+        "is",
+        "are",
+        "to",
+        "by",
+        "for",
+        "from",
+        "near",
+        "its",
+        "his",
+        "her",
+        "their",
+    ]
+)
+
+
+def repeats_itself(text: str) -> bool:
+    """True for the loops beam search falls into: a word twice in a row ("dog dog"), a
+    repeated pair ending in a content word ("a dog ... a dog"), or any repeated triple."""
+    words = text.split()
+    if any(a == b for a, b in zip(words, words[1:], strict=False)):
+        return True
+    pairs = [p for p in zip(words, words[1:], strict=False) if p[1] not in _FUNCTION_WORDS]
+    triples = list(zip(words, words[1:], words[2:], strict=False))
+    return len(set(pairs)) < len(pairs) or len(set(triples)) < len(triples)

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.caption.encoder import encode_pixels
 from bot.engine import InferenceEngine
-from bot.images import image_to_array
+from bot.images import image_pixels, open_image
 from bot.lm import StepGraph, log_softmax
 from bot.vocabulary import Vocabulary
-from training.caption.data import caption_examples, load_captions
+from training.caption.data import caption_examples, is_validation, load_captions
 from training.errors import UserError
 
 BATCH = 256
@@ -60,23 +61,10 @@ def retrieval_rate(graph: StepGraph, texts: list[str], states: list[np.ndarray])
 
 
 def encoder_states(encoder, graph: StepGraph, images: list[Path]) -> list[np.ndarray]:
-    from PIL import Image
-
+    """The decoder's conditioning for each image, read as the bot reads an upload."""
     size = encoder.metadata.extra["image_size"]
-    arrays = []
-    for path in images:
-        with Image.open(path) as image:
-            arrays.append(image_to_array(image, size))
-    batch = np.stack(arrays)
-    outputs = {name: [] for name in (s["output"] for s in encoder.metadata.extra["state"])}
-    for lo in range(0, len(batch), 64):
-        for name, value in encoder.run({"image": batch[lo : lo + 64]}).items():
-            outputs[name].append(value)
-    by_input = {
-        s["decoder_input"]: np.concatenate(outputs[s["output"]])
-        for s in encoder.metadata.extra["state"]
-    }
-    return [by_input[s["input"]] for s in graph.layout]
+    pixels = [image_pixels(open_image(path.read_bytes()), size) for path in images]
+    return encode_pixels(encoder, graph, np.stack(pixels))
 
 
 def evaluate_caption(args) -> dict:
@@ -86,6 +74,11 @@ def evaluate_caption(args) -> dict:
     except ValueError as exc:
         raise UserError(str(exc)) from None
     data = load_captions(args.data)
+    if args.held_out:
+        # The split every caption model here uses: by image, a hash of its key.
+        data.captions = [c for c in data.captions if is_validation(c.key, args.val_fraction)]
+        if not data.captions:
+            raise UserError("none of these captions is in the held-out split")
     texts = [c.text for c in data.captions]
     unconditional = caption_nats(graph, texts, None)
     result = {"n_captions": len(texts), "n_chars": sum(len(t) + 1 for t in texts)}
@@ -149,12 +142,8 @@ def grey_states(encoder, graph: StepGraph, count: int) -> list[np.ndarray]:
     """The encoder's state for a plain mid-grey picture, for every caption: the control
     that shows what the decoder says when the picture carries nothing."""
     size = encoder.metadata.extra["image_size"]
-    outputs = encoder.run({"image": np.full((1, size, size, 3), 0.5, np.float32)})
-    by_input = {
-        s["decoder_input"]: np.repeat(outputs[s["output"]], count, axis=0)
-        for s in encoder.metadata.extra["state"]
-    }
-    return [by_input[s["input"]] for s in graph.layout]
+    grey = encode_pixels(encoder, graph, np.full((1, size, size, 3), 128, np.uint8))
+    return [np.repeat(s, count, axis=0) for s in grey]
 
 
 def main(args) -> None:

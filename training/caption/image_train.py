@@ -1,4 +1,11 @@
-"""`train caption-image`: fit the image encoder with the pretrained caption decoder."""
+"""`train caption-image`: Show and Tell on frozen MobileNetV2 features.
+
+The features of every image are computed once by the ONNX backbone the bot runs (cached
+in the run directory); the head and the decoder (started from a caption language model
+that never saw these images' captions) are fine-tuned on the training images, and
+everything is reported on held-out images: nats/char with the caption's own image,
+another image, a grey image and no image, and a retrieval rate against chance.
+"""
 
 from __future__ import annotations
 
@@ -12,194 +19,255 @@ import keras
 import numpy as np
 
 from bot.caption.tokens import normalize_caption
-from bot.images import image_to_array
-from bot.metadata import ModelMetadata
-from bot.model_specs import CAPTION_ENCODER
+from bot.errors import InvalidInput
+from bot.images import image_pixels, open_image
 from bot.vocabulary import Vocabulary
 from training.callbacks import standard_callbacks
+from training.caption.backbone import (
+    CLASSES,
+    FEATURES,
+    IMAGE_SIZE,
+    Backbone,
+    convert_backbone,
+    file_digest,
+)
 from training.caption.data import MAX_CAPTION, MIN_CAPTION, caption_examples, is_validation
+from training.caption.image_export import export_decoder, export_encoder
 from training.caption.image_model import (
     build_captioner,
-    build_encoder,
+    build_head,
     copy_decoder,
-    load_decoder,
+    set_decoder_trainable,
 )
 from training.charlm.export import load_run
 from training.errors import UserError
-from training.runtime import hardware, training_command, utc_now
+from training.runtime import hardware
+
+RETRIEVAL_IMAGES = 100
+GREY = 128
 
 
-def load_image_captions(csv_path: Path, image_dir: Path, size: int):
-    """Images as arrays and (image index, caption) rows; unreadable images are skipped."""
-    from PIL import Image
-
+def read_image_captions(csv_path: Path) -> dict[str, list[str]]:
+    """Image file name -> its cleaned captions, in file order."""
     rows: dict[str, list[str]] = {}
-    with csv_path.open(encoding="utf-8", newline="") as f:
-        for row in csv.DictReader(f):
-            text = normalize_caption(row["caption"])
-            if MIN_CAPTION <= len(text) <= MAX_CAPTION:
-                rows.setdefault(row["image"], []).append(text)
-    names, arrays, skipped = [], [], 0
-    for name in sorted(rows):
+    try:
+        with Path(csv_path).open(encoding="utf-8", newline="") as f:
+            for row in csv.DictReader(f):
+                text = normalize_caption(row["caption"])
+                if MIN_CAPTION <= len(text) <= MAX_CAPTION:
+                    rows.setdefault(row["image"], []).append(text)
+    except FileNotFoundError:
+        raise UserError(f"{csv_path}: file not found") from None
+    except KeyError:
+        raise UserError(f"{csv_path}: header must have 'image' and 'caption'") from None
+    return rows
+
+
+def load_pixels(paths: list[Path]) -> tuple[list[int], np.ndarray]:
+    """Indices of the readable images and their pixels, read exactly as the bot reads an
+    upload (`open_image`, then `image_pixels`)."""
+    kept, arrays = [], []
+    for i, path in enumerate(paths):
         try:
-            with Image.open(image_dir / name) as image:
-                arrays.append(image_to_array(image, size))
-            names.append(name)
-        except OSError:
-            skipped += 1
-    if not names:
-        raise UserError(f"no readable images from {csv_path} in {image_dir}")
-    print(f"{len(names)} images with captions ({skipped} unreadable skipped)")
-    return names, np.stack(arrays), rows
+            arrays.append(image_pixels(open_image(Path(path).read_bytes()), IMAGE_SIZE))
+            kept.append(i)
+        except (OSError, InvalidInput) as exc:
+            print(f"skipped {path}: {exc}")
+    return kept, np.stack(arrays) if arrays else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE, 3), np.uint8)
 
 
-def rows_for(names: list[str], images: np.ndarray, captions: dict, vocab: Vocabulary, pick):
+def image_features(args, backbone: Backbone, names: list[str]) -> dict:
+    """Features of every image (and of a plain grey image), cached in the run directory."""
+    cache = Path(args.run_dir) / "features.npz"
+    digest = file_digest(args.backbone)
+    if cache.exists():
+        stored = np.load(cache)
+        if str(stored["backbone"]) == digest and list(stored["names"]) == names:
+            return {k: stored[k] for k in stored.files}
+    started = time.perf_counter()
+    kept, pixels = load_pixels([args.images / n for n in names])
+    grey = np.full((1, IMAGE_SIZE, IMAGE_SIZE, 3), GREY, np.uint8)
+    computed = backbone(np.concatenate([pixels, grey]))
+    result = {
+        "names": np.array([names[i] for i in kept]),
+        "backbone": np.array(digest),
+        **{k: v[:-1] for k, v in computed.items()},
+        **{f"grey_{k}": v[-1:] for k, v in computed.items()},
+    }
+    np.savez(cache, **result)
+    print(f"features of {len(kept)} images in {time.perf_counter() - started:.0f} s")
+    return result
+
+
+def caption_rows(names, captions, vocab: Vocabulary, pick):
+    """(image index per caption, examples) for the images `pick` keeps."""
     index = [i for i, n in enumerate(names) if pick(n) for _ in captions[n]]
     texts = [t for n in names if pick(n) for t in captions[n]]
-    examples = caption_examples(vocab, texts)
-    return images[index], examples, [names[i] for i in index], texts
+    return np.array(index, np.int64), caption_examples(vocab, texts)
 
 
-def weighted_nats(logits: np.ndarray, examples) -> float:
-    """Exact nats per character (END included) over all captions, teacher forced."""
+def caption_totals(captioner: keras.Model, features: np.ndarray, examples) -> np.ndarray:
+    """Teacher-forced nats of each caption (END included) given its row of `features`."""
+    totals = []
+    for lo in range(0, len(features), 512):
+        rows = slice(lo, lo + 512)
+        logits = captioner.predict([features[rows], examples.x[rows]], batch_size=256, verbose=0)
+        z = logits - logits.max(axis=-1, keepdims=True)
+        log_probs = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+        picked = np.take_along_axis(log_probs, examples.y[rows][..., None], axis=-1)[..., 0]
+        totals.append(-(picked * examples.weights[rows]).sum(axis=1))
+    return np.concatenate(totals)
+
+
+def nats(captioner, features, examples) -> float:
+    return float(caption_totals(captioner, features, examples).sum() / examples.weights.sum())
+
+
+def retrieval(captioner, features: np.ndarray, texts: list[str], vocab: Vocabulary) -> float:
+    """How often an image's caption is likeliest under its own image among all of them."""
+    n = len(texts)
+    examples = caption_examples(vocab, [texts[i] for i in np.repeat(np.arange(n), n)])
+    totals = caption_totals(captioner, features[np.tile(np.arange(n), n)], examples)
+    return float((totals.reshape(n, n).argmin(axis=1) == np.arange(n)).mean())
+
+
+def held_out_metrics(captioner, language_model, data: dict, vocab: Vocabulary) -> dict:
+    """Every held-out number the card reports, in nats/char over the same captions."""
+    features, examples, own = data["features"], data["val"], data["val_index"]
+    other_index = np.array([data["other"][i] for i in own])
+    grey = np.repeat(data["grey"], len(own), axis=0)
+    with_image = nats(captioner, features[own], examples)
+    other = nats(captioner, features[other_index], examples)
+    grey_nats = nats(captioner, grey, examples)
+    logits = language_model.predict(examples.x, batch_size=256, verbose=0)
     z = logits - logits.max(axis=-1, keepdims=True)
     log_probs = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
     picked = np.take_along_axis(log_probs, examples.y[..., None], axis=-1)[..., 0]
-    return float(-(picked * examples.weights).sum() / examples.weights.sum())
+    without = float(-(picked * examples.weights).sum() / examples.weights.sum())
+    pool = data["val_images"][:RETRIEVAL_IMAGES]
+    rate = retrieval(captioner, features[pool], [data["first_caption"][i] for i in pool], vocab)
+    return {
+        "val_images": len(data["val_images"]),
+        "val_captions": len(own),
+        "val_nats_per_char_with_image": round(with_image, 4),
+        "val_nats_per_char_other_image": round(other, 4),
+        "val_nats_per_char_grey_image": round(grey_nats, 4),
+        "val_nats_per_char_without_image": round(without, 4),
+        "val_bits_per_char_with_image": round(with_image / math.log(2), 4),
+        "own_image_below_other_image": round((other - with_image) / other, 4),
+        "retrieval_images": len(pool),
+        "retrieval_rate": round(rate, 4),
+        "retrieval_chance": round(1 / len(pool), 4),
+    }
+
+
+def prepare(args, vocab: Vocabulary) -> dict:
+    captions = read_image_captions(args.captions)
+    if not captions:
+        raise UserError(f"no usable captions in {args.captions}")
+    backbone = Backbone(convert_backbone(args.backbone))
+    found = image_features(args, backbone, sorted(captions))
+    names = [str(n) for n in found["names"]]
+    if not names:
+        raise UserError(f"no readable images from {args.captions} in {args.images}")
+    is_val = lambda n: is_validation(f"flickr:{n}", args.val_fraction)  # noqa: E731  the LM's split
+    train_index, train = caption_rows(names, captions, vocab, lambda n: not is_val(n))
+    val_index, val = caption_rows(names, captions, vocab, is_val)
+    val_images = [i for i, n in enumerate(names) if is_val(n)]
+    if not len(train_index) or len(val_images) < 2:
+        raise UserError("need training images and at least two held-out images")
+    # "Another image": the next held-out image, so every caption meets a different one.
+    other = {a: b for a, b in zip(val_images, val_images[1:] + val_images[:1], strict=True)}
+    print(
+        f"{len(names)} images: {len(train_index)} training captions, {len(val_index)} "
+        f"validation captions of {len(val_images)} held-out images"
+    )
+    key = FEATURES if args.features == "pooled" else CLASSES
+    _, sample = load_pixels([args.images / names[i] for i in val_images[:4]])
+    return {
+        "vocabulary": vocab.tokens,
+        "sample_pixels": sample,
+        "backbone": backbone,
+        "names": names,
+        "features": found[key],
+        "grey": found[f"grey_{key}"],
+        "train": train,
+        "train_index": train_index,
+        "val": val,
+        "val_index": val_index,
+        "val_images": val_images,
+        "other": other,
+        "first_caption": {i: captions[n][0] for i, n in enumerate(names)},
+    }
+
+
+def fit(captioner, data: dict, args, epochs: int, learning_rate: float, resume: bool) -> None:
+    """Compile (the trainable set may have changed) and fit with early stopping on the
+    held-out images; a second phase appends to the same log and loss curve."""
+    captioner.compile(
+        optimizer=keras.optimizers.AdamW(
+            learning_rate, weight_decay=args.weight_decay, clipnorm=5.0
+        ),
+        loss=keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True, reduction="mean_with_sample_weight"
+        ),
+    )
+    train, val, features = data["train"], data["val"], data["features"]
+    captioner.fit(
+        [features[data["train_index"]], train.x],
+        train.y,
+        sample_weight=train.weights,
+        validation_data=([features[data["val_index"]], val.x], val.y, val.weights),
+        batch_size=args.batch_size,
+        epochs=epochs,
+        verbose=2,
+        callbacks=standard_callbacks(
+            Path(args.run_dir),
+            "image captioner",
+            args.patience,
+            ylabel="nats per character",
+            resume=resume,
+        ),
+    )
 
 
 def train_caption_image(args) -> None:
     keras.utils.set_random_seed(args.seed)
     info, config, language_model = load_run(args.decoder_run)
     vocab = Vocabulary(info["vocabulary"])
-    names, images, captions = load_image_captions(args.captions, args.images, args.image_size)
-    key = lambda n: is_validation(f"flickr:{n}", args.val_fraction)  # noqa: E731  same split as the LM
-    train_images, train, _, _ = rows_for(names, images, captions, vocab, lambda n: not key(n))
-    val_images, val, val_names, val_texts = rows_for(names, images, captions, vocab, key)
-    print(
-        f"{len(train.x)} training and {len(val.x)} validation captions "
-        f"({len(set(val_names))} validation images)"
-    )
-
-    encoder = build_encoder(config, args.image_size)
-    captioner = build_captioner(config, encoder)
-    load_decoder(captioner, language_model, config.layers, freeze=args.freeze_decoder)
-    captioner.compile(
-        optimizer=keras.optimizers.Adam(args.learning_rate, clipnorm=5.0),
-        loss=keras.losses.SparseCategoricalCrossentropy(
-            from_logits=True, reduction="mean_with_sample_weight"
-        ),
-    )
-    run_dir = Path(args.run_dir)
+    Path(args.run_dir).mkdir(parents=True, exist_ok=True)
+    data = prepare(args, vocab)
+    features = data["features"]
+    train_features = features[np.unique(data["train_index"])]
+    head = build_head(config, train_features, args.condition, args.feature_dropout)
+    captioner = build_captioner(config, head, args.condition)
+    copy_decoder(language_model, captioner, config.layers)
     started = time.perf_counter()
-    captioner.fit(
-        [train_images, train.x],
-        train.y,
-        sample_weight=train.weights,
-        validation_data=([val_images, val.x], val.y, val.weights),
-        batch_size=args.batch_size,
-        epochs=args.epochs,
-        verbose=2,
-        callbacks=standard_callbacks(
-            run_dir, "image captioner", args.patience, ylabel="nats per character"
-        ),
-    )
+    if args.head_epochs:
+        # First the head alone (and, for `step`, the first LSTM, where the image enters)
+        # at a higher rate: fine-tuned together from the start, the decoder learns the
+        # captions faster than the head learns the picture, and ends up ignoring it.
+        keep = {"lstm_0"} if args.condition == "step" else set()
+        set_decoder_trainable(captioner, config.layers, keep)
+        fit(captioner, data, args, args.head_epochs, args.head_learning_rate, resume=False)
+    set_decoder_trainable(captioner, config.layers, set() if args.freeze_decoder else None)
+    fit(captioner, data, args, args.epochs, args.learning_rate, resume=bool(args.head_epochs))
     seconds = time.perf_counter() - started
-    # The same held-out captions scored three ways: with their image; by the same
-    # captioner shown a plain grey image (what the image itself adds); by the
-    # unconditional language model (zero state).
-    with_image = weighted_nats(captioner.predict([val_images, val.x], verbose=0), val)
-    grey = np.full_like(val_images, 0.5)
-    grey_image = weighted_nats(captioner.predict([grey, val.x], verbose=0), val)
-    without = weighted_nats(language_model.predict(val.x, verbose=0), val)
     metrics = {
-        "val_images": len(set(val_names)),
-        "val_captions": len(val.x),
+        **held_out_metrics(captioner, language_model, data, vocab),
+        "condition": args.condition,
+        "features": args.features,
         "decoder_fine_tuned": not args.freeze_decoder,
-        "val_nats_per_char_with_image": round(with_image, 4),
-        "val_nats_per_char_grey_image": round(grey_image, 4),
-        "val_nats_per_char_without_image": round(without, 4),
-        "val_bits_per_char_with_image": round(with_image / math.log(2), 4),
-        "val_bits_per_char_grey_image": round(grey_image / math.log(2), 4),
-        "val_bits_per_char_without_image": round(without / math.log(2), 4),
-        "image_gain_nats_per_char": round(without - with_image, 4),
-        "image_gain_vs_grey_nats_per_char": round(grey_image - with_image, 4),
-        "train_captions": len(train.x),
+        "train_captions": len(data["train"].x),
+        "head_epochs": args.head_epochs,
         "training_seconds": round(seconds, 1),
         "hardware": hardware(),
     }
     print(json.dumps(metrics))
+    run_dir = Path(args.run_dir)
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    (run_dir / "val_images.json").write_text(json.dumps(sorted(set(val_names))))
-    encoder.save_weights(run_dir / "encoder.weights.h5")
-    captioner.save_weights(run_dir / "captioner.weights.h5")
+    val_names = [data["names"][i] for i in data["val_images"]]
+    (run_dir / "val_images.json").write_text(json.dumps(val_names))
     if args.out:
-        decoder_name = Path(args.decoder_model).stem if args.decoder_model else "captions"
-        if not args.freeze_decoder:
-            decoder_name = export_decoder(captioner, config, info, metrics, Path(args.out))
-        meta = metadata(args, metrics, vocab, decoder_name)
-        export_encoder(encoder, config, meta, Path(args.out), val_images[:16])
-
-
-def export_decoder(captioner: keras.Model, config, info: dict, metrics: dict, out: Path) -> str:
-    """The fine-tuned decoder as its own step graph, beside the encoder."""
-    from training.charlm.export import export_with_info
-    from training.charlm.model import build_train_model
-
-    language_model = build_train_model(config, learning_rate=None)
-    copy_decoder(captioner, language_model, config.layers)
-    path = out.with_name(out.stem.removesuffix("_encoder") + "_image_decoder.onnx")
-    extra = {**info["extra"], "conditioned_on": "image"}
-    export_with_info(language_model, config, info, metrics, path, training_command(), extra)
-    return path.stem
-
-
-def metadata(args, metrics: dict, vocab: Vocabulary, decoder: str) -> ModelMetadata:
-    return ModelMetadata(
-        kind=CAPTION_ENCODER,
-        vocabulary=vocab.tokens,
-        max_length=0,
-        metrics=metrics,
-        data_sources=[{"file": Path(args.captions).name, "images": str(args.images)}],
-        training_command=training_command(),
-        trained_at=utc_now(),
-        extra={
-            "image_size": args.image_size,
-            "decoder": decoder,
-            "val_fraction": args.val_fraction,
-        },
-    )
-
-
-def export_encoder(
-    encoder: keras.Model, config, meta: ModelMetadata, out: Path, sample: np.ndarray
-) -> None:
-    import tensorflow as tf
-
-    from training.charlm.model import state_names
-    from training.onnx_export import attach_metadata, convert, write_checked
-
-    size = meta.extra["image_size"]
-    outputs = [i.replace("_in", "_init") for i, _ in state_names(config)]
-    inference = build_encoder(config, size, augment=False)
-    inference.set_weights(encoder.get_weights())
-    spec = [tf.TensorSpec([None, size, size, 3], tf.float32, name="image")]
-
-    @tf.function(input_signature=spec)
-    def encode(image):
-        return dict(zip(outputs, inference(image, training=False), strict=True))
-
-    proto = convert(encode, spec)
-    meta.extra["state"] = [
-        {"output": o, "decoder_input": i, "size": config.units}
-        for o, (i, _) in zip(outputs, state_names(config), strict=True)
-    ]
-    attach_metadata(proto, meta)
-    expected = [keras.ops.convert_to_numpy(t) for t in inference(sample, training=False)]
-
-    def parity(session) -> float:
-        got = session.run(outputs, {"image": sample})
-        return max(float(np.abs(g - e).max()) for g, e in zip(got, expected, strict=True))
-
-    diff = write_checked(proto, out, parity)
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB), parity max |diff| = {diff:.2g}")
+        decoder = export_decoder(captioner, config, info, metrics, args)
+        export_encoder(head, config, metrics, args, decoder, data)
