@@ -297,3 +297,29 @@ def test_a_narrow_beam_says_how_many_captions_it_can_give(services):
     result = services.caption.caption(CaptionRequest(image=image, count=5, beam_width=1))
     assert len(result.captions) == 1
     assert any("at most 1 caption;" in note for note in result.notes)
+
+
+def test_encoder_outputs_fill_only_the_state_they_name():
+    """An image fed at every step sets `image_in`; the LSTM state starts at zero."""
+    from types import SimpleNamespace
+
+    from bot.caption.encoder import encode_pixels
+    from bot.lm import StepGraph
+
+    layout = [
+        {"input": "h0_in", "output": "h0_out", "size": 3},
+        {"input": "c0_in", "output": "c0_out", "size": 3},
+        {"input": "image_in", "output": "image_out", "size": 2},
+    ]
+    graph = StepGraph(SimpleNamespace(metadata=SimpleNamespace(extra={"state": layout})))
+    encoder = SimpleNamespace(
+        metadata=SimpleNamespace(
+            extra={"state": [{"output": "image_init", "decoder_input": "image_in", "size": 2}]}
+        ),
+        run=lambda feeds: {"image_init": feeds["image"][:, 0, 0, :2].astype(np.float32)},
+    )
+    pixels = np.zeros((40, 4, 4, 3), np.uint8)
+    pixels[:, 0, 0, 0] = np.arange(40)  # more than one encoder batch
+    h, c, image = encode_pixels(encoder, graph, pixels)
+    assert h.shape == c.shape == (40, 3) and not h.any() and not c.any()
+    assert image.shape == (40, 2) and (image[:, 0] == np.arange(40)).all()

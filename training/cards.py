@@ -429,8 +429,8 @@ def caption_card(
         "",
         "Reproduce for the shipped pair: `python -m training evaluate caption --model "
         f"exported_models/{decoder}.onnx --encoder exported_models/{encoder_path.name} "
-        "--data HELD_OUT.csv --images ../shared/data/captions/images` (HELD_OUT.csv: the rows "
-        "of images/captions.csv whose image is held out).",
+        "--data ../shared/data/captions/images/captions.csv --images "
+        "../shared/data/captions/images --held-out`.",
         "",
         f"Control: a plain grey picture gets *{grey[0]}* (beam), *{grey[1]}*, *{grey[2]}*.",
         "",
