@@ -434,6 +434,13 @@ def caption_card(
         "",
         f"Control: a plain grey picture gets *{grey[0]}* (beam), *{grey[1]}*, *{grey[2]}*.",
         "",
+        "Against the targets (own image at least 8% below another image; retrieval at least "
+        f"25% of 100): this captioner reaches {e['own_image_below_other_image']:.1%} and "
+        f"{e['retrieval_rate']:.0%}. The pretrained features help where the from-scratch "
+        "encoder did not (0.3% and 1%), and dogs and people are told apart, but the picture "
+        "still moves the loss little: the decoder's language prior (dogs running through "
+        "water) wins on horses and snow, and a grey picture is called a dog.",
+        "",
         f"![image loss curve]({model_path.stem}_image_loss.png)",
         "",
         "Held-out photos (never trained on) with the beam-search caption (width 3, "
