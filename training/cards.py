@@ -419,6 +419,10 @@ def caption_card(
         f"images; {e['val_captions']} captions of {e['val_images']} held-out images for "
         "validation (early stopping) and every number below",
         f"- Hardware {e['hardware']}; training time {_fmt_seconds(e['training_seconds'])}",
+        "- Decoder's starting point: the caption language model trained without these "
+        "images' captions (`python -m training train caption ... --exclude-images "
+        "../shared/data/captions/images/captions.csv --run-dir runs/captions_noimg`, the "
+        "README's Training section; 4 epochs, 53 min on 2 CPU cores)",
         "",
         "Held-out captions, nats/char (END included), teacher forced; *own below other* is how "
         "much likelier a caption is under its own photo than under another held-out photo; "
