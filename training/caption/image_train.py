@@ -21,6 +21,7 @@ import numpy as np
 from bot.caption.tokens import normalize_caption
 from bot.errors import InvalidInput
 from bot.images import image_pixels, open_image
+from bot.lm import log_softmax
 from bot.vocabulary import Vocabulary
 from training.callbacks import standard_callbacks
 from training.caption.backbone import (
@@ -112,11 +113,14 @@ def caption_totals(captioner: keras.Model, features: np.ndarray, examples) -> np
     for lo in range(0, len(features), 512):
         rows = slice(lo, lo + 512)
         logits = captioner.predict([features[rows], examples.x[rows]], batch_size=256, verbose=0)
-        z = logits - logits.max(axis=-1, keepdims=True)
-        log_probs = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
-        picked = np.take_along_axis(log_probs, examples.y[rows][..., None], axis=-1)[..., 0]
-        totals.append(-(picked * examples.weights[rows]).sum(axis=1))
+        totals.append(logit_totals(logits, examples.y[rows], examples.weights[rows]))
     return np.concatenate(totals)
+
+
+def logit_totals(logits: np.ndarray, targets: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Weighted nats of each row's targets under (rows, steps, vocabulary) logits."""
+    picked = np.take_along_axis(log_softmax(logits), targets[..., None], axis=-1)[..., 0]
+    return -(picked * weights).sum(axis=1)
 
 
 def nats(captioner, features, examples) -> float:
@@ -140,10 +144,9 @@ def held_out_metrics(captioner, language_model, data: dict, vocab: Vocabulary) -
     other = nats(captioner, features[other_index], examples)
     grey_nats = nats(captioner, grey, examples)
     logits = language_model.predict(examples.x, batch_size=256, verbose=0)
-    z = logits - logits.max(axis=-1, keepdims=True)
-    log_probs = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
-    picked = np.take_along_axis(log_probs, examples.y[..., None], axis=-1)[..., 0]
-    without = float(-(picked * examples.weights).sum() / examples.weights.sum())
+    without = float(
+        logit_totals(logits, examples.y, examples.weights).sum() / examples.weights.sum()
+    )
     pool = data["val_images"][:RETRIEVAL_IMAGES]
     rate = retrieval(captioner, features[pool], [data["first_caption"][i] for i in pool], vocab)
     return {
