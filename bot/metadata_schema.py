@@ -123,7 +123,7 @@ _CAPTION_ENCODER = _kind(
         "properties": {
             "image_size": {"type": "integer", "minimum": 8, "maximum": 1024},
             "decoder": _NAME,
-            "condition": {"enum": ["state", "step"]},
+            "condition": {"enum": ["state", "step", "concepts"]},
             "features": {"enum": ["pooled", "classes"]},
             "state": {
                 "type": "array",

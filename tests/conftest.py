@@ -102,6 +102,7 @@ def write_train_args(text_file: Path, run_dir: Path, out: Path | None, epochs: i
 
 
 CAPTION_COLORS = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 40, 220)}
+CAPTION_TEMPLATES = ("a {} square", "the picture is {}", "a plain {} image")
 
 
 def png_bytes(rgb, size=(24, 24), fmt="PNG") -> bytes:
@@ -124,76 +125,70 @@ def caption_data(tmp_path_factory) -> tuple[Path, Path]:
     for i in range(30):
         name, rgb = list(CAPTION_COLORS.items())[i % 3]
         (images / f"img{i}.png").write_bytes(png_bytes(rgb))
-        for template in ("a {} square", "the picture is {}", "a plain {} image"):
+        for template in CAPTION_TEMPLATES:
             rows.append(f"img{i}.png,{template.format(name).capitalize()} .")
     csv_path = folder / "captions.csv"
     csv_path.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return csv_path, images
 
 
-def train_captioner(caption_data, out_dir: Path, run_root: Path) -> None:
+def concept_lm_captions(folder: Path) -> Path:
+    """Captions of other (absent) images, for the concept language model to learn from."""
+    rows = ["image,caption"]
+    for i in range(60):
+        name = list(CAPTION_COLORS)[i % 3]
+        rows += [f"text{i}.png,{t.format(name)}" for t in CAPTION_TEMPLATES]
+    path = folder / "lm_captions.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def tiny_lm_args(*words: str) -> list[str]:
+    return ["--units", "16", "--embedding", "8", "--batch-size", "16", "--val-fraction", "0.2",
+            *words]  # fmt: skip
+
+
+def train_plain_caption_lm(csv_path: Path, run_dir: Path, out: Path | None = None) -> None:
     from training.__main__ import build_parser
-    from training.caption.image_train import train_caption_image
     from training.caption.train import train_caption
 
+    argv = ["train", "caption", "--data", str(csv_path), "--epochs", "2", "--run-dir", str(run_dir)]
+    argv += tiny_lm_args("--sample-length", "20") + (["--out", str(out)] if out else [])
+    train_caption(build_parser().parse_args(argv))
+
+
+def train_image_captioner(caption_data, lm_run: Path, run_dir: Path, out: Path, *options: str):
+    from training.__main__ import build_parser
+    from training.caption.image_train import train_caption_image
+
     csv_path, images = caption_data
-    lm_run, image_run = run_root / "lm", run_root / "image"
-    parser = build_parser()
-    train_caption(
-        parser.parse_args(
-            [
-                "train",
-                "caption",
-                "--data",
-                str(csv_path),
-                "--units",
-                "16",
-                "--embedding",
-                "8",
-                "--epochs",
-                "2",
-                "--batch-size",
-                "16",
-                "--sample-length",
-                "20",
-                "--val-fraction",
-                "0.2",
-                "--run-dir",
-                str(lm_run),
-                "--out",
-                str(out_dir / "captions.onnx"),
-            ]
-        )
-    )
-    train_caption_image(
-        parser.parse_args(
-            [
-                "train",
-                "caption-image",
-                "--decoder-run",
-                str(lm_run),
-                "--captions",
-                str(csv_path),
-                "--images",
-                str(images),
-                "--head-epochs",
-                "3",
-                "--head-learning-rate",
-                "2e-2",
-                "--epochs",
-                "3",
-                "--batch-size",
-                "16",
-                "--learning-rate",
-                "1e-2",
-                "--val-fraction",
-                "0.2",
-                "--run-dir",
-                str(image_run),
-                "--out",
-                str(out_dir / "captions_encoder.onnx"),
-            ]
-        )
+    argv = ["train", "caption-image", "--decoder-run", str(lm_run), "--captions", str(csv_path)]
+    argv += ["--images", str(images), "--batch-size", "16", "--learning-rate", "1e-2"]
+    argv += ["--val-fraction", "0.2", "--run-dir", str(run_dir), "--out", str(out), *options]
+    train_caption_image(build_parser().parse_args(argv))
+
+
+def train_captioner(caption_data, out_dir: Path, run_root: Path) -> None:
+    """The shipped shape: a plain caption LM (no image), and the concept captioner."""
+    from training.__main__ import build_parser
+    from training.caption.concept_lm import train_caption_concepts
+
+    csv_path, _ = caption_data
+    train_plain_caption_lm(csv_path, run_root / "lm", out_dir / "captions.onnx")
+    concept_run = run_root / "concept_lm"
+    argv = ["train", "caption-concepts", "--data", str(concept_lm_captions(run_root))]
+    argv += ["--exclude-images", str(csv_path), "--epochs", "6", "--learning-rate", "1e-2"]
+    argv += ["--concepts", "20", "--run-dir", str(concept_run)]
+    train_caption_concepts(build_parser().parse_args(argv + tiny_lm_args()))
+    train_image_captioner(
+        caption_data,
+        concept_run,
+        run_root / "image",
+        out_dir / "captions_encoder.onnx",
+        "--condition",
+        "concepts",
+        "--epochs",
+        "3",
     )
 
 

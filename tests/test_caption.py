@@ -245,19 +245,18 @@ def test_evaluate_caption_with_and_without_images(model_dir, caption_data, capsy
     plain = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert plain["n_captions"] == 90 and plain["nats_per_char"] > 0
     assert plain["bits_per_char"] == pytest.approx(plain["nats_per_char"] / np.log(2), abs=1e-3)
-    argv = [
-        "evaluate",
-        "caption",
-        "--model",
-        model,
-        "--data",
-        str(csv_path),
-        "--images",
-        str(images),
-    ]
+    decoder = str(model_dir / "captions_image_decoder.onnx")
+    assert training_main(["evaluate", "caption", "--model", decoder, "--data", str(csv_path)]) == 0
+    no_image = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    encoder = str(model_dir / "captions_encoder.onnx")
+    argv = ["evaluate", "caption", "--model", decoder, "--encoder", encoder, "--data"]
+    argv += [str(csv_path), "--images", str(images)]
+    # An encoder whose outputs the decoder does not read is refused, not silently ignored.
+    assert training_main([*argv[:3], model, *argv[4:]]) == 2
+    assert "captions_encoder.onnx sets image_in" in capsys.readouterr().err
     assert training_main(argv) == 0
     both = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert both["nats_per_char_unconditional"] == plain["nats_per_char"]
+    assert both["nats_per_char_unconditional"] == no_image["nats_per_char"]
     assert both["nats_per_char"] > 0
     assert both["n_images"] == 30 and both["retrieval_images"] == 30
     assert both["retrieval_chance"] == pytest.approx(1 / 30, abs=1e-4)

@@ -61,8 +61,11 @@ def _color_train_parser(sub) -> None:
     p.add_argument("--verbose", action="store_true")
 
 
-def _lm_arguments(p: argparse.ArgumentParser, units: int, batch_size: int) -> None:
-    """Options shared by every language-model task (write, caption, paint)."""
+def _lm_arguments(
+    p: argparse.ArgumentParser, units: int, batch_size: int, exported: bool = True
+) -> None:
+    """Options shared by every language-model task (write, caption, paint); `exported`
+    models (all but the image decoder's starting point) also sample and export."""
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--units", type=int, default=units)
     p.add_argument("--embedding", type=int, default=64)
@@ -71,13 +74,17 @@ def _lm_arguments(p: argparse.ArgumentParser, units: int, batch_size: int) -> No
     p.add_argument("--learning-rate", type=float, default=2e-3)
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--patience", type=int, default=4, help="early-stopping patience (epochs)")
-    p.add_argument(
-        "--sample-length", type=int, default=200, help="tokens sampled after each epoch (0: none)"
-    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--run-dir", type=Path, required=True)
     p.add_argument("--resume", action="store_true", help="continue an interrupted run")
-    p.add_argument("--out", type=Path, help="ONNX file to export to when training ends")
+    if exported:
+        p.add_argument(
+            "--sample-length",
+            type=int,
+            default=200,
+            help="tokens sampled after each epoch (0: none)",
+        )
+        p.add_argument("--out", type=Path, help="ONNX file to export to when training ends")
 
 
 def _write_train_parser(sub) -> None:
@@ -128,6 +135,24 @@ def _caption_train_parsers(sub) -> None:
     _lm_arguments(p, units=256, batch_size=128)
 
     p = _handler(
+        sub.add_parser(
+            "caption-concepts", help="caption language model that reads concepts (image decoder)"
+        ),
+        "training.caption.concept_lm:train_caption_concepts",
+    )
+    p.add_argument("--data", type=Path, action="append", required=True, help="caption files")
+    p.add_argument(
+        "--exclude-images",
+        type=Path,
+        action="append",
+        required=True,
+        help="image,caption CSV whose images' captions are left out (the photos to caption)",
+    )
+    p.add_argument("--concepts", type=int, default=300, help="how many concept words")
+    p.add_argument("--val-fraction", type=float, default=0.1, help="share of images held out")
+    _lm_arguments(p, units=256, batch_size=256, exported=False)
+
+    p = _handler(
         sub.add_parser("caption-image", help="image encoder for a caption model"),
         "training.caption.image_train:train_caption_image",
     )
@@ -153,10 +178,17 @@ def _caption_train_parsers(sub) -> None:
     )
     p.add_argument(
         "--condition",
-        choices=["state", "step"],
+        choices=["state", "step", "concepts"],
         default="state",
         help="state: the image sets the decoder's initial state; step: an image vector "
-        "is fed with every character",
+        "is fed with every character; concepts: predicted concept probabilities are fed "
+        "with every character (--decoder-run from train caption-concepts)",
+    )
+    p.add_argument(
+        "--concept-l2",
+        type=float,
+        default=0.1,
+        help="L2 penalty of the concept classifier (concepts only)",
     )
     p.add_argument(
         "--head-epochs",

@@ -95,6 +95,17 @@ def evaluate_caption(args) -> dict:
         encoder = engine.load_file(Path(encoder_path))
     except ValueError as exc:
         raise UserError(str(exc)) from None
+    unread = [
+        s["decoder_input"]
+        for s in encoder.metadata.extra["state"]
+        if s["decoder_input"] not in {e["input"] for e in graph.layout}
+    ]
+    if unread:
+        raise UserError(
+            f"{Path(encoder_path).name} sets {', '.join(unread)}, which "
+            f"{Path(args.model).name} does not read: use the decoder named in its metadata "
+            f"({encoder.metadata.extra['decoder']}.onnx)"
+        )
     missing = [
         c.image for c in data.captions if not c.image or not (args.images / c.image).exists()
     ]

@@ -20,6 +20,7 @@ from training.caption.image_model import (
     IMAGE_STATE,
     build_decoder_step,
     copy_decoder,
+    every_step,
     head_outputs,
 )
 from training.charlm.model import LMConfig, state_names
@@ -28,7 +29,7 @@ from training.runtime import training_command, utc_now
 
 def decoder_layout(config: LMConfig, condition: str) -> list[dict]:
     layout = [{"input": i, "output": o, "size": config.units} for i, o in state_names(config)]
-    if condition == "step":
+    if every_step(condition):
         layout.append({"input": IMAGE_STATE[0], "output": IMAGE_STATE[1], "size": config.embedding})
     return layout
 

@@ -2,13 +2,15 @@
 
 The backbone (MobileNetV2, see `backbone.py`) is not part of these Keras models: they
 start from its features, computed once. A small head maps the features to what the
-decoder is conditioned on, in one of two ways (both measured):
+decoder is conditioned on, in one of three ways (all measured):
 
 - `state`: the decoder's initial (h, c) per layer, as in Show and Tell;
 - `step`: an image vector concatenated with the character embedding at every step. In the
   exported step graph the vector travels as one more state entry (`image_in` ->
   `image_out`, passed through unchanged), so the bot's generic pipeline (batcher, beam
-  search) carries it like the LSTM state, with no new plumbing.
+  search) carries it like the LSTM state, with no new plumbing;
+- `concepts`: as `step`, but the vector is made from predicted concept probabilities
+  (`concepts.py`), and the decoder was pretrained to read them.
 
 The decoder layers are named as in the caption language model and start from its
 weights; for `step` the first LSTM's kernel gains rows for the image vector, set to zero,
@@ -23,14 +25,19 @@ from keras import layers
 
 from training.charlm.model import LMConfig, state_names
 
-CONDITIONS = ("state", "step")
+CONDITIONS = ("state", "step", "concepts")
 IMAGE_STATE = ("image_in", "image_out")
 DECODER_LAYERS = ("embed", "logits")
 
 
+def every_step(condition: str) -> bool:
+    """Whether the image vector is fed with every character (else: the initial state)."""
+    return condition != "state"
+
+
 def head_outputs(config: LMConfig, condition: str) -> list[tuple[str, str, int]]:
     """(encoder output, decoder state input, size) for each conditioning tensor."""
-    if condition == "state":
+    if not every_step(condition):
         return [(i.replace("_in", "_init"), i, config.units) for i, _ in state_names(config)]
     return [("image_init", IMAGE_STATE[0], config.embedding)]
 
@@ -116,7 +123,7 @@ def build_captioner(config: LMConfig, head: keras.Model, condition: str) -> kera
     conditioning = head(features)
     if not isinstance(conditioning, list | tuple):
         conditioning = [conditioning]
-    states, image = (conditioning, None) if condition == "state" else (None, conditioning[0])
+    states, image = (None, conditioning[0]) if every_step(condition) else (conditioning, None)
     logits, _ = _decoder(config, tokens, image, states, training_dropout=True)
     return keras.Model([features, tokens], logits, name="captioner")
 
@@ -126,7 +133,7 @@ def build_decoder_step(config: LMConfig, condition: str) -> keras.Model:
     tokens = keras.Input(shape=(1,), dtype="int32", name="tokens")
     states_in = [keras.Input(shape=(config.units,), name=n) for n, _ in state_names(config)]
     image = None
-    if condition == "step":
+    if every_step(condition):
         image = keras.Input(shape=(config.embedding,), name=IMAGE_STATE[0])
     logits, states_out = _decoder(config, tokens, image, states_in, training_dropout=False)
     logits = layers.Reshape((config.vocab_size,))(logits)

@@ -32,6 +32,13 @@ from training.caption.backbone import (
     convert_backbone,
     file_digest,
 )
+from training.caption.concept_lm import load_concept_run
+from training.caption.concepts import (
+    encoder_head,
+    fit_classifier,
+    image_targets,
+    out_of_fold,
+)
 from training.caption.data import MAX_CAPTION, MIN_CAPTION, caption_examples, is_validation
 from training.caption.image_export import export_decoder, export_encoder
 from training.caption.image_model import (
@@ -83,17 +90,20 @@ def image_features(args, backbone: Backbone, names: list[str]) -> dict:
     digest = file_digest(args.backbone)
     if cache.exists():
         stored = np.load(cache)
-        if str(stored["backbone"]) == digest and list(stored["names"]) == names:
+        fresh = str(stored["backbone"]) == digest and f"mirror_{FEATURES}" in stored.files
+        if fresh and list(stored["names"]) == names:
             return {k: stored[k] for k in stored.files}
     started = time.perf_counter()
     kept, pixels = load_pixels([args.images / n for n in names])
     grey = np.full((1, IMAGE_SIZE, IMAGE_SIZE, 3), GREY, np.uint8)
     computed = backbone(np.concatenate([pixels, grey]))
+    mirrored = backbone(pixels[:, :, ::-1])  # a second view of each photo, for the classifier
     result = {
         "names": np.array([names[i] for i in kept]),
         "backbone": np.array(digest),
         **{k: v[:-1] for k, v in computed.items()},
         **{f"grey_{k}": v[-1:] for k, v in computed.items()},
+        **{f"mirror_{k}": v for k, v in mirrored.items()},
     }
     np.savez(cache, **result)
     print(f"features of {len(kept)} images in {time.perf_counter() - started:.0f} s")
@@ -135,18 +145,21 @@ def retrieval(captioner, features: np.ndarray, texts: list[str], vocab: Vocabula
     return float((totals.reshape(n, n).argmin(axis=1) == np.arange(n)).mean())
 
 
-def held_out_metrics(captioner, language_model, data: dict, vocab: Vocabulary) -> dict:
-    """Every held-out number the card reports, in nats/char over the same captions."""
+def lm_nats(language_model: keras.Model, examples) -> float:
+    """Nats/char of a plain caption language model (no image)."""
+    logits = language_model.predict(examples.x, batch_size=256, verbose=0)
+    return float(logit_totals(logits, examples.y, examples.weights).sum() / examples.weights.sum())
+
+
+def held_out_metrics(captioner, without: float, data: dict, vocab: Vocabulary) -> dict:
+    """Every held-out number the card reports, in nats/char over the same captions;
+    `without` is the no-image score of the decoder's starting point."""
     features, examples, own = data["features"], data["val"], data["val_index"]
     other_index = np.array([data["other"][i] for i in own])
     grey = np.repeat(data["grey"], len(own), axis=0)
     with_image = nats(captioner, features[own], examples)
     other = nats(captioner, features[other_index], examples)
     grey_nats = nats(captioner, grey, examples)
-    logits = language_model.predict(examples.x, batch_size=256, verbose=0)
-    without = float(
-        logit_totals(logits, examples.y, examples.weights).sum() / examples.weights.sum()
-    )
     pool = data["val_images"][:RETRIEVAL_IMAGES]
     rate = retrieval(captioner, features[pool], [data["first_caption"][i] for i in pool], vocab)
     return {
@@ -188,6 +201,8 @@ def prepare(args, vocab: Vocabulary) -> dict:
     key = FEATURES if args.features == "pooled" else CLASSES
     _, sample = load_pixels([args.images / names[i] for i in val_images[:4]])
     return {
+        "captions": [captions[n] for n in names],
+        "mirror": found[f"mirror_{key}"],
         "vocabulary": vocab.tokens,
         "sample_pixels": sample,
         "backbone": backbone,
@@ -234,18 +249,13 @@ def fit(captioner, data: dict, args, epochs: int, learning_rate: float, resume: 
     )
 
 
-def train_caption_image(args) -> None:
-    keras.utils.set_random_seed(args.seed)
-    info, config, language_model = load_run(args.decoder_run)
-    vocab = Vocabulary(info["vocabulary"])
-    Path(args.run_dir).mkdir(parents=True, exist_ok=True)
-    data = prepare(args, vocab)
-    features = data["features"]
-    train_features = features[np.unique(data["train_index"])]
+def _head_captioner(args, run: tuple, data: dict) -> tuple:
+    """`state` or `step`: a head on the features, the decoder from a plain caption LM."""
+    _, config, language_model = run
+    train_features = data["features"][np.unique(data["train_index"])]
     head = build_head(config, train_features, args.condition, args.feature_dropout)
     captioner = build_captioner(config, head, args.condition)
     copy_decoder(language_model, captioner, config.layers)
-    started = time.perf_counter()
     if args.head_epochs:
         # First the head alone (and, for `step`, the first LSTM, where the image enters)
         # at a higher rate: fine-tuned together from the start, the decoder learns the
@@ -255,9 +265,72 @@ def train_caption_image(args) -> None:
         fit(captioner, data, args, args.head_epochs, args.head_learning_rate, resume=False)
     set_decoder_trainable(captioner, config.layers, set() if args.freeze_decoder else None)
     fit(captioner, data, args, args.epochs, args.learning_rate, resume=bool(args.head_epochs))
+    return captioner, head, lm_nats(language_model, data["val"]), {}
+
+
+def _concept_captioner(args, run: tuple, data: dict) -> tuple:
+    """`concepts`: a concept classifier on the features, the decoder from a caption LM that
+    learned to read concepts; the decoder is fine-tuned on out-of-fold predictions. The
+    captioner reads concept probabilities, so they replace `data`'s features (and grey)."""
+    info, config, captioner = run
+    concepts = info["concepts"]
+    targets = np.stack([image_targets(concepts, c) for c in data["captions"]])
+    train = np.unique(data["train_index"])
+    views = [data["features"][train], data["mirror"][train]]
+    classifier = fit_classifier(
+        np.concatenate(views), np.tile(targets[train], (2, 1)), args.concept_l2
+    )
+    probabilities = classifier.predict(data["features"], verbose=0)
+    probabilities[train] = out_of_fold(views, targets[train], args.concept_l2)
+    grey = classifier.predict(data["grey"], verbose=0)
+    prior = np.asarray(info["concept_prior"], np.float32)[None]
+    held = data["val_images"]
+    no_image = np.repeat(prior, len(data["val_index"]), axis=0)
+    without = nats(captioner, no_image, data["val"])
+    data["features"], data["grey"] = probabilities, grey
+    set_decoder_trainable(captioner, config.layers, set() if args.freeze_decoder else None)
+    fit(captioner, data, args, args.epochs, args.learning_rate, resume=False)
+    extra = {
+        "concepts": len(concepts),
+        "concept_l2": args.concept_l2,
+        "concept_auc_held_out": round(mean_auc(targets[held] > 0, probabilities[held]), 4),
+        "val_nats_per_char_concept_prior": round(nats(captioner, no_image, data["val"]), 4),
+    }
+    top = {
+        data["names"][i]: [concepts[k] for k in np.argsort(-probabilities[i])[:5]]
+        for i in held[:12]
+    }
+    (Path(args.run_dir) / "concepts_held_out.json").write_text(json.dumps(top, indent=1))
+    return captioner, encoder_head(classifier, captioner.get_layer("head")), without, extra
+
+
+def mean_auc(truth: np.ndarray, scores: np.ndarray) -> float:
+    """Mean ROC AUC over the columns that have both classes (rank formula, no ties)."""
+    aucs = []
+    for k in range(truth.shape[1]):
+        positive = truth[:, k]
+        if 0 < positive.sum() < len(positive):
+            ranks = scores[:, k].argsort().argsort() + 1
+            n_pos, n_neg = positive.sum(), len(positive) - positive.sum()
+            aucs.append((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    return float(np.mean(aucs))
+
+
+def train_caption_image(args) -> None:
+    keras.utils.set_random_seed(args.seed)
+    Path(args.run_dir).mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    concepts = args.condition == "concepts"
+    run = (load_concept_run if concepts else load_run)(args.decoder_run)
+    info, config, _ = run
+    vocab = Vocabulary(info["vocabulary"])
+    data = prepare(args, vocab)
+    train = _concept_captioner if concepts else _head_captioner
+    captioner, head, without, extra = train(args, run, data)
     seconds = time.perf_counter() - started
     metrics = {
-        **held_out_metrics(captioner, language_model, data, vocab),
+        **held_out_metrics(captioner, without, data, vocab),
+        **extra,
         "condition": args.condition,
         "features": args.features,
         "decoder_fine_tuned": not args.freeze_decoder,
