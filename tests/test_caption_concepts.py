@@ -53,7 +53,7 @@ def test_out_of_fold_predictions_never_see_their_own_image():
 def test_concept_captioner_names_the_colour_it_sees(model_dir, tmp_path):
     """The shipped shape end to end: held-out images' top concepts are their colour."""
     runs = sorted(model_dir.parent.glob("crun*/image/concepts_held_out.json"))
-    top = json.loads(runs[0].read_text())
+    top = {k: [w for w, _ in v] for k, v in json.loads(runs[0].read_text()).items()}
     colours = {"red", "green", "blue"}
     index = {int(name[3:-4]): words for name, words in top.items()}
     names = ["red", "green", "blue"]
@@ -77,3 +77,24 @@ def test_head_variants_still_train_and_export(caption_data, tmp_path, condition)
     engine = InferenceEngine(out.parent, prefer_gpu=False)
     for name in ("captions_encoder.onnx", "captions_image_decoder.onnx"):
         assert engine.load_file(out.parent / name).metadata.kind
+
+
+def test_caption_card_reports_the_controls_and_the_concepts(model_dir, caption_data, tmp_path):
+    import shutil
+
+    from training.__main__ import main as training_main
+
+    csv_path, images = caption_data
+    for f in ("captions.onnx", "captions_encoder.onnx", "captions_image_decoder.onnx"):
+        shutil.copy(model_dir / f, tmp_path / f)
+    (tmp_path / "captions_loss.png").write_bytes(b"")
+    image_run = sorted(model_dir.parent.glob("crun*/image"))[0]
+    argv = ["card", "caption", "--model", str(tmp_path / "captions.onnx"), "--encoder"]
+    argv += [str(tmp_path / "captions_encoder.onnx"), "--data", str(csv_path), "--images"]
+    argv += [str(images), "--image-run", str(image_run), "--note", "A note."]
+    assert training_main(argv) == 0
+    card = (tmp_path / "captions.md").read_text()
+    assert "| concepts, every step |" in card and "Control: a plain grey picture gets" in card
+    assert "(concepts: red " in card or "(concepts: green " in card or "(concepts: blue " in card
+    assert "A note." in card and "trained without these images' captions" in card
+    assert (tmp_path / "captions_examples.png").stat().st_size > 1000

@@ -294,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--images", type=Path, required=True)
     p.add_argument("--image-run", type=Path, required=True, help="the shipped captioner's run")
+    p.add_argument("--note", default="", help="what the examples show, after the targets")
     p.add_argument(
         "--variant-run",
         type=Path,

@@ -8,6 +8,7 @@ each caption given the concepts that the other captions of its image mention (se
 
 from __future__ import annotations
 
+import csv
 import json
 import warnings
 from collections import defaultdict
@@ -110,9 +111,11 @@ def train_caption_concepts(args) -> None:
     val_vectors, val_examples = _inputs(concepts, val, prior, vocab, args.seed + 1)
     print(f"{len(train_vectors):,} training and {len(val_vectors):,} validation captions")
     model = build_concept_lm(config, len(concepts))
-    if args.resume and (run_dir / BEST_WEIGHTS).exists():
+    done = run_summary(run_dir)["epochs"] if args.resume else 0
+    if done and (run_dir / BEST_WEIGHTS).exists():
+        # The best weights, not the last (the optimizer's moments start afresh).
         model.load_weights(run_dir / BEST_WEIGHTS)
-        print(f"resumed from {run_dir / BEST_WEIGHTS}")
+        print(f"resumed after epoch {done} from {run_dir / BEST_WEIGHTS}")
     model.compile(
         optimizer=keras.optimizers.Adam(args.learning_rate, clipnorm=5.0),
         loss=keras.losses.SparseCategoricalCrossentropy(
@@ -126,6 +129,7 @@ def train_caption_concepts(args) -> None:
         validation_data=([val_vectors, val_examples.x], val_examples.y, val_examples.weights),
         batch_size=args.batch_size,
         epochs=args.epochs,
+        initial_epoch=done,
         verbose=2,
         callbacks=standard_callbacks(
             run_dir,
@@ -135,3 +139,14 @@ def train_caption_concepts(args) -> None:
             resume=args.resume,
         ),
     )
+
+
+def run_summary(run_dir: Path) -> dict:
+    """Epochs run, best validation loss and training time, from the run's CSV log."""
+    log = Path(run_dir) / "log.csv"
+    rows = list(csv.DictReader(log.open())) if log.exists() else []
+    return {
+        "epochs": len(rows),
+        "best_val_loss": round(min((float(r["val_loss"]) for r in rows), default=0.0), 4),
+        "seconds": round(sum(float(r["epoch_seconds"]) for r in rows), 1),
+    }

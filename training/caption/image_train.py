@@ -32,7 +32,7 @@ from training.caption.backbone import (
     convert_backbone,
     file_digest,
 )
-from training.caption.concept_lm import load_concept_run
+from training.caption.concept_lm import load_concept_run, run_summary
 from training.caption.concepts import (
     encoder_head,
     fit_classifier,
@@ -291,13 +291,20 @@ def _concept_captioner(args, run: tuple, data: dict) -> tuple:
     set_decoder_trainable(captioner, config.layers, set() if args.freeze_decoder else None)
     fit(captioner, data, args, args.epochs, args.learning_rate, resume=False)
     extra = {
+        "decoder_start": {
+            "training_command": info["training_command"],
+            **run_summary(args.decoder_run),
+        },
         "concepts": len(concepts),
         "concept_l2": args.concept_l2,
         "concept_auc_held_out": round(mean_auc(targets[held] > 0, probabilities[held]), 4),
         "val_nats_per_char_concept_prior": round(nats(captioner, no_image, data["val"]), 4),
     }
-    top = {
-        data["names"][i]: [concepts[k] for k in np.argsort(-probabilities[i])[:5]]
+    top = {  # what the encoder is confident of, for the card's held-out photos
+        data["names"][i]: [
+            [concepts[k], round(float(probabilities[i, k]), 3)]
+            for k in np.argsort(-probabilities[i])[:5]
+        ]
         for i in held[:12]
     }
     (Path(args.run_dir) / "concepts_held_out.json").write_text(json.dumps(top, indent=1))
