@@ -26,6 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from bot.batching import BatcherPool  # noqa: E402
 from bot.engine import InferenceEngine  # noqa: E402
 from bot.paint.service import PaintRequest, PaintService  # noqa: E402
+from bot.paint.tokens import context_at, context_kinds  # noqa: E402
 from bot.sampling import SamplingConfig, sample  # noqa: E402
 
 MODELS = ROOT / "exported_models"
@@ -41,7 +42,8 @@ def tutorial_paint(pixels: int, seed: int) -> float:
     model = build_train_model(LMConfig(**extra["config"]), learning_rate=None)
     model.load_weights(MODELS / "monet.weights.h5")
     size, k = extra["size"], extra["start_token"]
-    uses_context = bool(extra["contexts"])
+    kinds = context_kinds(extra["contexts"])
+    uses_context = bool(kinds)
     canvas = np.zeros(size * size, np.int32)
     rng = np.random.default_rng(seed)
     config = SamplingConfig(1.0)
@@ -50,10 +52,9 @@ def tutorial_paint(pixels: int, seed: int) -> float:
         lo = max(0, t - WINDOW + 1)
         positions = np.arange(lo, t + 1)
         previous = np.where(positions > 0, canvas[positions - 1], k)
-        if not uses_context:
-            return [previous[None]]
-        above = np.where(positions >= size, canvas[positions - size], k)
-        return [previous[None], above[None], (positions % size)[None]]
+        painted = canvas.tolist()
+        contexts = [context_at(painted[:p], size, k, kinds) for p in positions]
+        return [previous[None], *(np.array(c, np.int32)[None] for c in zip(*contexts))]
 
     model.predict(window(0), verbose=0)  # warm-up, not timed
     started = time.perf_counter()

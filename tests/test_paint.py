@@ -14,7 +14,7 @@ from PIL import Image
 from bot.discord_app.paint_cog import PaintCog
 from bot.errors import InvalidInput
 from bot.paint.service import PaintRequest
-from bot.paint.tokens import step_inputs
+from bot.paint.tokens import KINDS, context_at, context_kinds, step_inputs
 from tests.conftest import paint_train_args
 from tests.test_color_cog import fake_interaction
 from training.__main__ import main as training_main
@@ -38,12 +38,32 @@ def test_palette_recovers_the_colours(painting_dir):
     assert np.abs(restored.astype(int) - pixels.astype(int)).max() <= 2
 
 
-def test_step_inputs_previous_above_and_column():
+def test_step_inputs_previous_neighbours_and_position():
     indices = np.arange(6).reshape(1, 2, 3)  # rows [0 1 2] [3 4 5]
-    previous, above, column = step_inputs(indices, k=9)
+    kinds = ("above", "column", "above_left", "above_right", "row")
+    previous, above, column, left, right, row = step_inputs(indices, 9, kinds)
     assert previous.tolist() == [[9, 0, 1, 2, 3, 4]]
     assert above.tolist() == [[9, 9, 9, 0, 1, 2]]
     assert column.tolist() == [[0, 1, 2, 0, 1, 2]]
+    assert left.tolist() == [[9, 9, 9, 9, 0, 1]]
+    assert right.tolist() == [[9, 9, 9, 1, 2, 9]]
+    assert row.tolist() == [[0, 0, 0, 1, 1, 1]]
+
+
+@pytest.mark.parametrize("kinds", [(), ("above", "column"), KINDS])
+def test_painting_sees_the_contexts_it_was_trained_on(kinds):
+    """Generation (one pixel at a time) and training (whole streams) agree everywhere."""
+    indices = np.random.default_rng(0).integers(0, 5, (1, 4, 4))
+    streams = step_inputs(indices, 5, kinds)[1:]
+    tokens = indices.reshape(-1).tolist()
+    for t in range(16):
+        assert context_at(tokens[:t], 4, 5, kinds) == tuple(s[0, t] for s in streams)
+
+
+def test_files_without_context_kinds_read_as_above_and_column():
+    assert context_kinds([{"input": "context_0"}, {"input": "context_1"}]) == ("above", "column")
+    assert context_kinds([{"input": "context_0", "kind": "row"}]) == ("row",)
+    assert context_kinds([]) == ()
 
 
 def test_same_seed_same_painting(services):

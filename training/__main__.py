@@ -223,11 +223,13 @@ def _paint_train_parser(sub) -> None:
     p.add_argument("--data", type=Path, required=True, help="folder of images")
     p.add_argument("--size", type=int, default=64, help="paintings are size x size pixels")
     p.add_argument("--colors", type=int, default=64, help="palette size K (k-means)")
+    from training.paint.variants import VARIANTS as PAINT_VARIANTS
+
     p.add_argument(
         "--variant",
-        choices=["above", "previous"],
+        choices=list(PAINT_VARIANTS),
         default="above",
-        help="above: previous pixel + pixel above + column; previous: tutorial",
+        help="; ".join(f"{name}: {text}" for name, (text, _) in PAINT_VARIANTS.items()),
     )
     p.add_argument("--seq-len", type=int, default=512, help="training window in pixels")
     _lm_arguments(p, units=192, batch_size=32)

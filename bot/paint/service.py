@@ -16,6 +16,7 @@ from bot.engine import InferenceEngine
 from bot.errors import InvalidInput, ModelUnavailable
 from bot.lm import StepGraph
 from bot.model_specs import CHARLM
+from bot.paint.tokens import context_at, context_kinds
 from bot.sampling import SamplingConfig
 
 MAX_SEED = 2**31 - 1
@@ -66,19 +67,14 @@ def render_png(
 
 @dataclass(kw_only=True)
 class PixelGeneration(Generation):
-    """A painting as a generation: its contexts are the pixel above and the column."""
+    """A painting as a generation: its contexts are the ones its model names (`tokens.py`)."""
 
     size: int
-    uses_context: bool
+    kinds: tuple[str, ...]
     on_rows: Callable[[np.ndarray, int], None] | None = None
 
     def next_contexts(self) -> tuple[int, ...]:
-        if not self.uses_context:
-            return ()
-        position = len(self.tokens)  # the pixel about to be predicted
-        row, col = divmod(position, self.size)
-        above = self.tokens[position - self.size] if row else self.prompt[0]
-        return (above, col)
+        return context_at(self.tokens, self.size, self.prompt[0], self.kinds)
 
     def canvas(self) -> np.ndarray:
         flat = np.zeros(self.size * self.size, np.int32)
@@ -102,6 +98,7 @@ class Painter:
         self.size = int(extra["size"])
         self.start = int(extra["start_token"])
         self.palette = np.asarray(extra["palette"], np.uint8)
+        self.kinds = context_kinds(extra.get("contexts", []))
 
     def generation(
         self,
@@ -117,7 +114,7 @@ class Painter:
             rng=rng,
             banned=[self.start],
             size=self.size,
-            uses_context=bool(self.graph.contexts),
+            kinds=self.kinds,
             on_rows=on_rows,
             deadline=deadline,
         )

@@ -15,7 +15,7 @@ import numpy as np
 
 from bot.engine import InferenceEngine
 from bot.lm import StepGraph, log_softmax
-from bot.paint.tokens import step_inputs
+from bot.paint.tokens import context_kinds, step_inputs
 from training.errors import UserError
 from training.paint.data import load_paintings, quantize
 
@@ -24,14 +24,12 @@ def painting_nats(graph: StepGraph, indices: np.ndarray) -> float:
     """Total nats of all pixels of `indices` (n, h, w) under the step model."""
     extra = graph.model.metadata.extra
     k = extra["start_token"]
-    previous, above, column = step_inputs(indices, k)
+    previous, *contexts = step_inputs(indices, k, context_kinds(extra.get("contexts", [])))
     targets = indices.reshape(len(indices), -1)
-    uses_context = bool(graph.contexts)
     state = graph.zero_state(len(indices))
     total = 0.0
     for t in range(targets.shape[1]):
-        contexts = (above[:, t], column[:, t]) if uses_context else ()
-        logits, state = graph(previous[:, t], state, contexts)
+        logits, state = graph(previous[:, t], state, [c[:, t] for c in contexts])
         total -= float(log_softmax(logits)[np.arange(len(indices)), targets[:, t]].sum())
     return total
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.paint.tokens import step_inputs
+from bot.paint.tokens import NEIGHBOURS, context_size, step_inputs
 from bot.render import hex_color
 from training.charlm.train import Examples, lm_config, lm_settings, run_info, train_lm
 from training.paint.data import (
@@ -17,11 +17,7 @@ from training.paint.data import (
     quantization_psnr,
     quantize,
 )
-
-VARIANTS = {
-    "above": "previous pixel + pixel above + column",
-    "previous": "previous pixel only (the tutorial's model)",
-}
+from training.paint.variants import MEANINGS, VARIANTS
 
 
 def windows(arrays: list[np.ndarray], seq_len: int) -> list[np.ndarray]:
@@ -30,11 +26,10 @@ def windows(arrays: list[np.ndarray], seq_len: int) -> list[np.ndarray]:
 
 
 def paint_examples(indices: np.ndarray, k: int, seq_len: int, variant: str) -> Examples:
-    previous, above, column = step_inputs(indices, k)
+    streams = step_inputs(indices, k, VARIANTS[variant][1])
     targets = indices.reshape(len(indices), -1).astype(np.int32)
-    previous, above, column, targets = windows([previous, above, column, targets], seq_len)
-    x = [previous, above, column] if variant == "above" else previous
-    return Examples(x, targets)
+    *inputs, targets = windows([*streams, targets], seq_len)
+    return Examples(inputs if len(inputs) > 1 else inputs[0], targets)
 
 
 def train_paint(args) -> None:
@@ -53,9 +48,14 @@ def train_paint(args) -> None:
     k = args.colors
     settings = lm_settings(args, args.seq_len)
     settings.sample_length = 0  # samples are paintings: see `python -m bot paint`
+    kinds = VARIANTS[args.variant][1]
     contexts = [
-        {"meaning": f"pixel above (index {k} on the first row)"},
-        {"meaning": "column of the pixel being predicted"},
+        {
+            "kind": kind,
+            "meaning": MEANINGS[kind]
+            + (f" (index {k} off the canvas)" if kind in NEIGHBOURS else ""),
+        }
+        for kind in kinds
     ]
     info = run_info(
         [hex_color(tuple(int(v) for v in c)) for c in palette] + ["<start>"],
@@ -80,12 +80,13 @@ def train_paint(args) -> None:
             "start_token": k,
             "palette": palette.tolist(),
             "quantization_psnr_db": round(psnr, 2),
-            "contexts": contexts if args.variant == "above" else [],
+            "contexts": contexts,
         },
     )
     config = lm_config(k + 1, args)
-    if args.variant == "above":
-        config = type(config)(**{**config.as_dict(), "contexts": (k + 1, size)})
+    if kinds:
+        sizes = tuple(context_size(kind, k, size) for kind in kinds)
+        config = type(config)(**{**config.as_dict(), "contexts": sizes})
     result = train_lm(
         args.run_dir,
         config,
