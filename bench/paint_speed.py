@@ -54,7 +54,7 @@ def tutorial_paint(pixels: int, seed: int) -> float:
         previous = np.where(positions > 0, canvas[positions - 1], k)
         painted = canvas.tolist()
         contexts = [context_at(painted[:p], size, k, kinds) for p in positions]
-        return [previous[None], *(np.array(c, np.int32)[None] for c in zip(*contexts))]
+        return [previous[None], *(np.array(c, np.int32)[None] for c in zip(*contexts, strict=True))]
 
     model.predict(window(0), verbose=0)  # warm-up, not timed
     started = time.perf_counter()
