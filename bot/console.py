@@ -82,6 +82,7 @@ def color_payload(services: Services, args: argparse.Namespace, output_dir: Path
         "source": result.source,
         "image": str(path),
         "notes": result.notes,
+        "alternatives": result.alternative_hexes,
     }
 
 
@@ -91,7 +92,9 @@ def color_text(payload: dict, colour: bool) -> str:
     block = f"{color_block(rgb)}  " if colour else ""
     head = f"{block}{payload['name']}: {payload['hex']}  rgb{rgb}  ({source})"
     notes = [f"  note: {n}" for n in payload["notes"]]
-    return "\n".join([head, *notes, f"  swatch: {payload['image']}"])
+    also = payload.get("alternatives") or []
+    others = [f"  also: {', '.join(also)}"] if also else []
+    return "\n".join([head, *others, *notes, f"  swatch: {payload['image']}"])
 
 
 def write_arguments(parser: argparse.ArgumentParser, services: Services | None) -> None:

@@ -56,6 +56,11 @@ _COLOR = _kind(
                 "type": "object",
                 "additionalProperties": {"type": "string", "pattern": "^#?[0-9a-fA-F]{6}$"},
             },
+            "bins": {
+                "type": "array",
+                "minItems": 2,
+                "items": {"type": "string", "pattern": "^#?[0-9a-fA-F]{6}$"},
+            },
         },
     },
 )

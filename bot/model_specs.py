@@ -17,7 +17,11 @@ def expected_io(meta: ModelMetadata) -> tuple[list[TensorSpec], list[TensorSpec]
     if meta.kind == COLOR:
         return (
             [TensorSpec("chars", "int32", (None, meta.max_length))],
-            [TensorSpec("rgb", "float", (None, 3))],
+            [
+                TensorSpec("bins", "float", (None, len(meta.extra["bins"])))
+                if "bins" in meta.extra
+                else TensorSpec("rgb", "float", (None, 3))
+            ],
         )
     if meta.kind == CHARLM:
         size = len(meta.vocabulary)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 SWATCH_SIZE = (512, 256)
@@ -50,23 +51,45 @@ def _blend_palette(background: tuple[int, int, int], ink: tuple[int, int, int]) 
     return palette
 
 
-def swatch_png(rgb: tuple[int, int, int], title: str, size: tuple[int, int] = SWATCH_SIZE) -> bytes:
-    """A flat swatch with the name and hex drawn on it in a contrasting colour.
+def swatch_png(
+    rgb: tuple[int, int, int],
+    title: str,
+    size: tuple[int, int] = SWATCH_SIZE,
+    alternatives: list[tuple[int, int, int]] = (),
+) -> bytes:
+    """A flat swatch with the name and hex drawn on it in a contrasting colour; any
+    alternatives are stacked in a band on the right, each with its own hex.
 
-    The text is drawn as a coverage mask and stored as a 16-colour palette image (the
-    background, the ink and the shades between), which encodes several times faster than
+    The text is drawn as a coverage mask and stored as a palette image (per region: the
+    background, the ink and 14 shades between), which encodes several times faster than
     a full-colour PNG and is smaller, with the same look.
     """
+    width, height = size
+    band = width // 4 if alternatives else 0
     mask = Image.new("L", size, 0)
     draw = ImageDraw.Draw(mask)
-    margin = size[0] // 16
-    title_font = _fit_font(draw, title, size[0] - 2 * margin, size[1] // 6)
+    margin = width // 16
+    main_width = width - band
+    title_font = _fit_font(draw, title, main_width - 2 * margin, height // 6)
     draw.text((margin, margin), title, fill=255, font=title_font)
     code = f"{hex_color(rgb)}   rgb({rgb[0]}, {rgb[1]}, {rgb[2]})"
-    code_font = _fit_font(draw, code, size[0] - 2 * margin, size[1] // 10)
-    draw.text((margin, size[1] - margin), code, fill=255, font=code_font, anchor="ls")
-    image = Image.frombytes("P", size, mask.point(_TO_LEVEL).tobytes())
-    image.putpalette(_blend_palette(rgb, contrasting_text_color(rgb)))
+    code_font = _fit_font(draw, code, main_width - 2 * margin, height // 10)
+    draw.text((margin, height - margin), code, fill=255, font=code_font, anchor="ls")
+    levels = np.array(mask.point(_TO_LEVEL), np.uint8)
+    region = np.zeros((height, width), np.uint8)
+    colours = [rgb, *alternatives]
+    small = ImageFont.load_default(size=max(10, height // 14))
+    for k, alt in enumerate(alternatives, start=1):
+        top, bottom = (k - 1) * height // len(alternatives), k * height // len(alternatives)
+        region[top:bottom, main_width:] = k
+        label = Image.new("L", (band, bottom - top), 0)
+        ImageDraw.Draw(label).text((band // 10, band // 10), hex_color(alt), fill=255, font=small)
+        levels[top:bottom, main_width:] = np.asarray(label.point(_TO_LEVEL))
+    image = Image.frombytes("P", size, (region * INK_LEVELS + levels).astype(np.uint8).tobytes())
+    palette = []
+    for colour in colours:
+        palette += _blend_palette(colour, contrasting_text_color(colour))
+    image.putpalette(palette)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bot.colors.bins import ColorBins
 from bot.engine import InferenceEngine, LoadedModel
 from bot.errors import InvalidInput
 from bot.model_specs import COLOR
@@ -25,10 +26,16 @@ class ColorResult:
     rgb: tuple[int, int, int]
     source: str  # "known": from the training lists; "model": predicted
     notes: list[str] = field(default_factory=list)
+    # Other colours the model also sees for this name (a bins model only), most likely first.
+    alternatives: list[tuple[int, int, int]] = field(default_factory=list)
 
     @property
     def hex(self) -> str:
         return hex_color(self.rgb)
+
+    @property
+    def alternative_hexes(self) -> list[str]:
+        return [hex_color(rgb) for rgb in self.alternatives]
 
 
 def encode_names(
@@ -53,11 +60,21 @@ class ColorModel:
         self.left_pad = meta.extra.get("padding", "right") == "left"
         self.known: dict[str, str] = meta.extra.get("known_colors", {})
         self.sorted_names = sorted(self.known)
+        self.bins = ColorBins(meta.extra["bins"]) if "bins" in meta.extra else None
+
+    def _run(self, names: list[str]) -> np.ndarray:
+        chars = encode_names(self.vocabulary, names, self.max_length, self.left_pad)
+        return self.model.run({"chars": chars})["bins" if self.bins else "rgb"]
 
     def predict(self, names: list[str]) -> np.ndarray:
-        """RGB in [0, 1] for normalised names, shape (n, 3)."""
-        chars = encode_names(self.vocabulary, names, self.max_length, self.left_pad)
-        return self.model.run({"chars": chars})["rgb"]
+        """RGB in [0, 1] for normalised names, shape (n, 3): the answer only."""
+        out = self._run(names)
+        return self.bins.answers(out) if self.bins else out
+
+    def predict_with_alternatives(self, name: str) -> list[np.ndarray]:
+        """The answer, then the distinct alternatives the model also sees (bins models)."""
+        out = self._run([name])[0]
+        return [peak.rgb for peak in self.bins.peaks(out)] if self.bins else [out]
 
 
 def to_rgb255(values: np.ndarray) -> tuple[int, int, int]:
@@ -115,7 +132,8 @@ class ColorService:
         name, notes = self.clean_name(text, model)
         if not model_only and name in model.known:
             return ColorResult(name, parse_hex(model.known[name]), "known", notes)
-        return ColorResult(name, to_rgb255(model.predict([name])[0]), "model", notes)
+        answer, *others = (to_rgb255(c) for c in model.predict_with_alternatives(name))
+        return ColorResult(name, answer, "model", notes, others)
 
     def suggest(self, typed: str, limit: int = 25) -> list[str]:
         """Known names starting with what was typed (for autocomplete)."""
@@ -134,4 +152,4 @@ class ColorService:
 
     @staticmethod
     def render(result: ColorResult) -> bytes:
-        return swatch_png(result.rgb, result.name)
+        return swatch_png(result.rgb, result.name, alternatives=result.alternatives)

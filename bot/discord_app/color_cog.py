@@ -26,6 +26,9 @@ def color_embed(result: ColorResult) -> discord.Embed:
     embed.add_field(name="Hex", value=f"`{result.hex}`")
     embed.add_field(name="RGB", value=f"`{result.rgb[0]}, {result.rgb[1]}, {result.rgb[2]}`")
     embed.add_field(name="Source", value=SOURCE_TEXT[result.source], inline=False)
+    if result.alternatives:
+        # The model sees these too: a name like "sunset" has more than one colour.
+        embed.add_field(name="Also", value=", ".join(f"`{h}`" for h in result.alternative_hexes))
     if result.notes:
         embed.set_footer(text=" ".join(result.notes)[:2000])
     embed.set_image(url="attachment://swatch.png")

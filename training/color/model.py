@@ -40,7 +40,16 @@ def build_color_model(variant: ColorVariant, vocab_size: int, max_length: int) -
     x = layers.Dense(variant.dense, activation="relu", name="hidden")(x)
     if variant.dropout:
         x = layers.Dropout(variant.dropout)(x)
-    rgb = layers.Dense(3, activation="sigmoid", name="rgb")(x)
-    model = keras.Model(chars, rgb, name=f"color_{variant.name}")
-    model.compile(optimizer="adam", loss=lab_mse if variant.loss == "lab" else "mse")
+    if variant.bins:
+        output = layers.Dense(variant.bins, activation="softmax", name="bins")(x)
+    else:
+        output = layers.Dense(3, activation="sigmoid", name="rgb")(x)
+    model = keras.Model(chars, output, name=f"color_{variant.name}")
+    loss = {"lab": lab_mse, "bins": "categorical_crossentropy"}.get(variant.loss, "mse")
+    model.compile(optimizer="adam", loss=loss)
     return model
+
+
+def output_name(variant: ColorVariant) -> str:
+    """The model's (and the ONNX graph's) output: `bins` probabilities or `rgb`."""
+    return "bins" if variant.bins else "rgb"

@@ -20,6 +20,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from training.color.model import output_name
 from training.color.variants import ColorVariant
 from training.onnx_export import OPSET
 
@@ -87,7 +88,7 @@ def load_native_weights(
     for i in range(len(variant.units)):
         cells = keras_lstm_weights(*(tensors[f"lstm_{i}/{key}"] for key in "WRB"))
         _recurrent_layer(model, variant, i).set_weights([a for cell in cells for a in cell])
-    for name in ("hidden", "rgb"):
+    for name in ("hidden", output_name(variant)):
         model.get_layer(name).set_weights([tensors[f"{name}/kernel"], tensors[f"{name}/bias"]])
 
 
@@ -162,7 +163,8 @@ def _lengths(graph: _Graph, chars: str) -> tuple[str, str]:
 
 
 def color_graph(model: keras.Model, variant: ColorVariant, max_length: int) -> onnx.ModelProto:
-    """`chars` int32 (batch, max_length) -> `rgb` float (batch, 3), from the model's weights."""
+    """`chars` int32 (batch, max_length) -> `rgb` float (batch, 3), or `bins` (batch, bins)
+    probabilities, from the model's weights."""
     if not supports_native(variant):
         raise ValueError(f"variant {variant.name!r} is not a masked embedding model")
     graph = _Graph()
@@ -175,13 +177,15 @@ def color_graph(model: keras.Model, variant: ColorVariant, max_length: int) -> o
         x = graph.lstm(x, lengths, _cells(model, variant, i), f"lstm_{i}", last)
     x = graph.op("Mul", [x, nonempty], "final_states")
     x = graph.dense(x, model.get_layer("hidden"), "Relu")
-    graph.dense(x, model.get_layer("rgb"), "Sigmoid")
+    output = output_name(variant)
+    width = variant.bins or 3
+    graph.dense(x, model.get_layer(output), "Softmax" if variant.bins else "Sigmoid")
     proto = helper.make_model(
         helper.make_graph(
             graph.nodes,
             model.name,
             [helper.make_tensor_value_info("chars", TensorProto.INT32, ["batch", max_length])],
-            [helper.make_tensor_value_info("rgb", TensorProto.FLOAT, ["batch", 3])],
+            [helper.make_tensor_value_info(output, TensorProto.FLOAT, ["batch", width])],
             graph.initializers,
         ),
         opset_imports=[helper.make_opsetid("", OPSET)],

@@ -11,15 +11,17 @@ import keras
 import numpy as np
 import onnx
 
+from bot.colors.bins import ColorBins
 from bot.colors.service import encode_names
 from bot.metadata import ModelMetadata
 from bot.model_specs import COLOR
 from bot.render import hex_color
 from bot.vocabulary import Vocabulary
 from training.callbacks import standard_callbacks
+from training.color.bins import fit_bins, soft_targets
 from training.color.data import MAX_NAME_LENGTH, ColorTable, load_colors, split
 from training.color.metrics import color_metrics
-from training.color.model import build_color_model
+from training.color.model import build_color_model, output_name
 from training.color.onnx_graph import color_graph, supports_native
 from training.color.variants import VARIANTS, ColorVariant
 from training.data_report import print_dropped
@@ -57,6 +59,11 @@ def train_color(args) -> dict:
     x_train, x_val = encode(vocab, train.names, variant), encode(vocab, val.names, variant)
     y_train, y_val = train.rgb / 255.0, val.rgb / 255.0
     mean_rgb = y_train.mean(axis=0)
+    bins = fit_bins(train.rgb, variant.bins, seed=args.seed) if variant.bins else None
+    if bins:
+        decoder = ColorBins(bins)
+        y_train, y_val = soft_targets(train.rgb, decoder.rgb), soft_targets(val.rgb, decoder.rgb)
+        print(f"{len(bins)} CIELAB bins")
 
     run_dir = Path(args.run_dir)
     model = build_color_model(variant, vocab.size, MAX_NAME_LENGTH)
@@ -73,7 +80,8 @@ def train_color(args) -> dict:
     )
     seconds = time.perf_counter() - started
     losses = history.history["val_loss"]
-    metrics = color_metrics(val.rgb, model.predict(x_val, verbose=0), mean_rgb)
+    predicted = model.predict(x_val, verbose=0)
+    metrics = color_metrics(val.rgb, decoder.answers(predicted) if bins else predicted, mean_rgb)
     metrics.update(
         variant=variant.name,
         epochs_run=len(losses),
@@ -98,6 +106,7 @@ def train_color(args) -> dict:
                 "padding": variant.padding,
                 "variant": asdict(variant),
                 "mean_rgb": [round(float(v), 6) for v in mean_rgb],
+                **({"bins": bins} if bins else {}),
                 "known_colors": {
                     n: hex_color(tuple(int(c) for c in rgb))
                     for n, rgb in zip(table.names, table.rgb, strict=True)
@@ -115,8 +124,9 @@ def traced_graph(model: keras.Model, max_length: int) -> onnx.ModelProto:
     from training.onnx_export import convert
 
     spec = [tf.TensorSpec([None, max_length], tf.int32, name="chars")]
+    output = output_name(VARIANTS[model.name.removeprefix("color_")])
     function = tf.function(
-        lambda chars: {"rgb": model(chars, training=False)}, input_signature=spec
+        lambda chars: {output: model(chars, training=False)}, input_signature=spec
     )
     return convert(function, spec)
 
@@ -144,7 +154,7 @@ def export_color(
 
     def parity(session) -> float:
         for label, (chars, expected) in checks.items():
-            (got,) = session.run(["rgb"], {"chars": chars})
+            (got,) = session.run([output_name(variant)], {"chars": chars})
             differences[label] = float(np.abs(got - expected).max())
         print("parity max |diff|: " + ", ".join(f"vs {k} {v:.2g}" for k, v in differences.items()))
         return max(differences.values())

@@ -12,13 +12,14 @@ class ColorVariant:
     name: str
     description: str
     padding: str  # "left" (tutorial) or "right" (masked)
-    loss: str  # "mse" on RGB or "lab" (MSE in CIELAB / 100)
+    loss: str  # "mse" on RGB, "lab" (MSE in CIELAB / 100) or "bins" (cross-entropy)
     embedding: int = 0  # 0: one-hot characters
     units: tuple[int, ...] = (256, 128)
     bidirectional: bool = False
     dropout: float = 0.0
     recurrent_dropout: float = 0.0
     dense: int = 128
+    bins: int = 0  # > 0: a distribution over this many CIELAB bins instead of one colour
 
 
 VARIANTS = {
@@ -68,6 +69,27 @@ VARIANTS = {
             units=(128, 128),
             bidirectional=True,
             dropout=0.3,
+        ),
+        ColorVariant(
+            "bilstm2_bins",
+            "embedding 64, mask, 2 x BiLSTM 128, dropout 0.3, softmax over 256 CIELAB bins",
+            "right",
+            "bins",
+            embedding=64,
+            units=(128, 128),
+            bidirectional=True,
+            dropout=0.3,
+            bins=256,
+        ),
+        ColorVariant(
+            "tiny_bins",
+            "for tests: embedding 8, LSTM 8, softmax over 16 bins",
+            "right",
+            "bins",
+            embedding=8,
+            units=(8,),
+            dense=8,
+            bins=16,
         ),
         ColorVariant(
             "tiny",

@@ -1,0 +1,80 @@
+"""The colour distribution model: bins, targets, decoding into an answer and alternatives."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pytest
+
+from bot.colors.bins import ColorBins
+from bot.colors.lab import srgb_to_lab
+from training.color.bins import fit_bins, soft_targets
+
+# Two greens close together, a brown and a yellow far from them and from each other.
+HEXES = ["#147828", "#17792b", "#503c1e", "#c8c828"]
+
+
+def test_two_far_peaks_give_an_answer_and_an_alternative():
+    bins = ColorBins(HEXES)
+    peaks = bins.peaks(np.array([0.3, 0.3, 0.4, 0.0]))
+    # The greens' mass (0.6) is one colour, and beats the brown (0.4) although neither
+    # green alone does: the answer is their weighted mean.
+    assert len(peaks) == 2 and peaks[0].mass == pytest.approx(0.6)
+    assert np.allclose(peaks[0].rgb, (bins.rgb[0] + bins.rgb[1]) / 2)
+    assert np.allclose(peaks[1].rgb, bins.rgb[2])
+
+
+def test_a_sure_model_gives_no_alternatives():
+    bins = ColorBins(HEXES)
+    assert len(bins.peaks(np.array([0.02, 0.9, 0.05, 0.03]))) == 1
+    answers = bins.answers(np.array([[0.0, 0.0, 0.0, 1.0], [0.0, 0.0, 1.0, 0.0]]))
+    assert np.allclose(answers, bins.rgb[[3, 2]])
+
+
+def test_bins_are_real_training_colours_and_targets_sit_on_the_nearest():
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (500, 3)).astype(np.uint8)
+    hexes = fit_bins(rgb, 20)
+    assert 10 <= len(hexes) <= 20
+    seen = {"#{:02x}{:02x}{:02x}".format(*c) for c in rgb}
+    assert set(hexes) <= seen
+    bins = ColorBins(hexes)
+    targets = soft_targets(rgb[:50], bins.rgb)
+    assert np.allclose(targets.sum(axis=1), 1)
+    lab, centres = srgb_to_lab(rgb[:50] / 255), srgb_to_lab(bins.rgb)
+    nearest = ((lab[:, None] - centres[None]) ** 2).sum(-1).argmin(axis=1)
+    assert (targets.argmax(axis=1) == nearest).all()
+
+
+def test_a_bins_model_trains_exports_and_answers_with_alternatives(color_csv, tmp_path):
+    from bot.colors.service import ColorService
+    from bot.engine import InferenceEngine
+    from training.color.train import train_color
+
+    args = argparse.Namespace(
+        data=[color_csv],
+        train_only=[],
+        variant="tiny_bins",
+        epochs=3,
+        batch_size=8,
+        patience=2,
+        val_fraction=0.25,
+        seed=1,
+        run_dir=tmp_path / "run",
+        out=tmp_path / "color.onnx",
+        verbose=False,
+    )
+    metrics = train_color(args)
+    assert {"chroma_ratio", "lightness_spread_ratio", "delta_e_mean"} <= set(metrics)
+    engine = InferenceEngine(tmp_path, prefer_gpu=False)
+    engine.load_all()
+    assert engine.failures == {}
+    model = engine.get("color", "color")
+    assert len(model.metadata.extra["bins"]) >= 2
+    out = model.run({"chars": np.ones((2, 32), np.int32)})["bins"]
+    assert np.allclose(out.sum(axis=1), 1, atol=1e-5)
+    service = ColorService(engine)
+    result = service.color("zzqx blorp", model_only=True)
+    assert result.source == "model" and len(result.alternatives) <= 2
+    assert service.render(result)[:4] == b"\x89PNG"
