@@ -316,6 +316,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = _handler(eval_kinds.add_parser("color"), "training.color.evaluate:main")
     p.add_argument("--model", type=Path, required=True)
     p.add_argument("--data", type=Path, action="append", required=True)
+    p.add_argument(
+        "--val-fraction",
+        type=float,
+        help="score only the validation names of this split (the training split: 0.1)",
+    )
     p = _handler(eval_kinds.add_parser("write"), "training.charlm.evaluate:main")
     p.add_argument("--model", type=Path, required=True)
     p.add_argument("--data", type=Path, action="append", required=True)

@@ -9,11 +9,13 @@ import numpy as np
 
 from bot.colors.service import ColorModel
 from bot.engine import InferenceEngine
-from training.color.data import load_colors
+from training.color.data import load_colors, split
 from training.color.metrics import color_metrics
 
 
-def evaluate_color(model_path: Path, data: list[Path], batch_size: int = 1024) -> dict:
+def evaluate_color(
+    model_path: Path, data: list[Path], val_fraction: float | None = None, batch_size: int = 1024
+) -> dict:
     """Scores the ONNX file through the bot's own encoder, so this is what users get.
 
     The baseline answers the mean colour of the model's training set (from its metadata),
@@ -27,6 +29,9 @@ def evaluate_color(model_path: Path, data: list[Path], batch_size: int = 1024) -
 
         raise UserError(str(exc)) from None
     table = load_colors(data)
+    if val_fraction:
+        # The names training held out (a hash of the name): side by side with any model.
+        table = split(table, val_fraction)[1]
     unknown = sum(1 for n in table.names if any(c not in model.vocabulary for c in n))
     pred = np.concatenate(
         [model.predict(table.names[i : i + batch_size]) for i in range(0, len(table), batch_size)]
@@ -39,4 +44,4 @@ def evaluate_color(model_path: Path, data: list[Path], batch_size: int = 1024) -
 
 
 def main(args) -> None:
-    print(json.dumps(evaluate_color(args.model, args.data)))
+    print(json.dumps(evaluate_color(args.model, args.data, args.val_fraction)))
