@@ -173,3 +173,21 @@ def test_concurrent_paintings_share_steps_and_match_alone(services):
     with ThreadPoolExecutor(3) as pool:
         together = list(pool.map(lambda r: services.paint.paint(r).indices, requests))
     assert all((a == b).all() for a, b in zip(alone, together, strict=True))
+
+
+def test_paint_card_scores_every_painter_on_the_same_paintings(model_dir, painting_dir, tmp_path):
+    import shutil
+
+    from training.__main__ import main as training_main
+
+    shutil.copy(model_dir / "monet.onnx", tmp_path / "monet.onnx")
+    shutil.copy(model_dir / "monet.onnx", tmp_path / "other.onnx")
+    run = sorted(model_dir.parent.glob("prun*"))[0]
+    argv = ["card", "paint", "--model", str(tmp_path / "monet.onnx"), "--run-dir", str(run)]
+    argv += ["--compare", str(tmp_path / "other.onnx"), "--data", str(painting_dir)]
+    assert training_main(argv) == 0
+    card = (tmp_path / "monet.md").read_text()
+    rows = [line for line in card.splitlines() if line.startswith("| this model |")]
+    other = [line for line in card.splitlines() if line.startswith("| `other.onnx` |")]
+    assert rows and other and rows[0].split("|")[3] == other[0].split("|")[3]  # same file
+    assert "| tutorial-style control (earlier) | previous pixel only | 2.766 |" in card

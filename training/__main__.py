@@ -283,6 +283,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", type=Path, required=True)
     p.add_argument("--run-dir", type=Path, required=True)
     p.add_argument("--variants-table", type=Path, help="markdown table from color_variants.sh")
+    p.add_argument("--compare", type=Path, help="the colour model this one replaces")
+    p.add_argument(
+        "--data", type=Path, action="append", default=[], help="the training lists (--compare)"
+    )
 
     p = _handler(card_kinds.add_parser("caption"), "training.cards:caption_card_main")
     p.add_argument("--model", type=Path, required=True)
@@ -307,8 +311,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = _handler(card_kinds.add_parser("paint"), "training.cards:paint_card_main")
     p.add_argument("--model", type=Path, required=True)
     p.add_argument("--run-dir", type=Path, required=True)
-    p.add_argument("--baseline", type=Path, required=True, help="previous-pixel-only model")
-    p.add_argument("--baseline-run", type=Path, required=True)
+    p.add_argument(
+        "--compare",
+        type=Path,
+        action="append",
+        default=[],
+        help="another painter to score on the same held-out paintings (repeatable)",
+    )
     p.add_argument("--data", type=Path, required=True)
 
     evaluate = actions.add_parser("evaluate", help="score an exported ONNX model on data")

@@ -168,6 +168,10 @@ def color_grid_png(service, names: list[str], path: Path, columns: int = 4) -> N
         else:
             draw.rectangle([x, y, x + cell_w, y + cell_h], fill=predicted.rgb)
             label = "model (unseen name)"
+        for k, alternative in enumerate(predicted.alternatives):  # the model's "also"
+            top = y + 8 + k * 30
+            draw.rectangle([x + cell_w - 34, top, x + cell_w - 8, top + 26], fill=alternative)
+            draw.rectangle([x + cell_w - 34, top, x + cell_w - 8, top + 26], outline="white")
         ink = contrasting_text_color(predicted.rgb)
         draw.text((x + 8, y + 8), name, fill=ink, font=font)
         draw.text((x + 8, y + cell_h - 20), f"{label}  {predicted.hex}", fill=ink, font=small)
@@ -175,7 +179,34 @@ def color_grid_png(service, names: list[str], path: Path, columns: int = 4) -> N
     image.save(path)
 
 
-def color_card(model_path: Path, run_dir: Path, variants_table: Path | None) -> Path:
+def comparison_table(model_path: Path, compare: Path, data: list[Path]) -> list[str]:
+    """The model beside another colour model on the same held-out names, as users get them."""
+    from training.color.evaluate import evaluate_color
+
+    new, old = (evaluate_color(p, data, val_fraction=0.1) for p in (model_path, compare))
+    rows = [
+        f"| measure (validation names, {new['n']:,}) | `{model_path.name}` (this model) | "
+        f"`{compare.name}` (replaced) | mean colour |",
+        "|---|---|---|---|",
+    ]
+    for key, label in (
+        ("delta_e_mean", "CIEDE2000 mean"),
+        ("delta_e_median", "CIEDE2000 median"),
+        ("chroma_ratio", "mean chroma, predicted / true"),
+        ("lightness_spread_ratio", "lightness spread (std), predicted / true"),
+    ):
+        baseline = new.get(f"baseline_{key}", "")
+        rows.append(f"| {label} | {new[key]} | {old[key]} | {baseline} |")
+    return rows
+
+
+def color_card(
+    model_path: Path,
+    run_dir: Path,
+    variants_table: Path | None,
+    compare: Path | None = None,
+    data: list[Path] = (),
+) -> Path:
     from bot.colors.service import ColorService
 
     engine = InferenceEngine(model_path.parent, prefer_gpu=False)
@@ -214,12 +245,29 @@ def color_card(model_path: Path, run_dir: Path, variants_table: Path | None) -> 
         "",
         "## Metrics on the validation names",
         "",
-        "| measure | model | mean-colour baseline |",
-        "|---|---|---|",
-        f"| CIEDE2000 mean | {m['delta_e_mean']} | {m['baseline_delta_e_mean']} |",
-        f"| CIEDE2000 median | {m['delta_e_median']} | {m['baseline_delta_e_median']} |",
-        f"| MSE (RGB in [0, 1]) | {m['mse']} | |",
+        *(
+            comparison_table(model_path, compare, data)
+            if compare
+            else [
+                "| measure | model | mean-colour baseline |",
+                "|---|---|---|",
+                f"| CIEDE2000 mean | {m['delta_e_mean']} | {m['baseline_delta_e_mean']} |",
+                f"| CIEDE2000 median | {m['delta_e_median']} | {m['baseline_delta_e_median']} |",
+            ]
+        ),
         "",
+        *(
+            [
+                f"The model predicts a distribution over {len(meta.extra['bins'])} CIELAB bins "
+                "(k-means centres of the training colours, each a real colour of the lists) and "
+                "answers with its peak (smoothed over bins within 10 CIELAB units, refined to "
+                "their weighted mean); peaks at least 25 units from the answer that hold a "
+                "quarter of its mass are shown as alternatives ('also').",
+                "",
+            ]
+            if "bins" in meta.extra
+            else []
+        ),
         f"The model's mean error is {gain:.0f}% below always answering the training set's mean "
         "colour. Reproduce with `python -m training evaluate color --model "
         f"{model_path} --data FILE.csv` on any list.",
@@ -229,7 +277,8 @@ def color_card(model_path: Path, run_dir: Path, variants_table: Path | None) -> 
         "## Swatches",
         "",
         "Left half: the colour in the lists (known names only); right half, or whole cell: "
-        "the model's prediction (`--model-only`). The last eight names are invented.",
+        "the model's prediction (`--model-only`), with its alternatives as small squares on "
+        "the right when it sees any. The last eight names are invented.",
         "",
         f"![swatches]({grid.name})",
     ]
@@ -243,7 +292,7 @@ def write_card_main(args) -> None:
 
 
 def color_card_main(args) -> None:
-    color_card(args.model, args.run_dir, args.variants_table)
+    color_card(args.model, args.run_dir, args.variants_table, args.compare, args.data)
 
 
 def caption_language_stats(captions: list[str], training: set[str], words: set[str]) -> dict:
@@ -552,41 +601,56 @@ def palette_sizes_table(data: Path, size: int, val_names: list[str]) -> list[str
     return rows
 
 
-def paint_card(
-    model_path: Path, run_dir: Path, baseline_path: Path, baseline_run: Path, data: Path
-) -> Path:
+# The previous-pixel-only control as measured when the first painter shipped (same
+# held-out paintings; its file was not kept): exported_models/monet.md at commit 3400359.
+PREVIOUS_PIXEL_BITS = 2.766
+
+
+def paint_card(model_path: Path, run_dir: Path, others: list[Path], data: Path) -> Path:
+    """`others`: painters to compare on the same held-out paintings (variants, controls)."""
     from bot.paint.service import PaintService
     from training.charlm.evaluate import load_step_model
     from training.paint.data import load_paintings, quantize
     from training.paint.evaluate import painting_nats
+    from training.paint.variants import VARIANTS as PAINT_VARIANTS
 
     step = load_step_model(model_path)
-    baseline = load_step_model(baseline_path)
     meta, extra = step.model.metadata, step.model.metadata.extra
     val_names = extra["split"]["val_names"]
     paintings = load_paintings(data, extra["size"])
     keep = np.array([n in set(val_names) for n in paintings.names])
-    results = {}
-    for label, graph in (("above", step), ("previous", baseline)):
-        palette = np.asarray(graph.model.metadata.extra["palette"], np.uint8)
+    rows = []
+    for path in [model_path, *others]:
+        graph = step if path == model_path else load_step_model(path)
+        gm = graph.model.metadata
+        palette = np.asarray(gm.extra["palette"], np.uint8)
         indices = quantize(paintings.pixels[keep], palette)
-        results[label] = painting_nats(graph, indices) / indices.size / np.log(2)
+        bits = painting_nats(graph, indices) / indices.size / np.log(2)
+        label = "this model" if path == model_path else f"`{path.name}`"
+        inputs = PAINT_VARIANTS[gm.extra["variant"]][0]
+        rows.append((label, inputs, bits, gm.metrics["epochs_run"]))
+    results = {label: round(bits, 4) for label, _, bits, _ in rows}
+    if not any("previous pixel only" in inputs for _, inputs, _, _ in rows):
+        rows.append(
+            ("tutorial-style control (earlier)", "previous pixel only", PREVIOUS_PIXEL_BITS, "-")
+        )
     engine = InferenceEngine(model_path.parent, prefer_gpu=False)
     engine.models[model_path.stem] = step.model
     grid = model_path.with_name(f"{model_path.stem}_paintings.png")
     paint_grid_png(PaintService(engine, BatcherPool()), grid, range(1, 17))
     curve = model_path.with_name(f"{model_path.stem}_loss.png")
     shutil.copy(run_dir / "loss_curve.png", curve)
-    m, b = meta.metrics, baseline.model.metadata.metrics
+    m = meta.metrics
     cfg = extra["config"]
+    described = PAINT_VARIANTS[extra["variant"]][0]
     lines = [
         f"# Model card: `{model_path.name}` (/paint)",
         "",
         f"A pixel-by-pixel LSTM ({cfg['layers']} x {cfg['units']}) that paints "
         f"{extra['size']}x{extra['size']} pictures in raster order over a palette of "
         f"{len(extra['palette'])} colours learned by k-means on the training paintings. Each "
-        "step sees the previous pixel, the pixel directly above and the column, so the picture "
-        "holds together vertically. Exported as a single-step ONNX graph; the bot upscales the "
+        f"step sees: {described}, so the picture holds together vertically and knows where on "
+        "the canvas it is. Exported as a single-step ONNX graph; the bot upscales the "
         "result to 512x512 (3x bicubic, a mode filter that merges pixels into dabs, bicubic, "
         "softening).",
         "",
@@ -608,12 +672,10 @@ def paint_card(
         "",
         "| model | inputs per step | bits/pixel | training epochs |",
         "|---|---|---|---|",
-        f"| this model | previous pixel + pixel above + column | {results['above']:.3f} | "
-        f"{m['epochs_run']} |",
-        f"| tutorial-style baseline | previous pixel only | {results['previous']:.3f} | "
-        f"{b['epochs_run']} |",
-        "",
-        f"Baseline command: `{baseline.model.metadata.training_command}`",
+        *(
+            f"| {label} | {inputs} | {bits:.3f} | {epochs} |"
+            for label, inputs, bits, epochs in rows
+        ),
         "",
         f"![loss curve]({curve.name})",
         "",
@@ -636,4 +698,4 @@ def paint_card(
 
 
 def paint_card_main(args) -> None:
-    paint_card(args.model, args.run_dir, args.baseline, args.baseline_run, args.data)
+    paint_card(args.model, args.run_dir, args.compare, args.data)

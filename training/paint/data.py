@@ -70,7 +70,9 @@ def fit_palette(
     centres = [x[rng.integers(len(x))]]
     d2 = ((x - centres[0]) ** 2).sum(axis=1)
     for _ in range(1, k):
-        centres.append(x[rng.choice(len(x), p=d2 / d2.sum())])
+        # Fewer distinct colours than k: the rest start anywhere (they end up duplicates).
+        weights = d2 / d2.sum() if d2.sum() > 0 else None
+        centres.append(x[rng.choice(len(x), p=weights)])
         d2 = np.minimum(d2, ((x - centres[-1]) ** 2).sum(axis=1))
     palette = np.stack(centres)
     for _ in range(iterations):
