@@ -20,7 +20,10 @@ from bot.caption.service import COUNT_RANGE, MAX_PREFIX, CaptionRequest
 from bot.errors import UserFacingError
 from bot.images import read_image_file
 from bot.model_info import describe
+from bot.names.service import TEMPERATURE_RANGE as NAME_TEMPERATURE
+from bot.names.service import NameRequest
 from bot.paint.service import DISPLAY_SIZE, TEMPERATURE_RANGE, PaintRequest
+from bot.render import swatch_png
 from bot.services import Services
 from bot.write.service import LENGTH_RANGE, MAX_PROMPT, WriteRequest
 from bot.write.service import TEMPERATURE_RANGE as WRITE_TEMPERATURE
@@ -214,6 +217,45 @@ def paint_text(payload: dict, colour: bool) -> str:
     )
 
 
+def name_arguments(parser: argparse.ArgumentParser, services: Services | None) -> None:
+    parser.add_argument(
+        "color", nargs="*", help="#7a9e3b, #7a3, rgb(122, 158, 59) or a colour name"
+    )
+    low, high = NAME_TEMPERATURE
+    parser.add_argument("--temperature", type=float, default=0.8, help=f"{low:g} to {high:g}")
+    parser.add_argument("--seed", type=int, help="0 to 2^31-1; same seed, same names")
+    parser.add_argument(
+        "--out", type=Path, help="PNG path in an existing folder (default out/name-HEX.png)"
+    )
+
+
+def name_payload(services: Services, args: argparse.Namespace, output_dir: Path) -> dict:
+    if args.out is not None:
+        png_path(args.out, output_dir)
+    request = NameRequest(" ".join(args.color), args.temperature, args.seed)
+    result = services.name.name(request)
+    path = png_path(args.out, output_dir / f"name-{result.hex.lstrip('#')}.png")
+    path.write_bytes(swatch_png(result.rgb, " / ".join(result.names) or result.hex))
+    return {
+        "names": result.names,
+        "hex": result.hex,
+        "rgb": list(result.rgb),
+        "resolved_from": result.resolved_from,
+        "seed": result.seed,
+        "image": str(path),
+        "notes": result.notes,
+    }
+
+
+def name_text(payload: dict, colour: bool) -> str:
+    rgb = tuple(payload["rgb"])
+    block = f"{color_block(rgb)}  " if colour else ""
+    lines = [f"{block}{payload['hex']} ({payload['resolved_from']}):"]
+    lines += [f"  {n}" for n in payload["names"]]
+    lines += [f"  note: {n}" for n in payload["notes"]]
+    return "\n".join([*lines, f"-- seed {payload['seed']}, swatch: {payload['image']}"])
+
+
 def models_arguments(parser: argparse.ArgumentParser, services: Services | None) -> None:
     return None
 
@@ -280,6 +322,7 @@ COMMANDS = {
     "paint": LocalCommand(
         "a painting in the style of Monet", paint_arguments, paint_payload, paint_text
     ),
+    "name": LocalCommand("invented names for a colour", name_arguments, name_payload, name_text),
     "models": LocalCommand(
         "loaded models: data, key metric, training date",
         models_arguments,

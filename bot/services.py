@@ -9,6 +9,7 @@ from bot.caption.service import CaptionService
 from bot.colors.service import ColorService
 from bot.config import Settings
 from bot.engine import InferenceEngine
+from bot.names.service import NameService
 from bot.paint.service import PaintService
 from bot.write.service import WriteService
 
@@ -22,6 +23,7 @@ class Services:
     write: WriteService
     caption: CaptionService
     paint: PaintService
+    name: NameService
 
     @classmethod
     def start(cls, settings: Settings) -> Services:
@@ -31,14 +33,16 @@ class Services:
         pool = BatcherPool(settings.max_batch)
         engine.on_retire(pool.retire)  # a replaced model's batcher drains and lets go
         engine.load_all()
+        color = ColorService(engine)
         return cls(
             settings=settings,
             engine=engine,
             pool=pool,
-            color=ColorService(engine),
+            color=color,
             write=WriteService(engine, pool),
             caption=CaptionService(engine, pool),
             paint=PaintService(engine, pool),
+            name=NameService(engine, pool, color),
         )
 
     def close(self, grace: float = 5.0) -> None:

@@ -215,6 +215,17 @@ def _caption_train_parsers(sub) -> None:
     )
 
 
+def _name_train_parser(sub) -> None:
+    p = _handler(
+        sub.add_parser("name", help="colour -> invented colour name (the inverse of color)"),
+        "training.name.train:train_name",
+    )
+    p.add_argument("--data", type=Path, action="append", required=True, help="colour CSV files")
+    p.add_argument("--val-fraction", type=float, default=0.1, help="the colour model's split")
+    _lm_arguments(p, units=256, batch_size=128, exported=False)
+    p.add_argument("--out", type=Path, help="ONNX file to export to when training ends")
+
+
 def _paint_train_parser(sub) -> None:
     p = _handler(
         sub.add_parser("paint", help="pixel-by-pixel painter over a colour palette"),
@@ -244,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     _write_train_parser(train_kinds)
     _caption_train_parsers(train_kinds)
     _paint_train_parser(train_kinds)
+    _name_train_parser(train_kinds)
 
     export = actions.add_parser("export", help="export a training run's best weights to ONNX")
     export_kinds = export.add_subparsers(dest="kind", required=True)

@@ -102,9 +102,11 @@ def caption_vocabulary(captions: list[Caption]) -> Vocabulary:
     return Vocabulary([START, END, *chars])
 
 
-def caption_examples(vocab: Vocabulary, texts: list[str]) -> Examples:
+def caption_examples(
+    vocab: Vocabulary, texts: list[str], max_length: int = MAX_CAPTION
+) -> Examples:
     """One row per caption: START+caption predicts caption+END; padding weighs nothing."""
-    length = MAX_CAPTION + 1
+    length = max_length + 1
     start, end = vocab.encode(START).ids[0], vocab.encode(END).ids[0]
     x = np.full((len(texts), length), end, np.int32)
     y = np.full((len(texts), length), end, np.int32)

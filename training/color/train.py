@@ -117,14 +117,13 @@ def train_color(args) -> dict:
     return metrics
 
 
-def traced_graph(model: keras.Model, max_length: int) -> onnx.ModelProto:
+def traced_graph(model: keras.Model, max_length: int, output: str = "rgb") -> onnx.ModelProto:
     """tf2onnx's graph of the model: what the one-hot variants (no mask) are exported as."""
     import tensorflow as tf
 
     from training.onnx_export import convert
 
     spec = [tf.TensorSpec([None, max_length], tf.int32, name="chars")]
-    output = output_name(VARIANTS[model.name.removeprefix("color_")])
     function = tf.function(
         lambda chars: {output: model(chars, training=False)}, input_signature=spec
     )
@@ -147,7 +146,7 @@ def export_color(
     if supports_native(variant):
         proto = color_graph(model, variant, metadata.max_length)
     else:
-        proto = traced_graph(model, metadata.max_length)
+        proto = traced_graph(model, metadata.max_length, output_name(variant))
     attach_metadata(proto, metadata)
     checks = {"Keras": (sample, model.predict(sample, verbose=0)), **(references or {})}
     differences: dict[str, float] = {}

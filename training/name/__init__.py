@@ -1,0 +1,1 @@
+"""`/name`: the inverse of `/color`, a character language model that reads a colour."""

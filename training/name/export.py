@@ -1,0 +1,87 @@
+"""Export the colour-to-name model as one single-step graph (head included), checked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from bot.caption.tokens import END, START
+from bot.metadata import ModelMetadata
+from bot.model_specs import CHARLM
+from training.caption.image_model import copy_decoder
+from training.charlm.model import LMConfig, state_names
+from training.name.model import COLOR_STATE, build_name_step
+from training.runtime import utc_now
+
+
+def name_layout(config: LMConfig) -> list[dict]:
+    layout = [{"input": i, "output": o, "size": config.units} for i, o in state_names(config)]
+    return [*layout, {"input": COLOR_STATE[0], "output": COLOR_STATE[1], "size": 3}]
+
+
+def export_name(model: keras.Model, config: LMConfig, info: dict, metrics: dict, out: Path):
+    import tensorflow as tf
+
+    from training.onnx_export import attach_metadata, convert, write_checked
+
+    step_model = build_name_step(config, model.get_layer("head"))
+    copy_decoder(model, step_model, config.layers)
+    layout = name_layout(config)
+    spec = [tf.TensorSpec([None], tf.int32, name="tokens")] + [
+        tf.TensorSpec([None, s["size"]], tf.float32, name=s["input"]) for s in layout
+    ]
+
+    @tf.function(input_signature=spec)
+    def step(tokens, *states):
+        logits, *new_states = step_model([tokens[:, None], *states], training=False)
+        return {
+            "logits": logits,
+            **{s["output"]: v for s, v in zip(layout, new_states, strict=True)},
+        }
+
+    with tf.device("/CPU:0"):
+        proto = convert(step, spec)
+    attach_metadata(
+        proto,
+        ModelMetadata(
+            kind=CHARLM,
+            vocabulary=info["vocabulary"],
+            max_length=0,
+            metrics=metrics,
+            data_sources=info["data_sources"],
+            training_command=info["training_command"],
+            trained_at=utc_now(),
+            extra={
+                "task": "name",
+                "start_token": START,
+                "end_token": END,
+                "conditioned_on": "color",
+                "color_input": "CIELAB (D65) / 100 of the sRGB colour (bot.colors.lab)",
+                "state": layout,
+                "config": config.as_dict(),
+                "contexts": [],
+                "val_fraction": info["val_fraction"],
+                # Invented names must not be names of the lists: the file says which are.
+                "known_names": "\n".join(sorted(info["known_names"])),
+            },
+        ),
+    )
+    lab = np.array([[0.55, 0.3, -0.2]], np.float32)
+    tokens = np.random.default_rng(1).integers(0, config.vocab_size, 30).astype(np.int32)
+    expected = keras.ops.convert_to_numpy(model([lab, tokens[None]], training=False))[0]
+
+    def parity(session) -> float:
+        feeds = {s["input"]: np.zeros((1, s["size"]), np.float32) for s in layout}
+        feeds[COLOR_STATE[0]] = lab
+        worst, names = 0.0, [o.name for o in session.get_outputs()]
+        for position, token in enumerate(tokens):
+            feeds["tokens"] = np.array([token], np.int32)
+            got = dict(zip(names, session.run(names, feeds), strict=True))
+            worst = max(worst, float(np.abs(got["logits"][0] - expected[position]).max()))
+            feeds.update({s["input"]: got[s["output"]] for s in layout})
+        return worst
+
+    difference = write_checked(proto, out, parity)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB), parity max |diff| = {difference:.2g}")
