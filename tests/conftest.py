@@ -267,7 +267,17 @@ def model_dir(tmp_path_factory, color_csv, text_file, caption_data, painting_dir
         verbose=False,
     )
     train_color(args)
+    train_tiny_namer(color_csv, tmp_path_factory.mktemp("nrun"), out_dir / "names.onnx")
     return out_dir
+
+
+def train_tiny_namer(color_csv: Path, run_dir: Path, out: Path) -> None:
+    from training.__main__ import build_parser
+    from training.name.train import train_name
+
+    argv = ["train", "name", "--data", str(color_csv), "--units", "16", "--embedding", "8"]
+    argv += ["--epochs", "2", "--batch-size", "8", "--val-fraction", "0.25"]
+    train_name(build_parser().parse_args([*argv, "--run-dir", str(run_dir), "--out", str(out)]))
 
 
 @pytest.fixture()

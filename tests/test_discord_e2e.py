@@ -22,7 +22,7 @@ MANAGE_GUILD = 1 << 5
 
 @pytest.fixture(autouse=True)
 def no_cooldowns(monkeypatch):
-    for command in ("COLOR", "WRITE", "CAPTION", "PAINT"):
+    for command in ("COLOR", "WRITE", "CAPTION", "PAINT", "NAME"):
         monkeypatch.setenv(f"RNNBOT_COOLDOWN_{command}", "0/0")
 
 

@@ -16,6 +16,7 @@ from bot.discord_app.admin_cog import AdminCog
 from bot.discord_app.admission import Admission
 from bot.discord_app.caption_cog import CaptionCog
 from bot.discord_app.color_cog import ColorCog
+from bot.discord_app.name_cog import NameCog
 from bot.discord_app.paint_cog import PaintCog
 from bot.discord_app.replies import NO_MENTIONS, ReplyingCommandTree
 from bot.discord_app.write_cog import WriteCog
@@ -58,6 +59,7 @@ class RnnBot(commands.AutoShardedBot):
         await self.add_cog(WriteCog(services.write, admission))
         await self.add_cog(CaptionCog(services.caption, admission))
         await self.add_cog(PaintCog(services.paint, admission))
+        await self.add_cog(NameCog(services.name, admission))
         await self.add_cog(AdminCog(self, services.engine))
         if self.sync_on_start:
             synced = await self.tree.sync()

@@ -1,6 +1,6 @@
 """Per-user cooldowns, read from the environment when a command runs.
 
-Defaults (uses per seconds): color 5/10, write 2/30, caption 3/30, paint 1/30.
+Defaults (uses per seconds): color 5/10, write 2/30, caption 3/30, paint 1/30, name 3/30.
 Override with e.g. RNNBOT_COOLDOWN_PAINT="2/60"; "0/0" disables a command's cooldown.
 """
 
@@ -11,7 +11,13 @@ import os
 import discord
 from discord import app_commands
 
-DEFAULTS = {"color": (5, 10.0), "write": (2, 30.0), "caption": (3, 30.0), "paint": (1, 30.0)}
+DEFAULTS = {
+    "color": (5, 10.0),
+    "write": (2, 30.0),
+    "caption": (3, 30.0),
+    "paint": (1, 30.0),
+    "name": (3, 30.0),
+}
 
 
 def cooldown_for(command: str) -> tuple[int, float]:
