@@ -75,3 +75,24 @@ def test_name_command_end_to_end(services, monkeypatch):
         assert bad.final.ephemeral and "not a colour code" in bad.final.text
 
     run_with_bot(services, scenario)
+
+
+def test_name_evaluation_and_card(model_dir, color_csv, tmp_path, capsys):
+    import shutil
+
+    from training.__main__ import main as training_main
+
+    for f in ("names.onnx", "color.onnx"):
+        shutil.copy(model_dir / f, tmp_path / f)
+    common = ["--model", str(tmp_path / "names.onnx"), "--color-model"]
+    common += [str(tmp_path / "color.onnx"), "--data", str(color_csv)]
+    assert training_main(["evaluate", "name", *common, "--colors", "3"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["colors_named"] == 3 and result["names_offered"] > 0
+    assert {"round_trip_delta_e_mean", "round_trip_delta_e_other_color"} <= set(result)
+    assert result["val_nats_per_char_own_color"] > 0 and 0 <= result["real_word_share"] <= 1
+    run = sorted(model_dir.parent.glob("nrun*"))[0]
+    assert training_main(["card", "name", *common, "--run-dir", str(run)]) == 0
+    card = (tmp_path / "names.md").read_text()
+    assert "round trip" in card and "`#7a9e3b`:" in card
+    assert (tmp_path / "names_examples.png").stat().st_size > 1000

@@ -320,6 +320,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="runs of every variant tried, for the card's table (default: --image-run)",
     )
 
+    p = _handler(card_kinds.add_parser("name"), "training.cards:name_card_main")
+    p.add_argument("--model", type=Path, required=True)
+    p.add_argument("--color-model", type=Path, required=True)
+    p.add_argument("--run-dir", type=Path, required=True)
+    p.add_argument("--data", type=Path, action="append", required=True, help="the colour lists")
+
     p = _handler(card_kinds.add_parser("paint"), "training.cards:paint_card_main")
     p.add_argument("--model", type=Path, required=True)
     p.add_argument("--run-dir", type=Path, required=True)
@@ -378,6 +384,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=100,
         help="images in the retrieval test (each caption against all of them; chance 1/N)",
     )
+    p = _handler(eval_kinds.add_parser("name"), "training.name.evaluate:main")
+    p.add_argument("--model", type=Path, required=True, help="the names model")
+    p.add_argument("--color-model", type=Path, required=True, help="for the round trip")
+    p.add_argument("--data", type=Path, action="append", required=True, help="the colour lists")
+    p.add_argument("--colors", type=int, default=200, help="held-out colours to name")
     p = _handler(eval_kinds.add_parser("paint"), "training.paint.evaluate:main")
     p.add_argument("--model", type=Path, required=True)
     p.add_argument("--data", type=Path, required=True, help="folder of images")
