@@ -7,7 +7,7 @@ import argparse
 import numpy as np
 import pytest
 
-from bot.colors.bins import ColorBins
+from bot.colors.bins import SHARPEN, ColorBins
 from bot.colors.lab import srgb_to_lab
 from training.color.bins import fit_bins, soft_targets
 
@@ -15,19 +15,26 @@ from training.color.bins import fit_bins, soft_targets
 HEXES = ["#147828", "#17792b", "#503c1e", "#c8c828"]
 
 
-def test_two_far_peaks_give_an_answer_and_an_alternative():
+def test_the_answer_leans_to_the_likely_colours_and_alternatives_are_distinct():
     bins = ColorBins(HEXES)
-    peaks = bins.peaks(np.array([0.3, 0.3, 0.4, 0.0]))
-    # The greens' mass (0.6) is one colour, and beats the brown (0.4) although neither
-    # green alone does: the answer is their weighted mean.
-    assert len(peaks) == 2 and peaks[0].mass == pytest.approx(0.6)
-    assert np.allclose(peaks[0].rgb, (bins.rgb[0] + bins.rgb[1]) / 2)
-    assert np.allclose(peaks[1].rgb, bins.rgb[2])
+    p = np.array([0.05, 0.05, 0.1, 0.8])  # mostly yellow; some brown; a little green
+    peaks = bins.peaks(p)
+    sharp = (p / p.max()) ** SHARPEN
+    assert np.allclose(peaks[0].rgb, sharp @ bins.rgb / sharp.sum())
+    # Sharpening pulls the answer toward the yellow more than the plain mean does.
+    plain = bins.answers(p[None], sharpen=1.0)[0]
+    yellow = bins.rgb[3]
+    assert np.abs(peaks[0].rgb - yellow).sum() < np.abs(plain - yellow).sum()
+    assert np.allclose(bins.answers(p[None], sharpen=np.inf)[0], yellow)
+    # The brown (0.1) and the two greens together (0.1) are far from it and each other.
+    assert len(peaks) == 3 and np.allclose(peaks[1].rgb, bins.rgb[2])
+    assert np.allclose(peaks[2].rgb, (bins.rgb[0] + bins.rgb[1]) / 2)
+    assert peaks[2].mass == pytest.approx(0.1)
 
 
 def test_a_sure_model_gives_no_alternatives():
     bins = ColorBins(HEXES)
-    assert len(bins.peaks(np.array([0.02, 0.9, 0.05, 0.03]))) == 1
+    assert len(bins.peaks(np.array([0.02, 0.02, 0.01, 0.95]))) == 1
     answers = bins.answers(np.array([[0.0, 0.0, 0.0, 1.0], [0.0, 0.0, 1.0, 0.0]]))
     assert np.allclose(answers, bins.rgb[[3, 2]])
 

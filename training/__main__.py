@@ -274,6 +274,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="exported colour model whose weights and metadata to reuse (no training)",
     )
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument(
+        "--rescore",
+        type=Path,
+        action="append",
+        default=[],
+        help="the training lists: recompute the validation metrics as the bot decodes today",
+    )
 
     quantize = actions.add_parser("quantize", help="int8 weights, if held-out loss allows")
     quantize_kinds = quantize.add_subparsers(dest="kind", required=True)

@@ -179,6 +179,51 @@ def color_grid_png(service, names: list[str], path: Path, columns: int = 4) -> N
     image.save(path)
 
 
+def decoding_lines(loaded, data: list[Path]) -> list[str]:
+    """How the answer is read off the distribution, and what each way costs (held out)."""
+    from bot.colors.bins import DISTINCT, MIN_MASS, RADIUS, SHARPEN
+    from bot.colors.service import ColorModel
+    from training.color.data import load_colors, split
+    from training.color.metrics import color_metrics
+
+    model = ColorModel(loaded)
+    val = split(load_colors(data), 0.1)[1]
+    probabilities = np.concatenate(
+        [model._run(val.names[i : i + 1024]) for i in range(0, len(val), 1024)]
+    )
+    mean_rgb = np.asarray(loaded.metadata.extra["mean_rgb"])
+    rows = [
+        "| answer | CIEDE2000 mean | median | chroma ratio | lightness spread ratio |",
+        "|---|---|---|---|---|",
+    ]
+    for power, label in ((1.0, "mean of the distribution"), (SHARPEN, None), (3.0, None),
+                         (np.inf, "likeliest bin")):  # fmt: skip
+        m = color_metrics(val.rgb, model.bins.answers(probabilities, power), mean_rgb)
+        label = label or f"mean of the distribution to the power {power:g}"
+        if power == SHARPEN:
+            label = f"**{label} (shipped)**"
+        rows.append(
+            f"| {label} | {m['delta_e_mean']} | {m['delta_e_median']} | {m['chroma_ratio']} "
+            f"| {m['lightness_spread_ratio']} |"
+        )
+    shown = sum(len(model.bins.peaks(p)) > 1 for p in probabilities) / len(probabilities)
+    return [
+        f"The model predicts a distribution over {len(loaded.metadata.extra['bins'])} CIELAB "
+        "bins (k-means centres of the training colours, each moved to the nearest real colour "
+        "of the lists), trained with cross-entropy against a Gaussian (sigma 6) around each "
+        "name's colour. How the answer is read off it trades accuracy for vividness "
+        "(validation names, `bot.colors.bins`):",
+        "",
+        *rows,
+        "",
+        f"Alternatives ('also'): peaks at least {DISTINCT:g} CIELAB units from the answer and "
+        f"from each other, each the weighted mean of the bins within {RADIUS:g} units, shown "
+        f"when they hold at least {MIN_MASS:.0%} of the probability; {shown:.0%} of the "
+        "validation names get at least one.",
+        "",
+    ]
+
+
 def comparison_table(model_path: Path, compare: Path, data: list[Path]) -> list[str]:
     """The model beside another colour model on the same held-out names, as users get them."""
     from training.color.evaluate import evaluate_color
@@ -256,18 +301,7 @@ def color_card(
             ]
         ),
         "",
-        *(
-            [
-                f"The model predicts a distribution over {len(meta.extra['bins'])} CIELAB bins "
-                "(k-means centres of the training colours, each a real colour of the lists) and "
-                "answers with its peak (smoothed over bins within 10 CIELAB units, refined to "
-                "their weighted mean); peaks at least 25 units from the answer that hold a "
-                "quarter of its mass are shown as alternatives ('also').",
-                "",
-            ]
-            if "bins" in meta.extra
-            else []
-        ),
+        *(decoding_lines(loaded, data) if "bins" in meta.extra and data else []),
         f"The model's mean error is {gain:.0f}% below always answering the training set's mean "
         "colour. Reproduce with `python -m training evaluate color --model "
         f"{model_path} --data FILE.csv` on any list.",

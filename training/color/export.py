@@ -8,6 +8,7 @@ against Keras and against the old file, with the old metadata (plus a note).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +24,7 @@ from bot.colors.service import encode_names
 from bot.metadata import ModelMetadata
 from bot.model_specs import COLOR
 from bot.vocabulary import Vocabulary
-from training.color.model import build_color_model
+from training.color.model import build_color_model, output_name
 from training.color.onnx_graph import load_native_weights, supports_native
 from training.color.train import export_color
 from training.color.variants import ColorVariant
@@ -125,12 +126,32 @@ def export_main(args) -> dict[str, float]:
 
     chars = encode_names(vocab, _check_names(metadata), metadata.max_length, left_pad=False)
     session = ort.InferenceSession(old.SerializeToString(), providers=["CPUExecutionProvider"])
-    (old_rgb,) = session.run(["rgb"], {"chars": chars})
+    (old_rgb,) = session.run([output_name(variant)], {"chars": chars})
     metadata.extra["exported_with"] = "native ONNX LSTM"
     metadata.extra["re_exported"] = {
         "from": Path(args.weights_from).name,
         "command": training_command(),
         "at": utc_now(),
     }
+    if args.rescore:
+        rescore(model, variant, metadata, args.rescore)
     references = {"old file": (chars, old_rgb)}
     return export_color(model, variant, metadata, Path(args.out), chars, references)
+
+
+def rescore(model: keras.Model, variant: ColorVariant, metadata: ModelMetadata, data) -> None:
+    """The validation metrics with today's decoding (`bot.colors.bins`), into the metadata."""
+    from bot.colors.bins import SHARPEN, ColorBins
+    from training.color.data import load_colors, split
+    from training.color.metrics import color_metrics
+
+    val = split(load_colors(data), 0.1)[1]
+    vocab = Vocabulary(metadata.vocabulary, offset=1)
+    chars = encode_names(vocab, val.names, metadata.max_length, left_pad=False)
+    predicted = model.predict(chars, verbose=0)
+    if variant.bins:
+        predicted = ColorBins(metadata.extra["bins"]).answers(predicted)
+        metadata.extra["decoding"] = {"sharpen": SHARPEN}
+    mean_rgb = np.asarray(metadata.extra["mean_rgb"])
+    metadata.metrics.update(color_metrics(val.rgb, predicted, mean_rgb))
+    print("rescored: " + json.dumps(metadata.metrics))
