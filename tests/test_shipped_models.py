@@ -40,6 +40,19 @@ def test_color(shipped):
     assert shipped.color.color("forest").source == "known"
     predicted = shipped.color.color("haunted forest", model_only=True)
     assert predicted.source == "model" and shipped.color.render(predicted)[:4] == b"\x89PNG"
+    if "bins" in shipped.engine.models["color"].metadata.extra:
+        # The distribution model sees more than one colour for some invented names.
+        names = ["cyber banana", "sunset over the bay", "coal", "rose", "ocean"]
+        assert any(shipped.color.color(n, model_only=True).alternatives for n in names)
+
+
+def test_name(shipped):
+    needs(shipped, "names", "color")
+    from bot.names.service import NameRequest
+
+    result = shipped.name.name(NameRequest("#7a9e3b", seed=1))
+    known = shipped.name.known_names(shipped.name.graph())
+    assert len(result.names) == 3 and not {n.lower() for n in result.names} & known
 
 
 def test_write_every_style(shipped):
