@@ -263,6 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
         p = _handler(export_kinds.add_parser(kind), "training.charlm.export:export_main")
         p.add_argument("--run-dir", type=Path, required=True)
         p.add_argument("--out", type=Path, required=True)
+    p = _handler(export_kinds.add_parser("name"), "training.name.train:export_main")
+    p.add_argument("--run-dir", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
     p = _handler(
         export_kinds.add_parser("color", help="re-export a colour model with native ONNX LSTMs"),
         "training.color.export:export_main",
