@@ -4,7 +4,7 @@ The colour may be `#7a9e3b`, `7a9e3b`, `rgb(122, 158, 59)` or a colour name (res
 `/color` resolves it: the lists first, then the colour model). The names model reads the
 colour in CIELAB at every step (`color_in` in its state) and samples on the shared
 batcher; a candidate that is already a name in the lists, or a repeat, is dropped, so
-every answer is a name that does not exist yet.
+every answer is a name that does not exist yet (and none says a word twice in a row).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bot.batching import BatcherPool, Generation
-from bot.caption.tokens import END, START
+from bot.caption.tokens import END, START, repeats_itself
 from bot.colors.lab import srgb_to_lab
 from bot.colors.service import ColorService, parse_hex
 from bot.engine import InferenceEngine
@@ -163,7 +163,7 @@ class NameService:
         for ids in tokens:
             name = " ".join(plan["vocab"].decode(ids).split())
             new = name and name not in known and normalize_name(name) not in known
-            if new and title(name) not in names:
+            if new and not repeats_itself(name) and title(name) not in names:
                 names.append(title(name))
             if len(names) == NAMES:
                 break
