@@ -110,7 +110,9 @@ def beam_search(
     for _ in range(max_new):
         candidates = []
         for b, (_, total) in enumerate(beams):
-            for token in np.argsort(-scores[b])[:width]:
+            # More than `width` per beam, so that rejected or finished candidates leave
+            # others to fill the beam (with exactly `width`, a guard could end the search).
+            for token in np.argsort(-scores[b])[: 2 * width + 2]:
                 candidates.append((total + float(scores[b, token]), b, int(token)))
         candidates.sort(key=lambda c: -c[0])
         next_beams, parents = [], []
@@ -125,7 +127,7 @@ def beam_search(
                 parents.append(b)
             if len(next_beams) == width:
                 break
-        if len(finished) >= max(width, results) or not next_beams:
+        if len(finished) >= width or not next_beams:
             break
         beams = next_beams
         state = [s[parents] for s in state]
@@ -139,4 +141,4 @@ def beam_search(
     for tokens, score in finished:
         if all(tokens != u[0] for u in unique):
             unique.append((tokens, score))
-    return unique[:results]
+    return unique[: min(results, width)]  # a beam of width W keeps at most W captions
