@@ -189,7 +189,7 @@ def decoding_lines(loaded, data: list[Path]) -> list[str]:
     model = ColorModel(loaded)
     val = split(load_colors(data), 0.1)[1]
     probabilities = np.concatenate(
-        [model._run(val.names[i : i + 1024]) for i in range(0, len(val), 1024)]
+        [model.raw(val.names[i : i + 1024]) for i in range(0, len(val), 1024)]
     )
     mean_rgb = np.asarray(loaded.metadata.extra["mean_rgb"])
     rows = [

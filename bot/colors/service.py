@@ -62,18 +62,19 @@ class ColorModel:
         self.sorted_names = sorted(self.known)
         self.bins = ColorBins(meta.extra["bins"]) if "bins" in meta.extra else None
 
-    def _run(self, names: list[str]) -> np.ndarray:
+    def raw(self, names: list[str]) -> np.ndarray:
+        """The model's own output: bin probabilities (n, bins), or RGB (n, 3) in [0, 1]."""
         chars = encode_names(self.vocabulary, names, self.max_length, self.left_pad)
         return self.model.run({"chars": chars})["bins" if self.bins else "rgb"]
 
     def predict(self, names: list[str]) -> np.ndarray:
         """RGB in [0, 1] for normalised names, shape (n, 3): the answer only."""
-        out = self._run(names)
+        out = self.raw(names)
         return self.bins.answers(out) if self.bins else out
 
     def predict_with_alternatives(self, name: str) -> list[np.ndarray]:
         """The answer, then the distinct alternatives the model also sees (bins models)."""
-        out = self._run([name])[0]
+        out = self.raw([name])[0]
         return [peak.rgb for peak in self.bins.peaks(out)] if self.bins else [out]
 
 
