@@ -317,6 +317,7 @@ def test_fuzz_every_command_answers_and_pings_no_one(services):
         for text in NASTY:
             conversations.append(await discord.run("color", name=text))
             conversations.append(await discord.run("caption", starts_with=text))
+            conversations.append(await discord.run("name", color=text[:100] or "x"))
             write = await discord.run(
                 "write", style="tiny", prompt=text, length=50, seed=1, wait=False
             )
@@ -327,6 +328,7 @@ def test_fuzz_every_command_answers_and_pings_no_one(services):
         conversations.append(await discord.run("caption", count=99))
         conversations.append(await discord.run("paint", temperature=50.0))
         conversations.append(await discord.run("paint", size=4096))
+        conversations.append(await discord.run("name", color="#7a9e3b", temperature=9.0))
         for payload, kind in (
             (b"plain text", "text/plain"),
             (b"\0" * (9 << 20), "image/png"),
