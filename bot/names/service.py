@@ -81,6 +81,19 @@ def parse_color(text: str, colors: ColorService) -> tuple[tuple[int, int, int], 
     return result.rgb, "known name" if result.source == "known" else "colour model"
 
 
+def color_input(rgb: np.ndarray) -> np.ndarray:
+    """uint8 sRGB colours (n, 3) -> CIELAB / 100, what the names model reads (training too)."""
+    return (srgb_to_lab(np.asarray(rgb, np.float64) / 255) / 100).astype(np.float32)
+
+
+def color_state(graph: StepGraph, lab: np.ndarray) -> list[np.ndarray]:
+    """The names model's starting state for (n, 3) colours: zeros, and `color_in` = lab."""
+    names = [entry["input"] for entry in graph.layout]
+    state = graph.zero_state(len(lab))
+    state[names.index("color_in")] = lab
+    return state
+
+
 def title(name: str) -> str:
     """'mossy lagoon' -> 'Mossy Lagoon' (the lists are stored folded)."""
     return " ".join(w[:1].upper() + w[1:] for w in name.split())
@@ -121,16 +134,11 @@ class NameService:
         graph = self.graph()
         rgb, resolved = parse_color(request.color, self.colors)
         vocab = Vocabulary(graph.model.metadata.vocabulary)
-        state = graph.zero_state(1)
-        lab = (srgb_to_lab(np.asarray(rgb, np.float64) / 255) / 100).astype(np.float32)
-        for i, entry in enumerate(graph.layout):
-            if entry["input"] == "color_in":
-                state[i] = lab[None]
         return graph, {
             "vocab": vocab,
             "rgb": rgb,
             "resolved": resolved,
-            "state": state,
+            "state": color_state(graph, color_input(np.asarray([rgb]))),
             "start": vocab.encode(START).ids.tolist(),
             "end": int(vocab.encode(END).ids[0]),
             "seed": secrets.randbelow(MAX_SEED) if request.seed is None else request.seed,

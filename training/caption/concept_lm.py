@@ -8,7 +8,6 @@ each caption given the concepts that the other captions of its image mention (se
 
 from __future__ import annotations
 
-import csv
 import json
 import warnings
 from collections import defaultdict
@@ -29,7 +28,7 @@ from training.caption.data import (
 )
 from training.caption.image_model import build_captioner
 from training.charlm.model import LMConfig
-from training.charlm.train import BEST_WEIGHTS, CONFIG_FILE, lm_config
+from training.charlm.train import BEST_WEIGHTS, CONFIG_FILE, completed_epochs, lm_config
 from training.data_report import print_dropped
 from training.errors import UserError
 from training.runtime import hardware, training_command
@@ -111,7 +110,7 @@ def train_caption_concepts(args) -> None:
     val_vectors, val_examples = _inputs(concepts, val, prior, vocab, args.seed + 1)
     print(f"{len(train_vectors):,} training and {len(val_vectors):,} validation captions")
     model = build_concept_lm(config, len(concepts))
-    done = run_summary(run_dir)["epochs"] if args.resume else 0
+    done = completed_epochs(run_dir)[0] if args.resume else 0
     if done and (run_dir / BEST_WEIGHTS).exists():
         # The best weights, not the last (the optimizer's moments start afresh).
         model.load_weights(run_dir / BEST_WEIGHTS)
@@ -139,14 +138,3 @@ def train_caption_concepts(args) -> None:
             resume=args.resume,
         ),
     )
-
-
-def run_summary(run_dir: Path) -> dict:
-    """Epochs run, best validation loss and training time, from the run's CSV log."""
-    log = Path(run_dir) / "log.csv"
-    rows = list(csv.DictReader(log.open())) if log.exists() else []
-    return {
-        "epochs": len(rows),
-        "best_val_loss": round(min((float(r["val_loss"]) for r in rows), default=0.0), 4),
-        "seconds": round(sum(float(r["epoch_seconds"]) for r in rows), 1),
-    }

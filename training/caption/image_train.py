@@ -32,7 +32,7 @@ from training.caption.backbone import (
     convert_backbone,
     file_digest,
 )
-from training.caption.concept_lm import load_concept_run, run_summary
+from training.caption.concept_lm import load_concept_run
 from training.caption.concepts import (
     encoder_head,
     fit_classifier,
@@ -48,6 +48,7 @@ from training.caption.image_model import (
     set_decoder_trainable,
 )
 from training.charlm.export import load_run
+from training.charlm.train import metrics_from_log
 from training.errors import UserError
 from training.runtime import hardware
 
@@ -291,10 +292,7 @@ def _concept_captioner(args, run: tuple, data: dict) -> tuple:
     set_decoder_trainable(captioner, config.layers, set() if args.freeze_decoder else None)
     fit(captioner, data, args, args.epochs, args.learning_rate, resume=False)
     extra = {
-        "decoder_start": {
-            "training_command": info["training_command"],
-            **run_summary(args.decoder_run),
-        },
+        "decoder_start": decoder_start(info, args.decoder_run),
         "concepts": len(concepts),
         "concept_l2": args.concept_l2,
         "concept_auc_held_out": round(mean_auc(targets[held] > 0, probabilities[held]), 4),
@@ -309,6 +307,17 @@ def _concept_captioner(args, run: tuple, data: dict) -> tuple:
     }
     (Path(args.run_dir) / "concepts_held_out.json").write_text(json.dumps(top, indent=1))
     return captioner, encoder_head(classifier, captioner.get_layer("head")), without, extra
+
+
+def decoder_start(info: dict, run_dir: Path) -> dict:
+    """The decoder's starting point for the card: its command, epochs, best loss, time."""
+    log = metrics_from_log(run_dir)
+    return {
+        "training_command": info["training_command"],
+        "epochs": log["epochs_run"],
+        "best_val_loss": log["val_nats_per_token"],
+        "seconds": log["training_seconds"],
+    }
 
 
 def mean_auc(truth: np.ndarray, scores: np.ndarray) -> float:

@@ -20,37 +20,15 @@ from pathlib import Path
 import numpy as np
 
 from bot.batching import BatcherPool
-from bot.caption.tokens import END, START
 from bot.colors.service import ColorService
 from bot.engine import InferenceEngine
-from bot.lm import StepGraph, log_softmax
-from bot.names.service import NameRequest, NameService
+from bot.lm import StepGraph
+from bot.names.service import NameRequest, NameService, color_input, color_state
 from bot.render import hex_color
-from bot.vocabulary import Vocabulary
+from training.caption.evaluate import caption_nats
 from training.color.data import load_colors, split
 from training.colorspace import delta_e
 from training.errors import UserError
-from training.name.train import lab_inputs
-
-
-def name_nats(graph: StepGraph, names: list[str], lab: np.ndarray) -> float:
-    """Teacher-forced nats/char (END included) of `names` given each row of `lab`."""
-    vocab = Vocabulary(graph.model.metadata.vocabulary)
-    rows = [vocab.encode(START + n + END).ids for n in names]
-    width = max(len(r) for r in rows)
-    ids = np.array([list(r) + [0] * (width - len(r)) for r in rows], np.int64)
-    state = graph.zero_state(len(names))
-    for i, entry in enumerate(graph.layout):
-        if entry["input"] == "color_in":
-            state[i] = lab
-    total, count = 0.0, 0
-    for t in range(width - 1):
-        logits, state = graph(ids[:, t].astype(np.int32), state)
-        live = np.array([t + 1 < len(r) for r in rows])
-        picked = log_softmax(logits)[np.arange(len(rows)), ids[:, t + 1]]
-        total -= float(picked[live].sum())
-        count += int(live.sum())
-    return total / count
 
 
 def evaluate_name(
@@ -66,9 +44,9 @@ def evaluate_name(
     meta = engine.models["names"].metadata
     val = split(load_colors(data), meta.extra.get("val_fraction", 0.1))[1]
     graph = StepGraph(engine.models["names"])
-    lab = lab_inputs(val.rgb)
-    own = name_nats(graph, val.names, lab)
-    other = name_nats(graph, val.names, np.roll(lab, 1, axis=0))
+    lab = color_input(val.rgb)
+    own = caption_nats(graph, val.names, color_state(graph, lab))
+    other = caption_nats(graph, val.names, color_state(graph, np.roll(lab, 1, axis=0)))
     pool = BatcherPool()
     color_service = ColorService(engine)
     service = NameService(engine, pool, color_service)

@@ -7,7 +7,6 @@ can check the round trip on names neither model saw.
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -15,24 +14,24 @@ import keras
 import numpy as np
 
 from bot.caption.tokens import END, START
-from bot.colors.lab import srgb_to_lab
+from bot.names.service import color_input
 from bot.vocabulary import Vocabulary
 from training.callbacks import standard_callbacks
-from training.caption.concept_lm import run_summary
 from training.caption.data import caption_examples
 from training.caption.image_train import nats
 from training.charlm.model import LMConfig
-from training.charlm.train import BEST_WEIGHTS, CONFIG_FILE, lm_config
+from training.charlm.train import (
+    BEST_WEIGHTS,
+    CONFIG_FILE,
+    completed_epochs,
+    lm_config,
+    metrics_from_log,
+)
 from training.color.data import MAX_NAME_LENGTH, load_colors, split
 from training.data_report import print_dropped
 from training.errors import UserError
 from training.name.model import build_name_model
 from training.runtime import hardware, training_command
-
-
-def lab_inputs(rgb: np.ndarray) -> np.ndarray:
-    """uint8 colours (n, 3) -> L*a*b* / 100, what the model reads (also in the bot)."""
-    return (srgb_to_lab(rgb / 255.0) / 100.0).astype(np.float32)
 
 
 def name_vocabulary(names: list[str]) -> Vocabulary:
@@ -47,7 +46,7 @@ def _data(args_data: list[Path], val_fraction: float):
         part: caption_examples(vocab, rows.names, MAX_NAME_LENGTH)
         for part, rows in (("train", train), ("val", val))
     }
-    colors = {"train": lab_inputs(train.rgb), "val": lab_inputs(val.rgb)}
+    colors = {"train": color_input(train.rgb), "val": color_input(val.rgb)}
     return table, train, val, vocab, examples, colors
 
 
@@ -90,7 +89,7 @@ def train_name(args) -> None:
         "hardware": hardware(),
     }
     model = build_name_model(config)
-    done = run_summary(run_dir)["epochs"] if args.resume else 0
+    done = completed_epochs(run_dir)[0] if args.resume else 0
     if done:
         saved = json.loads((run_dir / CONFIG_FILE).read_text())
         model.load_weights(run_dir / BEST_WEIGHTS)  # the best, not the last (Adam restarts)
@@ -133,15 +132,14 @@ def export_run(run_dir: Path, out: Path) -> dict:
     )
     if vocab.tokens != name_vocabulary(table.names).tokens or vocab.size != config.vocab_size:
         raise UserError("the colour lists changed since training: the vocabulary differs")
-    log = run_summary(run_dir)
-    rows = list(csv.DictReader((run_dir / "log.csv").open()))
+    log = metrics_from_log(run_dir)
     metrics = {
         **held_out(model, examples, colors),
-        "epochs_run": log["epochs"],
-        "best_epoch": 1 + int(np.argmin([float(r["val_loss"]) for r in rows])),
+        "epochs_run": log["epochs_run"],
+        "best_epoch": log["best_epoch"],
         "train_names": len(train),
         "val_names": len(val),
-        "training_seconds": log["seconds"],
+        "training_seconds": log["training_seconds"],
         "hardware": saved["hardware"],
     }
     print(json.dumps(metrics))
