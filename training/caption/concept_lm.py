@@ -9,7 +9,6 @@ each caption given the concepts that the other captions of its image mention (se
 from __future__ import annotations
 
 import json
-import warnings
 from collections import defaultdict
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from training.caption.data import (
     split,
 )
 from training.caption.image_model import build_captioner
+from training.charlm.export import load_run
 from training.charlm.model import LMConfig
 from training.charlm.train import BEST_WEIGHTS, CONFIG_FILE, completed_epochs, lm_config
 from training.data_report import print_dropped
@@ -49,20 +49,13 @@ def build_concept_lm(config: LMConfig, concepts: int) -> keras.Model:
 
 def load_concept_run(run_dir: Path) -> tuple[dict, LMConfig, keras.Model]:
     """The run's info (with its concept list and prior), config and best model."""
-    try:
-        info = json.loads((Path(run_dir) / CONFIG_FILE).read_text())
-    except FileNotFoundError:
-        raise UserError(f"{run_dir} is not a training run (no {CONFIG_FILE})") from None
-    if "concepts" not in info:
-        raise UserError(f"{run_dir} is not a concept caption model (train caption-concepts)")
-    if not (Path(run_dir) / BEST_WEIGHTS).exists():
-        raise UserError(f"{run_dir} has no {BEST_WEIGHTS} yet (train at least one epoch)")
-    config = LMConfig(**info["config"])
-    model = build_concept_lm(config, len(info["concepts"]))
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
-        model.load_weights(Path(run_dir) / BEST_WEIGHTS)
-    return info, config, model
+
+    def build(config: LMConfig, info: dict) -> keras.Model:
+        if "concepts" not in info:
+            raise UserError(f"{run_dir} is not a concept caption model (train caption-concepts)")
+        return build_concept_lm(config, len(info["concepts"]))
+
+    return load_run(run_dir, build)
 
 
 def _inputs(concepts: list[str], captions: list[Caption], prior, vocab, seed: int):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import keras
@@ -23,8 +24,12 @@ from training.charlm.train import BEST_WEIGHTS, CONFIG_FILE
 from training.errors import UserError
 
 
-def load_run(run_dir: Path) -> tuple[dict, LMConfig, keras.Model]:
-    """The run's saved info, its config, and the training model with the best weights."""
+def load_run(
+    run_dir: Path, build: Callable[[LMConfig, dict], keras.Model] | None = None
+) -> tuple[dict, LMConfig, keras.Model]:
+    """The run's saved info, its config, and the training model with the best weights;
+    `build(config, info)` makes the model they belong to (default: the plain LM)."""
+    run_dir = Path(run_dir)
     try:
         info = json.loads((run_dir / CONFIG_FILE).read_text())
     except FileNotFoundError:
@@ -32,7 +37,7 @@ def load_run(run_dir: Path) -> tuple[dict, LMConfig, keras.Model]:
     if not (run_dir / BEST_WEIGHTS).exists():
         raise UserError(f"{run_dir} has no {BEST_WEIGHTS} yet (train at least one epoch)")
     config = LMConfig(**info["config"])
-    model = build_train_model(config, learning_rate=None)
+    model = build(config, info) if build else build_train_model(config, learning_rate=None)
     with warnings.catch_warnings():  # the optimizer state in the file is not needed here
         warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
         model.load_weights(run_dir / BEST_WEIGHTS)

@@ -19,6 +19,7 @@ from bot.vocabulary import Vocabulary
 from training.callbacks import standard_callbacks
 from training.caption.data import caption_examples
 from training.caption.image_train import nats
+from training.charlm.export import load_run
 from training.charlm.model import LMConfig
 from training.charlm.train import (
     BEST_WEIGHTS,
@@ -61,16 +62,7 @@ def held_out(model: keras.Model, examples, colors) -> dict:
 
 def load_name_run(run_dir: Path) -> tuple[dict, LMConfig, keras.Model]:
     """The run's saved settings, its config and the model with the best weights."""
-    try:
-        saved = json.loads((Path(run_dir) / CONFIG_FILE).read_text())
-    except FileNotFoundError:
-        raise UserError(f"{run_dir} is not a names run (no {CONFIG_FILE})") from None
-    config = LMConfig(**saved["config"])
-    model = build_name_model(config)
-    if not (Path(run_dir) / BEST_WEIGHTS).exists():
-        raise UserError(f"{run_dir} has no {BEST_WEIGHTS} yet (train at least one epoch)")
-    model.load_weights(Path(run_dir) / BEST_WEIGHTS)
-    return saved, config, model
+    return load_run(run_dir, lambda config, _: build_name_model(config))
 
 
 def train_name(args) -> None:
