@@ -20,7 +20,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -125,6 +125,25 @@ class Job(Generic[Result]):
 
     async def wait(self) -> Result:
         return self.finish(await self.generation.wait())
+
+
+def results(generations: list[Generation]) -> list[list[int]]:
+    """Every generation's tokens, waiting; on the way out (Ctrl-C, a failure) the rest are
+    cancelled."""
+    try:
+        return [g.result() for g in generations]
+    finally:
+        for generation in generations:
+            generation.cancel()  # no-op for finished ones
+
+
+async def wait_all(generations: list[Generation]) -> list[list[int]]:
+    """`results`, awaited without a thread."""
+    try:
+        return list(await asyncio.gather(*(g.wait() for g in generations)))
+    finally:
+        for generation in generations:
+            generation.cancel()
 
 
 def on_loop(callback: Callable | None) -> Callable | None:
@@ -394,6 +413,19 @@ class BatcherPool:
     def submit(self, graph: StepGraph, generation: Generation) -> Generation:
         """Submit to the batcher of `graph`'s model (started on first use)."""
         return self.batcher(graph).submit(generation)
+
+    def submit_all(self, graph: StepGraph, generations: Iterable[Generation]) -> list[Generation]:
+        """Submit every generation, or none: if one cannot be submitted, those already
+        submitted are cancelled (several samples of one request stand or fall together)."""
+        submitted: list[Generation] = []
+        try:
+            for generation in generations:
+                submitted.append(self.submit(graph, generation))
+        except BaseException:
+            for generation in submitted:
+                generation.cancel()
+            raise
+        return submitted
 
     def batcher(self, graph: StepGraph) -> Batcher:
         model = graph.model

@@ -179,3 +179,20 @@ def test_vectorised_sampling_matches_row_by_row(seed):
             row = logits[r].copy()
             row[banned[r]] = -np.inf
             expected.append(sample(row, configs[r], one[r]))
+
+
+def test_samples_of_one_request_stand_or_fall_together(graph):
+    from bot.batching import BatcherPool, results
+
+    pool = BatcherPool()
+    try:
+        long = Generation([1], 100_000, SamplingConfig(1.0), np.random.default_rng(1))
+        broken = Generation([], 5, SamplingConfig(1.0), np.random.default_rng(2))  # no prompt
+        with pytest.raises(ValueError, match="prompt"):
+            pool.submit_all(graph, [long, broken])
+        with pytest.raises(GenerationStopped):
+            long.result(timeout=30)  # cancelled, not left running
+        pair = [Generation([1], 5, SamplingConfig(1.0), np.random.default_rng(s)) for s in (3, 4)]
+        assert [len(t) for t in results(pool.submit_all(graph, pair))] == [5, 5]
+    finally:
+        pool.close()

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bot.batching import BatcherPool, Generation
+from bot.batching import BatcherPool, Generation, results, wait_all
 from bot.caption.encoder import encode_pixels
 from bot.caption.tokens import END, START, normalize_caption, repeats_itself
 from bot.engine import InferenceEngine, LoadedModel
@@ -160,10 +160,10 @@ class CaptionService:
         self, graph: StepGraph, plan: dict, request: CaptionRequest, deadline: float | None
     ) -> list[Generation]:
         # Each caption has its own generator, so it does not depend on the others.
-        generations = []
-        try:
-            for i in range(request.count):
-                generation = Generation(
+        return self.pool.submit_all(
+            graph,
+            (
+                Generation(
                     plan["start"],
                     plan["budget"],
                     SamplingConfig(request.temperature),
@@ -173,12 +173,9 @@ class CaptionService:
                     state=plan["state"],
                     deadline=deadline,
                 )
-                generations.append(self.pool.submit(graph, generation))
-        except BaseException:
-            for generation in generations:
-                generation.cancel()
-            raise
-        return generations
+                for i in range(request.count)
+            ),
+        )
 
     def _result(
         self, texts: list[str], plan: dict, request: CaptionRequest, method: str
@@ -192,12 +189,7 @@ class CaptionService:
         graph, plan = self._plan(request)
         if plan["width"]:
             return self._beam(graph, plan, request)
-        generations = self._submit_samples(graph, plan, request, None)
-        try:
-            tokens = [g.result() for g in generations]
-        finally:
-            for generation in generations:
-                generation.cancel()  # no-op for finished ones
+        tokens = results(self._submit_samples(graph, plan, request, None))
         return self._result([plan["vocab"].decode(t) for t in tokens], plan, request, "sampling")
 
     async def caption_async(
@@ -208,10 +200,5 @@ class CaptionService:
         graph, plan = await asyncio.to_thread(self._plan, request)
         if plan["width"]:
             return await asyncio.to_thread(self._beam, graph, plan, request)
-        generations = self._submit_samples(graph, plan, request, deadline)
-        try:
-            tokens = await asyncio.gather(*(g.wait() for g in generations))
-        finally:
-            for generation in generations:
-                generation.cancel()
+        tokens = await wait_all(self._submit_samples(graph, plan, request, deadline))
         return self._result([plan["vocab"].decode(t) for t in tokens], plan, request, "sampling")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bot.batching import BatcherPool, Generation
+from bot.batching import BatcherPool, Generation, results, wait_all
 from bot.caption.tokens import END, START, repeats_itself
 from bot.colors.lab import srgb_to_lab
 from bot.colors.service import ColorService, parse_hex
@@ -145,10 +145,10 @@ class NameService:
         }
 
     def _submit(self, graph: StepGraph, plan: dict, request: NameRequest, deadline):
-        generations = []
-        try:
-            for i in range(CANDIDATES):
-                generation = Generation(
+        return self.pool.submit_all(
+            graph,
+            (
+                Generation(
                     plan["start"],
                     MAX_NAME,
                     SamplingConfig(request.temperature),
@@ -158,12 +158,9 @@ class NameService:
                     state=plan["state"],
                     deadline=deadline,
                 )
-                generations.append(self.pool.submit(graph, generation))
-        except BaseException:
-            for generation in generations:
-                generation.cancel()
-            raise
-        return generations
+                for i in range(CANDIDATES)
+            ),
+        )
 
     def _result(self, graph: StepGraph, plan: dict, tokens: list[list[int]]) -> NameResult:
         known = self.known_names(graph)
@@ -186,21 +183,10 @@ class NameService:
     def name(self, request: NameRequest) -> NameResult:
         """Name and wait (scripts, console); Ctrl-C cancels."""
         graph, plan = self._plan(request)
-        generations = self._submit(graph, plan, request, None)
-        try:
-            tokens = [g.result() for g in generations]
-        finally:
-            for generation in generations:
-                generation.cancel()
-        return self._result(graph, plan, tokens)
+        return self._result(graph, plan, results(self._submit(graph, plan, request, None)))
 
     async def name_async(self, request: NameRequest, deadline: float | None = None) -> NameResult:
         """Waits on the batcher without a thread (the colour lookup is short)."""
         graph, plan = await asyncio.to_thread(self._plan, request)
-        generations = self._submit(graph, plan, request, deadline)
-        try:
-            tokens = await asyncio.gather(*(g.wait() for g in generations))
-        finally:
-            for generation in generations:
-                generation.cancel()
+        tokens = await wait_all(self._submit(graph, plan, request, deadline))
         return self._result(graph, plan, tokens)
