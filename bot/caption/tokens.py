@@ -19,7 +19,7 @@ def normalize_caption(text: str) -> str:
 
 
 # Words a caption repeats naturally ("a man in a red shirt and a woman in a hat").
-_FUNCTION_WORDS = frozenset(
+FUNCTION_WORDS = frozenset(
     [
         "a",
         "an",
@@ -51,6 +51,6 @@ def repeats_itself(text: str) -> bool:
     words = text.split()
     if any(a == b for a, b in zip(words, words[1:], strict=False)):
         return True
-    pairs = [p for p in zip(words, words[1:], strict=False) if p[1] not in _FUNCTION_WORDS]
+    pairs = [p for p in zip(words, words[1:], strict=False) if p[1] not in FUNCTION_WORDS]
     triples = list(zip(words, words[1:], words[2:], strict=False))
     return len(set(pairs)) < len(pairs) or len(set(triples)) < len(triples)

@@ -23,50 +23,15 @@ from collections import Counter
 import keras
 import numpy as np
 
+from bot.caption.tokens import FUNCTION_WORDS
 from training.caption.image_model import Standardise
 
 CONCEPTS = 300
-STOP_WORDS = frozenset(
-    {
-        "a",
-        "an",
-        "the",
-        "in",
-        "on",
-        "of",
-        "and",
-        "is",
-        "are",
-        "with",
-        "to",
-        "at",
-        "his",
-        "her",
-        "their",
-        "its",
-        "it",
-        "by",
-        "for",
-        "from",
-        "into",
-        "while",
-        "as",
-        "near",
-        "up",
-        "down",
-        "out",
-        "over",
-        "there",
-        "this",
-        "that",
-        "one",
-        "two",
-        "three",
-        "some",
-        "other",
-        "another",
-    }
-)
+# Words that say nothing about a picture: the captions' function words, and a few more.
+STOP_WORDS = FUNCTION_WORDS | {
+    "another", "as", "down", "into", "it", "one", "other", "out", "over", "some", "that",
+    "there", "this", "three", "two", "up", "while",
+}  # fmt: skip
 
 
 def caption_words(text: str) -> set[str]:
