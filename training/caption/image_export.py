@@ -12,6 +12,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import onnx
 
 from bot.metadata import ModelMetadata
 from bot.model_specs import CAPTION_ENCODER, CHARLM
@@ -38,15 +39,13 @@ def _as_list(values) -> list:
     return list(values) if isinstance(values, list | tuple) else [values]
 
 
-def export_decoder(captioner: keras.Model, config: LMConfig, info: dict, metrics: dict, args):
-    """The fine-tuned decoder's step graph beside the encoder; returns its model name."""
+def step_graph(step_model: keras.Model, layout: list[dict]) -> onnx.ModelProto:
+    """A Keras step model (tokens (B, 1), states in layout order -> logits, new states)
+    traced on the CPU as ONNX: `tokens` (B,) and each state under its layout name."""
     import tensorflow as tf
 
-    from training.onnx_export import attach_metadata, convert, write_checked
+    from training.onnx_export import convert
 
-    step_model = build_decoder_step(config, args.condition)
-    copy_decoder(captioner, step_model, config.layers)
-    layout = decoder_layout(config, args.condition)
     spec = [tf.TensorSpec([None], tf.int32, name="tokens")] + [
         tf.TensorSpec([None, s["size"]], tf.float32, name=s["input"]) for s in layout
     ]
@@ -60,7 +59,34 @@ def export_decoder(captioner: keras.Model, config: LMConfig, info: dict, metrics
         }
 
     with tf.device("/CPU:0"):
-        proto = convert(step, spec)
+        return convert(step, spec)
+
+
+def stepwise_difference(
+    session, layout: list[dict], start: dict, tokens: np.ndarray, expected: np.ndarray
+) -> float:
+    """Max |logits difference| stepping `tokens` one at a time through the ONNX step graph
+    (state from `start`, zeros elsewhere) against the sequence model's `expected` logits."""
+    feeds = {
+        s["input"]: start.get(s["input"], np.zeros((1, s["size"]), np.float32)) for s in layout
+    }
+    worst, names = 0.0, [o.name for o in session.get_outputs()]
+    for position, token in enumerate(tokens):
+        feeds["tokens"] = np.array([token], np.int32)
+        out = dict(zip(names, session.run(names, feeds), strict=True))
+        worst = max(worst, float(np.abs(out["logits"][0] - expected[position]).max()))
+        feeds.update({s["input"]: out[s["output"]] for s in layout})
+    return worst
+
+
+def export_decoder(captioner: keras.Model, config: LMConfig, info: dict, metrics: dict, args):
+    """The fine-tuned decoder's step graph beside the encoder; returns its model name."""
+    from training.onnx_export import attach_metadata, write_checked
+
+    step_model = build_decoder_step(config, args.condition)
+    copy_decoder(captioner, step_model, config.layers)
+    layout = decoder_layout(config, args.condition)
+    proto = step_graph(step_model, layout)
     extra = {
         "task": "caption",
         "start_token": info["extra"]["start_token"],
@@ -95,21 +121,11 @@ def export_decoder(captioner: keras.Model, config: LMConfig, info: dict, metrics
         for (_, name, _), value in zip(head_outputs(config, args.condition), initial, strict=True)
     }
 
-    def parity(session) -> float:
-        feeds = {
-            s["input"]: start.get(s["input"], np.zeros((1, s["size"]), np.float32)) for s in layout
-        }
-        worst, names = 0.0, [o.name for o in session.get_outputs()]
-        for position, token in enumerate(tokens):
-            feeds["tokens"] = np.array([token], np.int32)
-            out = dict(zip(names, session.run(names, feeds), strict=True))
-            worst = max(worst, float(np.abs(out["logits"][0] - expected[position]).max()))
-            feeds.update({s["input"]: out[s["output"]] for s in layout})
-        return worst
-
     out = Path(args.out)
     path = out.with_name(out.stem.removesuffix("_encoder") + "_image_decoder.onnx")
-    difference = write_checked(proto, path, parity)
+    difference = write_checked(
+        proto, path, lambda session: stepwise_difference(session, layout, start, tokens, expected)
+    )
     print(
         f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB), parity max |diff| = {difference:.2g}"
     )
@@ -118,7 +134,6 @@ def export_decoder(captioner: keras.Model, config: LMConfig, info: dict, metrics
 
 def export_encoder(head: keras.Model, config, metrics: dict, args, decoder: str, data) -> None:
     """Backbone + head as one graph: `image` (N, 224, 224, 3) uint8 -> conditioning."""
-    import onnx
     import tensorflow as tf
 
     from training.onnx_export import attach_metadata, convert, write_checked

@@ -10,6 +10,7 @@ import numpy as np
 from bot.caption.tokens import END, START
 from bot.metadata import ModelMetadata
 from bot.model_specs import CHARLM
+from training.caption.image_export import step_graph, stepwise_difference
 from training.caption.image_model import copy_decoder
 from training.charlm.model import LMConfig, state_names
 from training.name.model import COLOR_STATE, build_name_step
@@ -22,27 +23,12 @@ def name_layout(config: LMConfig) -> list[dict]:
 
 
 def export_name(model: keras.Model, config: LMConfig, info: dict, metrics: dict, out: Path):
-    import tensorflow as tf
-
-    from training.onnx_export import attach_metadata, convert, write_checked
+    from training.onnx_export import attach_metadata, write_checked
 
     step_model = build_name_step(config, model.get_layer("head"))
     copy_decoder(model, step_model, config.layers)
     layout = name_layout(config)
-    spec = [tf.TensorSpec([None], tf.int32, name="tokens")] + [
-        tf.TensorSpec([None, s["size"]], tf.float32, name=s["input"]) for s in layout
-    ]
-
-    @tf.function(input_signature=spec)
-    def step(tokens, *states):
-        logits, *new_states = step_model([tokens[:, None], *states], training=False)
-        return {
-            "logits": logits,
-            **{s["output"]: v for s, v in zip(layout, new_states, strict=True)},
-        }
-
-    with tf.device("/CPU:0"):
-        proto = convert(step, spec)
+    proto = step_graph(step_model, layout)
     attach_metadata(
         proto,
         ModelMetadata(
@@ -69,19 +55,10 @@ def export_name(model: keras.Model, config: LMConfig, info: dict, metrics: dict,
         ),
     )
     lab = np.array([[0.55, 0.3, -0.2]], np.float32)
+    start = {COLOR_STATE[0]: lab}
     tokens = np.random.default_rng(1).integers(0, config.vocab_size, 30).astype(np.int32)
     expected = keras.ops.convert_to_numpy(model([lab, tokens[None]], training=False))[0]
-
-    def parity(session) -> float:
-        feeds = {s["input"]: np.zeros((1, s["size"]), np.float32) for s in layout}
-        feeds[COLOR_STATE[0]] = lab
-        worst, names = 0.0, [o.name for o in session.get_outputs()]
-        for position, token in enumerate(tokens):
-            feeds["tokens"] = np.array([token], np.int32)
-            got = dict(zip(names, session.run(names, feeds), strict=True))
-            worst = max(worst, float(np.abs(got["logits"][0] - expected[position]).max()))
-            feeds.update({s["input"]: got[s["output"]] for s in layout})
-        return worst
-
-    difference = write_checked(proto, out, parity)
+    difference = write_checked(
+        proto, out, lambda session: stepwise_difference(session, layout, start, tokens, expected)
+    )
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB), parity max |diff| = {difference:.2g}")
