@@ -335,12 +335,12 @@ def mean_auc(truth: np.ndarray, scores: np.ndarray) -> float:
 def train_caption_image(args) -> None:
     keras.utils.set_random_seed(args.seed)
     Path(args.run_dir).mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
     concepts = args.condition == "concepts"
     run = (load_concept_run if concepts else load_run)(args.decoder_run)
     info, config, _ = run
     vocab = Vocabulary(info["vocabulary"])
     data = prepare(args, vocab)
+    started = time.perf_counter()  # training time: the image features are computed above
     train = _concept_captioner if concepts else _head_captioner
     captioner, head, without, extra = train(args, run, data)
     seconds = time.perf_counter() - started
