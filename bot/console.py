@@ -23,7 +23,6 @@ from bot.model_info import describe
 from bot.names.service import TEMPERATURE_RANGE as NAME_TEMPERATURE
 from bot.names.service import NameRequest
 from bot.paint.service import DISPLAY_SIZE, TEMPERATURE_RANGE, PaintRequest
-from bot.render import swatch_png
 from bot.services import Services
 from bot.write.service import LENGTH_RANGE, MAX_PROMPT, WriteRequest
 from bot.write.service import TEMPERATURE_RANGE as WRITE_TEMPERATURE
@@ -235,7 +234,7 @@ def name_payload(services: Services, args: argparse.Namespace, output_dir: Path)
     request = NameRequest(" ".join(args.color), args.temperature, args.seed)
     result = services.name.name(request)
     path = png_path(args.out, output_dir / f"name-{result.hex.lstrip('#')}.png")
-    path.write_bytes(swatch_png(result.rgb, " / ".join(result.names) or result.hex))
+    path.write_bytes(services.name.render(result))
     return {
         "names": result.names,
         "hex": result.hex,

@@ -14,7 +14,6 @@ from bot.discord_app.limits import per_user_cooldown
 from bot.discord_app.progress import admitted
 from bot.discord_app.replies import NO_MENTIONS, shown_text
 from bot.names.service import MAX_SEED, NameRequest, NameResult, NameService
-from bot.render import swatch_png
 
 
 def name_embed(result: NameResult) -> discord.Embed:
@@ -54,9 +53,7 @@ class NameCog(commands.Cog):
         self.service.graph()  # unavailable model: a clear ephemeral error before deferring
         async with admitted(self.admission, "name", interaction) as deadline:
             result = await self.service.name_async(request, deadline)
-            png = await asyncio.to_thread(
-                swatch_png, result.rgb, " / ".join(result.names) or result.hex
-            )
+            png = await asyncio.to_thread(self.service.render, result)
         await interaction.followup.send(
             embed=name_embed(result),
             file=discord.File(io.BytesIO(png), filename="swatch.png"),

@@ -24,7 +24,7 @@ from bot.engine import InferenceEngine
 from bot.errors import InvalidInput, quoted
 from bot.lm import StepGraph
 from bot.model_specs import CHARLM
-from bot.render import hex_color
+from bot.render import hex_color, swatch_png
 from bot.sampling import SamplingConfig
 from bot.vocabulary import Vocabulary, normalize_name
 
@@ -184,6 +184,11 @@ class NameService:
         """Name and wait (scripts, console); Ctrl-C cancels."""
         graph, plan = self._plan(request)
         return self._result(graph, plan, results(self._submit(graph, plan, request, None)))
+
+    @staticmethod
+    def render(result: NameResult) -> bytes:
+        """The swatch, titled with the names (one place for the cog and the console)."""
+        return swatch_png(result.rgb, " / ".join(result.names) or result.hex)
 
     async def name_async(self, request: NameRequest, deadline: float | None = None) -> NameResult:
         """Waits on the batcher without a thread (the colour lookup is short)."""
