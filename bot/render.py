@@ -14,6 +14,11 @@ def hex_color(rgb: tuple[int, int, int]) -> str:
     return "#{:02x}{:02x}{:02x}".format(*rgb)
 
 
+def parse_hex(value: str) -> tuple[int, int, int]:
+    n = int(value.removeprefix("#"), 16)
+    return (n >> 16) & 255, (n >> 8) & 255, n & 255
+
+
 def relative_luminance(rgb: tuple[int, int, int]) -> float:
     """WCAG 2 relative luminance, the basis of its contrast ratio."""
     channels = []

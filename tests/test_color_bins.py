@@ -85,3 +85,25 @@ def test_a_bins_model_trains_exports_and_answers_with_alternatives(color_csv, tm
     result = service.color("zzqx blorp", model_only=True)
     assert result.source == "model" and len(result.alternatives) <= 2
     assert service.render(result)[:4] == b"\x89PNG"
+
+
+def test_rescore_writes_the_metrics_users_get(color_csv, tmp_path):
+    from bot.engine import InferenceEngine
+    from training.__main__ import main as training_main
+    from training.color.evaluate import evaluate_color
+    from training.color.train import train_color
+
+    args = argparse.Namespace(
+        data=[color_csv], train_only=[], variant="tiny_bins", epochs=1, batch_size=8,
+        patience=2, val_fraction=0.1, seed=1, run_dir=tmp_path / "run",
+        out=tmp_path / "old.onnx", verbose=False,
+    )  # fmt: skip
+    train_color(args)
+    argv = ["export", "color", "--weights-from", str(tmp_path / "old.onnx")]
+    argv += ["--out", str(tmp_path / "color.onnx"), "--rescore", str(color_csv)]
+    assert training_main(argv) == 0
+    meta = InferenceEngine(tmp_path, prefer_gpu=False).load_file(tmp_path / "color.onnx").metadata
+    expected = evaluate_color(tmp_path / "color.onnx", [color_csv], val_fraction=0.1)
+    assert meta.metrics["delta_e_mean"] == expected["delta_e_mean"]
+    assert meta.metrics["chroma_ratio"] == expected["chroma_ratio"]
+    assert meta.extra["decoding"]["sharpen"] == SHARPEN

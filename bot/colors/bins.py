@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bot.colors.lab import srgb_to_lab
+from bot.render import parse_hex
 
 SHARPEN = 1.7
 RADIUS = 12.0
@@ -41,9 +42,7 @@ class ColorBins:
     """The bins of a model: their colours, and how far apart they are in CIELAB."""
 
     def __init__(self, hex_colors: list[str]) -> None:
-        self.rgb = np.array(
-            [[int(h.lstrip("#")[i : i + 2], 16) / 255 for i in (0, 2, 4)] for h in hex_colors]
-        )
+        self.rgb = np.array([parse_hex(h) for h in hex_colors]) / 255
         self.lab = srgb_to_lab(self.rgb)
         self.distance = np.linalg.norm(self.lab[:, None] - self.lab[None], axis=-1)
 

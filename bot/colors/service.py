@@ -14,7 +14,7 @@ from bot.colors.bins import ColorBins
 from bot.engine import InferenceEngine, LoadedModel
 from bot.errors import InvalidInput
 from bot.model_specs import COLOR
-from bot.render import hex_color, swatch_png
+from bot.render import hex_color, parse_hex, swatch_png
 from bot.vocabulary import Vocabulary, normalize_name
 
 MAX_INPUT_LENGTH = 100
@@ -81,11 +81,6 @@ class ColorModel:
 def to_rgb255(values: np.ndarray) -> tuple[int, int, int]:
     r, g, b = (int(round(float(v) * 255)) for v in np.clip(values, 0.0, 1.0))
     return r, g, b
-
-
-def parse_hex(value: str) -> tuple[int, int, int]:
-    n = int(value.removeprefix("#"), 16)
-    return (n >> 16) & 255, (n >> 8) & 255, n & 255
 
 
 class ColorService:

@@ -19,12 +19,12 @@ import numpy as np
 from bot.batching import BatcherPool, Generation, results, wait_all
 from bot.caption.tokens import END, START, repeats_itself
 from bot.colors.lab import srgb_to_lab
-from bot.colors.service import ColorService, parse_hex
+from bot.colors.service import ColorService
 from bot.engine import InferenceEngine
 from bot.errors import InvalidInput, quoted
 from bot.lm import StepGraph
 from bot.model_specs import CHARLM
-from bot.render import hex_color, swatch_png
+from bot.render import hex_color, parse_hex, swatch_png
 from bot.sampling import SamplingConfig
 from bot.vocabulary import Vocabulary, normalize_name
 

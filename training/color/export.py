@@ -134,24 +134,21 @@ def export_main(args) -> dict[str, float]:
         "at": utc_now(),
     }
     if args.rescore:
-        rescore(model, variant, metadata, args.rescore)
+        rescore(Path(args.weights_from), metadata, args.rescore)
     references = {"old file": (chars, old_rgb)}
     return export_color(model, variant, metadata, Path(args.out), chars, references)
 
 
-def rescore(model: keras.Model, variant: ColorVariant, metadata: ModelMetadata, data) -> None:
-    """The validation metrics with today's decoding (`bot.colors.bins`), into the metadata."""
-    from bot.colors.bins import SHARPEN, ColorBins
-    from training.color.data import load_colors, split
-    from training.color.metrics import color_metrics
+def rescore(path: Path, metadata: ModelMetadata, data: list[Path]) -> None:
+    """The validation metrics as the bot decodes today (`evaluate color` on the file whose
+    weights are re-exported), into the metadata."""
+    from bot.colors.bins import SHARPEN
+    from training.color.evaluate import evaluate_color
 
-    val = split(load_colors(data), 0.1)[1]
-    vocab = Vocabulary(metadata.vocabulary, offset=1)
-    chars = encode_names(vocab, val.names, metadata.max_length, left_pad=False)
-    predicted = model.predict(chars, verbose=0)
-    if variant.bins:
-        predicted = ColorBins(metadata.extra["bins"]).answers(predicted)
+    scored = evaluate_color(path, data, val_fraction=0.1)
+    for key in ("names_with_unknown_characters", "dropped_rows"):
+        scored.pop(key)
+    metadata.metrics.update(scored)
+    if "bins" in metadata.extra:
         metadata.extra["decoding"] = {"sharpen": SHARPEN}
-    mean_rgb = np.asarray(metadata.extra["mean_rgb"])
-    metadata.metrics.update(color_metrics(val.rgb, predicted, mean_rgb))
     print("rescored: " + json.dumps(metadata.metrics))
