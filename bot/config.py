@@ -20,6 +20,7 @@ class Settings:
     spin: bool = True  # onnxruntime's spinning intra-op threads (see bench/serving.py)
     shard_count: int | None = None  # None: as many as Discord recommends (/gateway/bot)
     shard_ids: list[int] | None = None  # this process's shards, when several share the bot
+    settings_db: Path = Path("state/settings.sqlite3")  # per-server settings (SQLite)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -33,6 +34,7 @@ class Settings:
             spin=os.environ.get("RNNBOT_ORT_SPIN", "1") != "0",
             shard_count=_optional_positive_int("RNNBOT_SHARD_COUNT"),
             shard_ids=_shard_ids(),
+            settings_db=Path(os.environ.get("RNNBOT_SETTINGS_DB", "state/settings.sqlite3")),
         )
 
 

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import tempfile
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from bot.discord_app.client import RnnBot, serve
 from bot.discord_app.endpoints import use_local_discord
+from bot.server_settings import SettingsStore
 from tests.local_discord import TOKEN, LocalDiscord
 
 Scenario = Callable[[LocalDiscord, RnnBot], Awaitable[None]]
@@ -51,6 +54,9 @@ async def race_with_client(work: Awaitable[None], runner: asyncio.Task, timeout:
 async def _run(
     services, scenario: Scenario, timeout: float, discord_options: dict, **bot_options
 ) -> None:
+    if "settings_store" not in bot_options:  # never the real default file
+        folder = tempfile.mkdtemp(prefix="rnnbot-settings-")
+        bot_options["settings_store"] = SettingsStore(Path(folder) / "settings.sqlite3")
     discord_server = LocalDiscord(**discord_options)
     await discord_server.start()
     use_local_discord(discord_server.api_base, discord_server.gateway_url)

@@ -289,6 +289,20 @@ def check_message(message: dict, prefix: str = "") -> Refusal | None:
             "BASE_TYPE_BAD_LENGTH",
             f"{prefix}components: Must be between 1 and {ACTION_ROWS} in length.",
         )
+    custom_ids = [
+        item.get("custom_id")
+        for row in components
+        if isinstance(row, dict)
+        for item in row.get("components") or []
+        if isinstance(item, dict) and item.get("custom_id")
+    ]
+    if len(custom_ids) != len(set(custom_ids)):
+        return invalid_form_body(
+            "duplicate_custom_id",
+            f"{prefix}components",
+            "COMPONENT_CUSTOM_ID_DUPLICATED",
+            f"{prefix}components: Component custom id cannot be duplicated",
+        )
     return None
 
 

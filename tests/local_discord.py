@@ -149,6 +149,10 @@ class Conversation:
     interaction_id: str
     dispatched_at: float  # on the stand-in's clock; the token is issued at the same time
     user_installed: bool = False  # the app is installed for the user, not in the server
+    kind: int = 2  # the interaction's type: 2 application command, 3 component
+    source_message_id: str | None = None  # a component's message (its "original" response)
+    message_ids: list[str] = field(default_factory=list)  # messages this interaction made
+    store: dict[str, dict] = field(default_factory=dict, repr=False)  # every message by id
     posts: list[Posted] = field(default_factory=list)
     done: asyncio.Event = field(default_factory=asyncio.Event)
     gone: bool = False  # the token no longer works (expired, or the message was deleted)
@@ -171,6 +175,26 @@ class Conversation:
                 await asyncio.sleep(0.02)
 
         await asyncio.wait_for(poll(), timeout)
+
+    @property
+    def original_id(self) -> str | None:
+        """What `@original` names: the response message, or a component's own message."""
+        return self.message_ids[0] if self.message_ids else self.source_message_id
+
+    @property
+    def message(self) -> dict:
+        """The newest message this interaction made (or changed), as Discord stores it."""
+        ids = self.message_ids or [self.source_message_id]
+        return self.store[ids[-1]]
+
+    def buttons(self) -> list[dict]:
+        """The buttons on `message`, in order."""
+        return [
+            item
+            for row in self.message.get("components") or []
+            for item in row.get("components") or []
+            if item.get("type") == 2
+        ]
 
     @property
     def final(self) -> Posted:
@@ -216,7 +240,10 @@ class LocalDiscord:
         self.app.router.add_route("*", "/api/v10/{path:.*}", self._http)
         self.app.router.add_get("/gateway", self._gateway)
         self.app.router.add_get("/uploads/{id}", self._upload)
+        self.app.router.add_get("/attachments/{message}/{name}", self._attachment)
         self.uploads: dict[str, bytes] = {}
+        self.messages: dict[str, dict] = {}  # every message the bot posted, as last edited
+        self.files: dict[tuple[str, str], bytes] = {}  # (message id, filename) -> bytes
         self.runner: web.AppRunner | None = None
         self.port = 0
         self.conversations: dict[str, Conversation] = {}
@@ -380,20 +407,50 @@ class LocalDiscord:
             "interactions_endpoint_url": None,
         }
 
+    def _attachments(self, message_id: str, files: dict[str, bytes]) -> list[dict]:
+        """Posted files as the message's attachments, downloadable from this stand-in."""
+        attachments = []
+        for name, data in files.items():
+            self.files[(message_id, name)] = data
+            url = f"http://127.0.0.1:{self.port}/attachments/{message_id}/{name}"
+            attachments.append(
+                {
+                    "id": snowflake(),
+                    "filename": name,
+                    "size": len(data),
+                    "url": url,
+                    "proxy_url": url,
+                }
+            )
+        return attachments
+
+    def _store(self, payload: dict, files: dict[str, bytes], ephemeral: bool = False) -> dict:
+        """A new message from a response or follow-up, kept so buttons can be pressed."""
+        message = self._message(payload, files, ephemeral)
+        self.messages[message["id"]] = message
+        return message
+
+    def _edit(self, message_id: str | None, payload: dict, files: dict[str, bytes]) -> dict:
+        """Apply an edit as Discord does: given fields replace, absent fields stay; new
+        files replace the attachments unless the edit lists ones to keep."""
+        message = self.messages.get(message_id or "")
+        if message is None:
+            return self._message(payload, files)
+        for key in ("content", "embeds", "components", "flags"):
+            if key in payload:
+                message[key] = payload[key] if payload[key] is not None else message[key]
+        if files or "attachments" in payload:
+            kept_ids = {str(a.get("id")) for a in payload.get("attachments") or []}
+            kept = [a for a in message["attachments"] if a["id"] in kept_ids]
+            message["attachments"] = kept + self._attachments(message_id, files)
+        return message
+
     def _message(self, payload: dict, files: dict[str, bytes], ephemeral: bool = False) -> dict:
-        attachments = [
-            {
-                "id": snowflake(),
-                "filename": name,
-                "size": len(data),
-                "url": f"http://127.0.0.1:{self.port}/files/{name}",
-                "proxy_url": f"http://127.0.0.1:{self.port}/files/{name}",
-            }
-            for name, data in files.items()
-        ]
+        message_id = snowflake()
+        attachments = self._attachments(message_id, files)
         flags = payload.get("flags", 0) | (64 if ephemeral else 0)
         return {
-            "id": snowflake(),
+            "id": message_id,
             "channel_id": str(CHANNEL_ID),
             "type": 0,
             "author": user_payload(BOT_USER_ID, "rnnbot", bot=True),
@@ -406,6 +463,7 @@ class LocalDiscord:
             "mention_roles": [],
             "attachments": attachments,
             "embeds": payload.get("embeds", []),
+            "components": payload.get("components", []),
             "pinned": False,
             "flags": flags,
             "webhook_id": str(APPLICATION_ID),
@@ -427,14 +485,20 @@ class LocalDiscord:
         conversation.posts.append(Posted("callback", token, payload, files, at=now))
         data = payload.get("data") or {}
         ephemeral = bool(data.get("flags", 0) & 64)
-        if payload.get("type") == 4:  # a message sent directly as the response
+        kind = payload.get("type")
+        if kind in (4, 5):  # a new message (or its "thinking" placeholder)
+            message = self._store(data if kind == 4 else {"flags": data.get("flags", 0)}, files)
+            conversation.message_ids.append(message["id"])
+        elif kind == 7:  # a component's message, updated in place
+            self._edit(conversation.source_message_id, data, files)
+        if kind in (4, 7):  # the answer itself
             conversation.done.set()
         return _json(
             {
                 "interaction": {
                     "id": interaction_id,
-                    "type": 2,
-                    "response_message_id": snowflake(),
+                    "type": conversation.kind,
+                    "response_message_id": conversation.original_id or snowflake(),
                     "response_message_loading": payload.get("type") == 5,
                     "response_message_ephemeral": ephemeral,
                 },
@@ -470,17 +534,27 @@ class LocalDiscord:
             conversation.posts.append(Posted("followup", token, payload, files, at=now))
             conversation.done.set()
             ephemeral = bool(payload.get("flags", 0) & 64)
-            return _json(self._message(payload, files, ephemeral))
+            message = self._store(payload, files, ephemeral)
+            conversation.message_ids.append(message["id"])
+            return _json(message)
         if rest and rest[0] == "messages":
+            message_id = conversation.original_id if rest[1:] == ["@original"] else rest[1]
             if method == "PATCH":
                 conversation.posts.append(Posted("edit", token, payload, files, at=now))
-                return _json(self._message(payload, files))
+                return _json(self._edit(message_id, payload, files))
             if method == "DELETE":
                 conversation.posts.append(Posted("delete", token, payload, files, at=now))
+                self.messages.pop(message_id or "", None)
                 return web.Response(status=204)
             if method == "GET":
-                return _json(self._message({}, {}))
+                return _json(self.messages.get(message_id or "") or self._message({}, {}))
         return _json({"message": "unknown webhook route", "code": 0}, status=404)
+
+    async def _attachment(self, request: web.Request) -> web.Response:
+        data = self.files.get((request.match_info["message"], request.match_info["name"]))
+        if data is None:
+            return web.Response(status=404)
+        return web.Response(body=data, content_type="application/octet-stream")
 
     async def _upload(self, request: web.Request) -> web.Response:
         data = self.uploads.get(request.match_info["id"])
@@ -642,33 +716,165 @@ class LocalDiscord:
         `user_installed` sends it as from an app the user installed, used in a private
         channel where the app is not installed (Discord then caps follow-ups at five).
         It arrives on the socket of the shard that owns `guild_id` (DMs: shard 0)."""
+        data = self._command_data(command, options, attachments or {})
+        return await self._interact(
+            2, data, user_id, permissions, user_installed, guild_id, timeout, wait
+        )
+
+    async def press(
+        self,
+        conversation: Conversation,
+        label: str,
+        *,
+        user_id: int = USER_ID,
+        permissions: int = 0,
+        timeout: float = 30.0,
+        wait: bool = True,
+    ) -> Conversation:
+        """Press the button whose label (or emoji) is `label` on the newest message of
+        `conversation`, as a user would: a component interaction (type 3) carrying the
+        message as Discord stores it now."""
+        message = conversation.message
+        for button in conversation.buttons():
+            emoji = (button.get("emoji") or {}).get("name")
+            if label in (button.get("label"), emoji):
+                break
+        else:
+            shown = [
+                (b.get("emoji") or {}).get("name") or b.get("label") for b in conversation.buttons()
+            ]
+            raise LookupError(f"no button {label!r} on the message; it has {shown}")
+        if button.get("disabled"):
+            raise LookupError(f"the button {label!r} is disabled (Discord does not send it)")
+        data = {"custom_id": button["custom_id"], "component_type": 2}
+        return await self._interact(
+            3,
+            data,
+            user_id,
+            permissions,
+            conversation.user_installed,
+            GUILD_ID,
+            timeout,
+            wait,
+            message=message,
+        )
+
+    async def run_menu(
+        self,
+        name: str,
+        *,
+        message: dict | None = None,
+        user: dict | None = None,
+        user_id: int = USER_ID,
+        permissions: int = 0,
+        user_installed: bool = False,
+        timeout: float = 30.0,
+        wait: bool = True,
+    ) -> Conversation:
+        """A right-click command: on a message (`message`, as `message_payload` makes it)
+        or on a user (`user`, as `user_payload` makes it)."""
+        if message is not None:
+            data = {
+                "id": snowflake(),
+                "name": name,
+                "type": 3,
+                "target_id": message["id"],
+                "resolved": {"messages": {message["id"]: message}},
+            }
+        else:
+            data = {
+                "id": snowflake(),
+                "name": name,
+                "type": 2,
+                "target_id": user["id"],
+                "resolved": {"users": {user["id"]: user}},
+            }
+        return await self._interact(
+            2, data, user_id, permissions, user_installed, GUILD_ID, timeout, wait
+        )
+
+    async def _interact(
+        self,
+        kind: int,
+        data: dict,
+        user_id: int,
+        permissions: int,
+        user_installed: bool,
+        guild_id: int,
+        timeout: float,
+        wait: bool,
+        message: dict | None = None,
+    ) -> Conversation:
+        """Dispatch one INTERACTION_CREATE on the owning shard's socket; wait for the answer."""
         await asyncio.wait_for(self.ready.wait(), timeout)
         session = self._live_session(0 if user_installed else guild_id)
         token = f"token-{snowflake()}"
         interaction = {
             "id": snowflake(),
             "application_id": str(APPLICATION_ID),
-            "type": 2,
+            "type": kind,
             "token": token,
             "version": 1,
-            "data": self._command_data(command, options, attachments or {}),
+            "data": data,
             "locale": "en-US",
             "app_permissions": str((1 << 53) - 1),
             "entitlements": [],
             "attachment_size_limit": 10 * 1024 * 1024,
         }
+        if message is not None:
+            interaction["message"] = message
         user = user_payload(user_id, f"user{user_id % 1000}")
         if user_installed:
             interaction.update(_private_channel_context(user))
         else:
             interaction.update(_guild_context(user, permissions, guild_id))
         conversation = self.conversations[token] = Conversation(
-            token, interaction["id"], self.clock.now(), user_installed
+            token,
+            interaction["id"],
+            self.clock.now(),
+            user_installed,
+            kind=kind,
+            source_message_id=message["id"] if message else None,
+            store=self.messages,
         )
         await self._dispatch(session, "INTERACTION_CREATE", interaction)
         if wait:
             await asyncio.wait_for(conversation.done.wait(), timeout)
         return conversation
+
+    def message_payload(
+        self,
+        content: str = "",
+        attachments: dict[str, tuple[bytes, str]] | None = None,
+        author_id: int = USER_ID,
+    ) -> dict:
+        """A message someone posted in the channel (for right-click commands on it)."""
+        message_id = snowflake()
+        files = []
+        for name, (content_bytes, content_type) in (attachments or {}).items():
+            attachment_id = snowflake()
+            self.uploads[attachment_id] = content_bytes
+            url = f"http://127.0.0.1:{self.port}/uploads/{attachment_id}"
+            files.append(
+                {
+                    "id": attachment_id,
+                    "filename": name,
+                    "size": len(content_bytes),
+                    "content_type": content_type,
+                    "url": url,
+                    "proxy_url": url,
+                }
+            )
+        message = self._message({"content": content}, {})
+        message.update(
+            id=message_id,
+            author=user_payload(author_id, f"user{author_id % 1000}"),
+            attachments=files,
+            webhook_id=None,
+            application_id=None,
+        )
+        self.messages[message_id] = message
+        return message
 
     def _command_data(
         self, command: str, options: dict[str, Any], attachments: dict[str, tuple[bytes, str]]

@@ -29,6 +29,7 @@ def fake_interaction() -> MagicMock:
     interaction.command = MagicMock(qualified_name="color")
     interaction.created_at = discord.utils.utcnow()
     interaction.edit_original_response = AsyncMock()
+    interaction.user = MagicMock(id=12345)
     return interaction
 
 

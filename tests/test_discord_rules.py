@@ -277,10 +277,10 @@ def button(custom_id: str = "b") -> dict:
 async def test_at_most_five_action_rows_of_five_buttons(server, session):
     raw = await Raw.start(server, session)
     await raw.defer()
-    row = {"type": 1, "components": [button(f"b{i}") for i in range(5)]}
+    rows = [{"type": 1, "components": [button(f"b{r}.{i}") for i in range(5)]} for r in range(6)]
     refused(
         server,
-        await raw.followup({"content": "rows", "components": [row] * 6}),
+        await raw.followup({"content": "rows", "components": rows}),
         400,
         50035,
         "action_rows",
@@ -289,7 +289,16 @@ async def test_at_most_five_action_rows_of_five_buttons(server, session):
     wide = {"type": 1, "components": [button(f"b{i}") for i in range(6)]}
     answer = await raw.followup({"content": "wide", "components": [wide]})
     refused(server, answer, 400, 50035, "schema", "components.0.components")
-    accepted(server, await raw.followup({"content": "fits", "components": [row] * 5}))
+    accepted(server, await raw.followup({"content": "fits", "components": rows[:5]}))
+
+
+@with_stand_in()
+async def test_custom_ids_are_unique_within_a_message(server, session):
+    raw = await Raw.start(server, session)
+    await raw.defer()
+    twice = {"type": 1, "components": [button("same"), button("same")]}
+    answer = await raw.followup({"content": "ids", "components": [twice]})
+    refused(server, answer, 400, 50035, "duplicate_custom_id", "components")
 
 
 @with_stand_in()

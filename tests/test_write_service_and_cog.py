@@ -8,6 +8,7 @@ from unittest.mock import AsyncMock
 
 import pytest
 
+from bot.discord_app.replies import plain_text
 from bot.discord_app.write_cog import MESSAGE_LIMIT, WriteCog, final_message
 from bot.errors import InvalidInput, ModelUnavailable
 from bot.write.service import WriteRequest, WriteResult
@@ -72,7 +73,8 @@ def test_cog_defers_and_edits_with_the_text(services):
     interaction.response.defer.assert_awaited_once()
     final = interaction.edit_original_response.await_args.kwargs
     expected = services.write.write(WriteRequest("tiny", "the cat", 100, 0.5, 3)).text
-    assert expected in final["content"].replace("\\", "")
+    assert expected in plain_text(final["content"])
+    assert [b.item.label for b in final["view"].children] == ["Again", "Continue", "Hotter", "Cooler"]
     assert final["attachments"] == []
     assert len(final["content"]) <= MESSAGE_LIMIT
     mentions = final["allowed_mentions"]

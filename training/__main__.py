@@ -72,6 +72,25 @@ def _lm_arguments(
     p.add_argument("--dropout", type=float, default=0.2)
     p.add_argument("--batch-size", type=int, default=batch_size)
     p.add_argument("--learning-rate", type=float, default=2e-3)
+    p.add_argument(
+        "--schedule",
+        choices=("constant", "cosine"),
+        default="constant",
+        help="learning rate: constant, or cosine decay to zero over --epochs",
+    )
+    p.add_argument("--weight-decay", type=float, default=0.0, help="AdamW decay (0: Adam)")
+    p.add_argument(
+        "--ema",
+        type=float,
+        default=0.0,
+        help="validate and keep a moving average of the weights with this momentum (0: off)",
+    )
+    p.add_argument(
+        "--init-weights",
+        type=Path,
+        help="start from these weights (best.weights.h5 or an exported *.weights.h5; "
+        "same configuration)",
+    )
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--patience", type=int, default=4, help="early-stopping patience (epochs)")
     p.add_argument("--seed", type=int, default=1)

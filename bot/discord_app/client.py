@@ -14,12 +14,14 @@ from discord.ext import commands
 from bot.config import Settings
 from bot.discord_app.admin_cog import AdminCog
 from bot.discord_app.admission import Admission
+from bot.discord_app.buttons import PressCooldowns
 from bot.discord_app.caption_cog import CaptionCog
 from bot.discord_app.color_cog import ColorCog
 from bot.discord_app.name_cog import NameCog
 from bot.discord_app.paint_cog import PaintCog
 from bot.discord_app.replies import NO_MENTIONS, ReplyingCommandTree
-from bot.discord_app.write_cog import WriteCog
+from bot.discord_app.write_cog import WriteButton, WriteCog
+from bot.server_settings import SettingsStore
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -35,9 +37,11 @@ class RnnBot(commands.AutoShardedBot):
         admission: Admission | None = None,
         *,
         recommended_shards: bool = False,
+        settings_store: SettingsStore | None = None,
     ) -> None:
         """Shards as configured in `services.settings`, or, with `recommended_shards`, as
-        many as Discord recommends: what a restart after close code 4011 needs."""
+        many as Discord recommends: what a restart after close code 4011 needs. Server
+        settings live in `settings.settings_db` unless a `settings_store` is given."""
         settings = services.settings
         super().__init__(
             command_prefix=commands.when_mentioned,
@@ -52,9 +56,13 @@ class RnnBot(commands.AutoShardedBot):
         self.admission = admission or Admission(
             settings.max_batch, settings.max_waiting, settings.job_seconds
         )
+        self.server_settings = settings_store or SettingsStore(settings.settings_db)
+        self.press_cooldowns = PressCooldowns()
 
     async def setup_hook(self) -> None:
         services, admission = self.services, self.admission
+        await self.server_settings.open()
+        self.add_dynamic_items(WriteButton)
         await self.add_cog(ColorCog(services.color, admission))
         await self.add_cog(WriteCog(services.write, admission))
         await self.add_cog(CaptionCog(services.caption, admission))
@@ -64,6 +72,10 @@ class RnnBot(commands.AutoShardedBot):
         if self.sync_on_start:
             synced = await self.tree.sync()
             log.info("synced %d application commands globally", len(synced))
+
+    async def close(self) -> None:
+        await super().close()
+        await self.server_settings.close()
 
     async def on_ready(self) -> None:
         log.info("connected as %s with shards %s", self.user, sorted(self.shards))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 
 import discord
 from discord import app_commands
@@ -17,11 +18,25 @@ MESSAGE_LIMIT = 2000  # characters of message content Discord accepts
 ZERO_WIDTH_SPACE = "\u200b"
 
 
+MARKDOWN_CHARACTERS = frozenset("\\*_~`|>#-[]()<")
+NUMBERED_LINE = re.compile(r"^(\s*\d+)\.", re.MULTILINE)
+
+
 def shown_text(text: str) -> str:
-    """Generated text shown verbatim: markdown escaped so it cannot restyle the message,
-    and every `@` followed by a zero-width space so no mention syntax survives (besides
-    `allowed_mentions` none: a model can write `<@123>` or `@everyone`)."""
-    return discord.utils.escape_markdown(text).replace("@", "@" + ZERO_WIDTH_SPACE)
+    """Generated text shown verbatim: every markdown character escaped (Discord shows an
+    escaped character as itself) so it cannot restyle the message, and every `@`
+    followed by a zero-width space so no mention syntax survives (besides
+    `allowed_mentions` none: a model can write `<@123>` or `@everyone`). Every escape is
+    one backslash before one character, so `plain_text` undoes it exactly."""
+    escaped = "".join("\\" + c if c in MARKDOWN_CHARACTERS else c for c in text)
+    escaped = NUMBERED_LINE.sub(r"\1\\.", escaped)  # "1. " would start a list
+    return escaped.replace("@", "@" + ZERO_WIDTH_SPACE)
+
+
+def plain_text(shown: str) -> str:
+    """The text `shown_text` was given: what a button reads back from its message."""
+    unmentioned = shown.replace("@" + ZERO_WIDTH_SPACE, "@")
+    return re.sub(r"\\(.)", r"\1", unmentioned, flags=re.DOTALL)
 
 
 GENERIC_ERROR = "Sorry, something went wrong on my side. The error has been logged."
@@ -50,27 +65,61 @@ class InteractionGone(Exception):
     was stopped, and there is nobody to tell; its token must not be used again."""
 
 
+def error_text(interaction: discord.Interaction, error: Exception) -> str | None:
+    """What to tell the user about `error` (None: nothing, the interaction is gone);
+    anything not meant for users is logged with its traceback."""
+    original = getattr(error, "original", error)
+    if isinstance(original, InteractionGone):
+        log.info("interaction gone; its job was stopped and nothing more is sent")
+        return None
+    if isinstance(original, UserFacingError):
+        return str(original)
+    if isinstance(error, app_commands.CommandOnCooldown):
+        return f"Slow down a little: try again in {error.retry_after:.0f} s."
+    if isinstance(error, app_commands.CheckFailure):
+        return str(error) if type(error) is CommandDisabled else NOT_ALLOWED
+    command = interaction.command.qualified_name if interaction.command else "a button"
+    log.error("%s failed", command, exc_info=original)
+    return GENERIC_ERROR
+
+
+async def report_error(interaction: discord.Interaction, error: Exception) -> None:
+    """Tell the user privately what went wrong (commands, menus and buttons alike)."""
+    message = error_text(interaction, error)
+    if message is None:
+        return
+    try:
+        await send_ephemeral(interaction, message)
+    except discord.HTTPException:
+        log.warning("could not deliver an error reply", exc_info=True)
+
+
+NOT_ALLOWED = "You are not allowed to use this command here; ask a server admin if you need it."
+
+
+class CommandDisabled(app_commands.CheckFailure):
+    """A server switched the command off here: the message says so and what to do."""
+
+
 class ReplyingCommandTree(app_commands.CommandTree):
-    """User errors are shown to the user; anything else is logged with its traceback."""
+    """User errors are shown to the user; anything else is logged with its traceback.
+    Commands a server switched off (`/settings`) are refused here, before they run."""
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        command = interaction.command
+        store = getattr(interaction.client, "server_settings", None)
+        if command is None or store is None:
+            return True
+        name = command.qualified_name.split()[0]
+        settings = await store.channel(interaction.guild_id, interaction.channel_id)
+        if not settings.enabled(getattr(command, "extras", {}).get("setting", name)):
+            raise CommandDisabled(
+                f"/{name} is switched off in this channel by the server's admins "
+                "(/settings); try another channel or ask them."
+            )
+        return True
 
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
-        original = getattr(error, "original", error)
-        if isinstance(original, InteractionGone):
-            log.info("interaction gone; its job was stopped and nothing more is sent")
-            return
-        if isinstance(original, UserFacingError):
-            message = str(original)
-        elif isinstance(error, app_commands.CommandOnCooldown):
-            message = f"Slow down a little: try again in {error.retry_after:.0f} s."
-        elif isinstance(error, app_commands.CheckFailure):
-            message = "You are not allowed to use this command here."
-        else:
-            command = interaction.command.qualified_name if interaction.command else "?"
-            log.error("command /%s failed", command, exc_info=original)
-            message = GENERIC_ERROR
-        try:
-            await send_ephemeral(interaction, message)
-        except discord.HTTPException:
-            log.warning("could not deliver an error reply", exc_info=True)
+        await report_error(interaction, error)

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import io
+import re
+from dataclasses import dataclass, replace
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.discord_app.admission import Admission
+from bot.discord_app.buttons import fits, handle_press
 from bot.discord_app.limits import per_user_cooldown
 from bot.discord_app.progress import admitted, run_with_progress
-from bot.discord_app.replies import NO_MENTIONS, shown_text
+from bot.discord_app.replies import NO_MENTIONS, plain_text, shown_text
 from bot.write.service import (
     LENGTH_RANGE,
     MAX_PROMPT,
     MAX_SEED,
+    TEMPERATURE_RANGE,
     WriteRequest,
     WriteResult,
     WriteService,
@@ -50,24 +54,177 @@ def final_message(result: WriteResult, temperature: float) -> tuple[str, discord
     return (head + preview + notes)[:MESSAGE_LIMIT], attachment
 
 
+CONTINUE_CHARS = 300  # what ➕ adds
+TEMPERATURE_STEP = 0.2  # what 🌡 and 🧊 change
+ACTIONS = {  # custom_id action -> (emoji, label)
+    "again": ("🔁", "Again"),
+    "more": ("➕", "Continue"),
+    "hotter": ("🌡️", "Hotter"),
+    "cooler": ("🧊", "Cooler"),
+}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a /write answer's buttons need to make the next one: `given` leading
+    characters of the message's text were not generated (the prompt, or the text a
+    continuation continued)."""
+
+    style: str
+    seed: int
+    temperature: float
+    length: int
+    given: int
+    owner: int
+
+    def custom_id(self, action: str) -> str:
+        return (
+            f"write:{action}:{self.owner}:{self.seed}:{round(self.temperature * 100)}:"
+            f"{self.length}:{self.given}:{self.style}"
+        )
+
+
+class WriteButton(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"write:(?P<action>again|more|hotter|cooler):(?P<owner>\d+):(?P<seed>\d+):"
+    r"(?P<t>\d+):(?P<length>\d+):(?P<given>\d+):(?P<style>.+)",
+):
+    def __init__(self, answer: Answer, action: str) -> None:
+        emoji, label = ACTIONS[action]
+        button = discord.ui.Button(
+            style=discord.ButtonStyle.secondary,
+            emoji=emoji,
+            label=label,
+            custom_id=answer.custom_id(action),
+        )
+        super().__init__(button)
+        self.answer, self.action = answer, action
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match
+    ) -> WriteButton:
+        answer = Answer(
+            match["style"],
+            int(match["seed"]),
+            int(match["t"]) / 100,
+            int(match["length"]),
+            int(match["given"]),
+            int(match["owner"]),
+        )
+        return cls(answer, match["action"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        cog = interaction.client.get_cog(WriteCog.__cog_name__)
+        await handle_press(
+            interaction,
+            "write",
+            self.answer.owner,
+            lambda: cog.pressed(interaction, self.answer, self.action),
+        )
+
+
+def answer_view(answer: Answer) -> discord.ui.View | None:
+    """The buttons under a finished answer (none if its custom_ids would not fit)."""
+    if not fits(answer.custom_id("hotter")):
+        return None
+    view = discord.ui.View(timeout=None)
+    for action in ACTIONS:
+        button = WriteButton(answer, action)
+        if action == "hotter" and answer.temperature >= TEMPERATURE_RANGE[1]:
+            button.item.disabled = True
+        if action == "cooler" and answer.temperature <= TEMPERATURE_RANGE[0]:
+            button.item.disabled = True
+        view.add_item(button)
+    return view
+
+
+async def message_text(message: discord.Message) -> str:
+    """The whole text of a /write answer: its attachment when it was too long to show,
+    else the message body between the header line and the notes."""
+    for attachment in message.attachments:
+        if attachment.filename.endswith(".txt"):
+            return (await attachment.read()).decode("utf-8")
+    body = message.content.partition("\n")[2]
+    body = re.sub(r"(\n-# [^\n]*)+$", "", body)
+    return plain_text(body)
+
+
+def next_request(answer: Answer, action: str, text: str) -> tuple[str, WriteRequest, int]:
+    """(text kept before the generation, the request, characters given) for a press.
+
+    Again and hotter/cooler start over from the given part (again with a new seed);
+    continue gives all of the text. A prompt holds the last MAX_PROMPT characters of
+    what is given; anything before them is kept in front of the result."""
+    temperature, seed, length = answer.temperature, answer.seed, answer.length
+    given = text[: answer.given]
+    if action == "again":
+        seed = None
+    elif action == "more":
+        given, seed, length = text, None, CONTINUE_CHARS
+    else:
+        step = TEMPERATURE_STEP if action == "hotter" else -TEMPERATURE_STEP
+        low, high = TEMPERATURE_RANGE
+        temperature = round(min(high, max(low, temperature + step)), 2)
+    kept = given[: max(0, len(given) - MAX_PROMPT)]
+    prompt = given[len(kept) :]
+    return kept, WriteRequest(answer.style, prompt, length, temperature, seed), len(given)
+
+
 class WriteCog(commands.Cog):
     def __init__(self, service: WriteService, admission: Admission | None = None) -> None:
         self.service = service
         self.admission = admission or Admission()
 
     async def _generate(
-        self, interaction: discord.Interaction, request: WriteRequest, deadline: float
+        self, interaction: discord.Interaction, request: WriteRequest, deadline: float, kept: str
     ) -> WriteResult:
         """Generate on the style's batcher, editing the reply with the text so far."""
 
         async def show(text: str) -> None:
             await interaction.edit_original_response(
-                content=progress_message(request, text), allowed_mentions=NO_MENTIONS
+                content=progress_message(request, kept + text), allowed_mentions=NO_MENTIONS
             )
 
         return await run_with_progress(
             lambda report: self.service.write_async(request, report, deadline), show, EDIT_INTERVAL
         )
+
+    async def respond(
+        self,
+        interaction: discord.Interaction,
+        request: WriteRequest,
+        kept: str = "",
+        given: int = -1,
+    ) -> None:
+        """Generate for a command or a press and answer with the text and its buttons.
+        `kept` goes in front of the generated text; `given` (default: the prompt's
+        length) is how much of the shown text was not generated."""
+        self.service.validate(request)  # bad options: an ephemeral error, before deferring
+        async with admitted(self.admission, f"write:{request.style}", interaction) as deadline:
+            result = await self._generate(interaction, request, deadline, kept)
+        result = replace(result, text=kept + result.text)
+        content, attachment = final_message(result, request.temperature)
+        answer = Answer(
+            result.style,
+            result.seed,
+            request.temperature,
+            request.length,
+            given if given >= 0 else len(result.prompt),
+            interaction.user.id,
+        )
+        view = answer_view(answer)
+        await interaction.edit_original_response(
+            content=content,
+            attachments=[attachment] if attachment else [],
+            allowed_mentions=NO_MENTIONS,
+            **({"view": view} if view else {}),
+        )
+
+    async def pressed(self, interaction: discord.Interaction, answer: Answer, action: str) -> None:
+        text = await message_text(interaction.message)
+        kept, request, given = next_request(answer, action, text)
+        await self.respond(interaction, request, kept, given)
 
     @app_commands.command(name="write", description="Write new text in a learned style")
     @app_commands.describe(
@@ -87,15 +244,8 @@ class WriteCog(commands.Cog):
         temperature: app_commands.Range[float, 0.0, 2.0] = 0.8,
         seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
     ) -> None:
-        request = WriteRequest(style, prompt or "", length, temperature, seed)
-        self.service.validate(request)  # bad options: an ephemeral error, before deferring
-        async with admitted(self.admission, f"write:{request.style}", interaction) as deadline:
-            result = await self._generate(interaction, request, deadline)
-        content, attachment = final_message(result, temperature)
-        await interaction.edit_original_response(
-            content=content,
-            attachments=[attachment] if attachment else [],
-            allowed_mentions=NO_MENTIONS,
+        await self.respond(
+            interaction, WriteRequest(style, prompt or "", length, temperature, seed)
         )
 
     @write.autocomplete("style")

@@ -55,8 +55,14 @@ def _embed_inputs(config: LMConfig, tokens, contexts: list):
     return layers.Concatenate(name="step_input")(parts) if contexts else x
 
 
-def build_train_model(config: LMConfig, learning_rate: float | None = 2e-3) -> keras.Model:
-    """The sequence model; uncompiled (no optimizer state) when `learning_rate` is None."""
+def build_train_model(
+    config: LMConfig,
+    learning_rate: float | None = 2e-3,
+    optimizer: keras.optimizers.Optimizer | None = None,
+) -> keras.Model:
+    """The sequence model; uncompiled (no optimizer state) when `learning_rate` is None.
+
+    `optimizer` replaces the default Adam (clipped at norm 5) at `learning_rate`."""
     tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
     contexts = [keras.Input(shape=(None,), dtype="int32", name=n) for n in context_names(config)]
     x = _embed_inputs(config, tokens, contexts)
@@ -69,7 +75,7 @@ def build_train_model(config: LMConfig, learning_rate: float | None = 2e-3) -> k
     if learning_rate is None:
         return model
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate, clipnorm=5.0),
+        optimizer=optimizer or keras.optimizers.Adam(learning_rate, clipnorm=5.0),
         # Averaged over the weighted positions only, so padded rows still give nats/token.
         loss=keras.losses.SparseCategoricalCrossentropy(
             from_logits=True, reduction="mean_with_sample_weight"

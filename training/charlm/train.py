@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,27 @@ class TrainSettings:
     seed: int = 1
     sample_length: int = 200
     verbose: bool = True
+    schedule: str = "constant"  # or "cosine": decays to zero over `epochs`
+    weight_decay: float = 0.0  # decoupled (AdamW) when above zero
+    ema: float = 0.0  # momentum of the weight average validated and kept (0: none)
+    init_weights: str | None = None  # start from these weights (same configuration)
+
+
+def make_optimizer(settings: TrainSettings, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    """Adam (AdamW with weight decay), gradients clipped at norm 5, with the run's schedule
+    and, when `ema` is set, a moving average of the weights that validation and the
+    checkpoints use (averaging late-training weights is a cheap regulariser)."""
+    rate = settings.learning_rate
+    if settings.schedule == "cosine":
+        rate = keras.optimizers.schedules.CosineDecay(rate, settings.epochs * steps_per_epoch)
+    elif settings.schedule != "constant":
+        raise UserError(f"unknown schedule {settings.schedule!r} (constant or cosine)")
+    average = {"use_ema": True, "ema_momentum": settings.ema} if settings.ema else {}
+    if settings.weight_decay:
+        return keras.optimizers.AdamW(
+            rate, weight_decay=settings.weight_decay, clipnorm=5.0, **average
+        )
+    return keras.optimizers.Adam(rate, clipnorm=5.0, **average)
 
 
 def lm_config(vocab_size: int, args) -> LMConfig:
@@ -52,6 +74,10 @@ def lm_settings(args, seq_len: int) -> TrainSettings:
         patience=args.patience,
         seed=args.seed,
         sample_length=args.sample_length,
+        schedule=args.schedule,
+        weight_decay=args.weight_decay,
+        ema=args.ema,
+        init_weights=str(args.init_weights) if args.init_weights else None,
     )
 
 
@@ -163,6 +189,19 @@ def metrics_from_log(run_dir: Path) -> dict:
     }
 
 
+def start_from(model: keras.Model, weights: Path) -> None:
+    """Load another run's weights (a `best.weights.h5` or an exported `*.weights.h5`) into
+    a model of the same configuration, so training continues from them."""
+    if not weights.exists():
+        raise UserError(f"{weights} does not exist")
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            model.load_weights(weights)
+    except ValueError as error:
+        raise UserError(f"{weights} does not fit this model's configuration: {error}") from None
+
+
 @dataclass
 class Examples:
     """Inputs, next-token targets and optional per-position weights (0 = padding)."""
@@ -202,7 +241,10 @@ def train_lm(
         model = keras.models.load_model(run_dir / LAST_CHECKPOINT)
         print(f"resuming after epoch {done} (best val_loss {best:.4f})")
     else:
-        model = build_train_model(config, settings.learning_rate)
+        steps = math.ceil(len(train.y) / settings.batch_size)
+        model = build_train_model(config, optimizer=make_optimizer(settings, steps))
+        if settings.init_weights:
+            start_from(model, Path(settings.init_weights))
     config_path.write_text(json.dumps({"config": config.as_dict(), **info}, indent=2))
 
     print(
@@ -212,8 +254,12 @@ def train_lm(
     callbacks = standard_callbacks(
         run_dir, "language model", settings.patience, ylabel="nats per token", resume=resume
     )
-    callbacks[0].best = best  # a resumed run keeps the best checkpoint it already had
+    for callback in callbacks:  # a resumed run keeps the best checkpoint it already had
+        if isinstance(callback, keras.callbacks.ModelCheckpoint):
+            callback.best = best
     callbacks.append(keras.callbacks.ModelCheckpoint(run_dir / LAST_CHECKPOINT))
+    if settings.ema:  # validate and checkpoint the averaged weights: swap them in first
+        callbacks.insert(0, keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
     if settings.sample_length:
         callbacks.append(
             SamplePrinter(config, sample_prompt, decode, settings.sample_length, sample_end)

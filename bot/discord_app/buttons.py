@@ -1,0 +1,103 @@
+"""What every answer's buttons share: they survive restarts, and they play by the rules.
+
+A button is a `discord.ui.DynamicItem`: everything it needs (command, model, seed,
+options, who asked) is in its `custom_id` (at most 100 characters), so no state is kept
+in memory and a restarted bot still answers it. A press is checked like a command: the
+command must be enabled in the channel, only the person who asked may press unless the
+server lets anyone (`/settings buttons`), and presses have a per-user cooldown. A press
+whose model is gone switches the message's buttons off and says so.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+import discord
+
+from bot.discord_app.limits import cooldown_for
+from bot.discord_app.replies import NO_MENTIONS, report_error, send_ephemeral
+from bot.errors import ModelUnavailable, UserFacingError
+
+log = logging.getLogger(__name__)
+
+CUSTOM_ID_LIMIT = 100  # characters Discord allows in a custom_id
+
+
+class NotYours(UserFacingError):
+    pass
+
+
+class PressCooldowns:
+    """Per-user press cooldowns with each command's rate (its own bucket, as the command's)."""
+
+    def __init__(self) -> None:
+        self._buckets: dict[tuple[str, int], discord.app_commands.Cooldown] = {}
+
+    def hit(self, command: str, user_id: int, rate: int, per: float) -> float | None:
+        """Seconds to wait, or None when the press may go ahead."""
+        if rate <= 0:
+            return None
+        bucket = self._buckets.get((command, user_id))
+        if bucket is None or (bucket.rate, bucket.per) != (rate, per):
+            bucket = self._buckets[(command, user_id)] = discord.app_commands.Cooldown(rate, per)
+        return bucket.update_rate_limit()
+
+
+def fits(custom_id: str) -> bool:
+    return len(custom_id) <= CUSTOM_ID_LIMIT
+
+
+async def check_press(interaction: discord.Interaction, command: str, owner_id: int) -> None:
+    """Refuse (with a user-facing error) a press the channel's settings do not allow."""
+    client = interaction.client
+    store = getattr(client, "server_settings", None)
+    settings = await store.channel(interaction.guild_id, interaction.channel_id) if store else None
+    if settings is not None and not settings.enabled(command):
+        raise UserFacingError(f"/{command} is switched off in this channel by the server's admins.")
+    anyone = settings is not None and settings.anyone_may_press
+    if interaction.user.id != owner_id and not anyone:
+        raise NotYours(
+            f"Only the person who asked can use these buttons here; run /{command} yourself."
+        )
+    override = settings.cooldown(command) if settings is not None else None
+    rate, per = override or cooldown_for(command)
+    cooldowns = getattr(client, "press_cooldowns", None)
+    if cooldowns is not None:
+        wait = cooldowns.hit(command, interaction.user.id, rate, per)
+        if wait is not None:
+            raise UserFacingError(f"Slow down a little: try again in {wait:.0f} s.")
+
+
+async def switch_off(interaction: discord.Interaction, why: str) -> None:
+    """Disable every button on the pressed message and tell the presser why, privately."""
+    view = discord.ui.View.from_message(interaction.message, timeout=None)
+    for item in view.children:
+        if isinstance(item, discord.ui.Button):
+            item.disabled = True
+    if not interaction.response.is_done():
+        await interaction.response.edit_message(view=view)
+    else:
+        await interaction.message.edit(view=view)
+    await interaction.followup.send(
+        f"{why} These buttons are switched off.", ephemeral=True, allowed_mentions=NO_MENTIONS
+    )
+
+
+async def handle_press(
+    interaction: discord.Interaction,
+    command: str,
+    owner_id: int,
+    work: Callable[[], Awaitable[None]],
+) -> None:
+    """Check the press, run `work`, and turn any failure into a private reply."""
+    try:
+        await check_press(interaction, command, owner_id)
+        await work()
+    except ModelUnavailable as error:
+        try:
+            await switch_off(interaction, str(error))
+        except discord.HTTPException:
+            await send_ephemeral(interaction, str(error))
+    except Exception as error:  # every failure reaches the user; the bot stays up
+        await report_error(interaction, error)
