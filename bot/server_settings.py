@@ -219,6 +219,8 @@ class SettingsStore:
 
     async def reset(self, guild_id: int, channel_id: int | None, key: str | None = None) -> None:
         """Forget one value, or all of a channel's (or the server's own) values."""
+        if key is not None and key not in KEYS:
+            raise InvalidInput(f"Unknown setting {key!r}; see /settings show.")
         if key is None:
             await self._write(
                 "DELETE FROM settings WHERE guild_id = ? AND channel_id = ?",

@@ -897,7 +897,10 @@ class LocalDiscord:
                 "url": f"http://127.0.0.1:{self.port}/uploads/{attachment_id}",
                 "proxy_url": f"http://127.0.0.1:{self.port}/uploads/{attachment_id}",
             }
-        data = {"id": snowflake(), "name": command, "type": 1, "options": data_options}
+        group, _, sub = command.partition(" ")
+        if sub:  # a subcommand: its options sit inside it
+            data_options = [{"name": sub, "type": 1, "options": data_options}]
+        data = {"id": snowflake(), "name": group, "type": 1, "options": data_options}
         if resolved:
             data["resolved"] = resolved
         return data

@@ -91,7 +91,17 @@ def test_sync_overwrites_the_command_list(services):
     async def scenario(discord, bot):
         await bot.tree.sync()
         names = {c["name"]: c for c in discord.synced_commands}
-        assert set(names) == {"color", "write", "caption", "paint", "name", "models", "reload"}
+        assert set(names) == {
+            "color",
+            "write",
+            "caption",
+            "paint",
+            "name",
+            "models",
+            "reload",
+            "settings",
+            "help",
+        }
         assert str(names["reload"]["default_member_permissions"]) == str(MANAGE_GUILD)
 
     run_with_bot(services, scenario)

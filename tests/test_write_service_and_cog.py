@@ -74,7 +74,12 @@ def test_cog_defers_and_edits_with_the_text(services):
     final = interaction.edit_original_response.await_args.kwargs
     expected = services.write.write(WriteRequest("tiny", "the cat", 100, 0.5, 3)).text
     assert expected in plain_text(final["content"])
-    assert [b.item.label for b in final["view"].children] == ["Again", "Continue", "Hotter", "Cooler"]
+    assert [b.item.label for b in final["view"].children] == [
+        "Again",
+        "Continue",
+        "Hotter",
+        "Cooler",
+    ]
     assert final["attachments"] == []
     assert len(final["content"]) <= MESSAGE_LIMIT
     mentions = final["allowed_mentions"]

@@ -381,6 +381,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", type=Path, required=True)
     p.add_argument("--data", type=Path, action="append", required=True)
     p.add_argument(
+        "--held-out",
+        action="store_true",
+        help="score only the chunks the model's training held out (from its metadata)",
+    )
+    p.add_argument(
         "--streams",
         type=int,
         default=64,

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 
 import discord
 
-from bot.discord_app.limits import cooldown_for
+from bot.discord_app.limits import channel_cooldown, channel_settings
 from bot.discord_app.replies import NO_MENTIONS, report_error, send_ephemeral
 from bot.errors import ModelUnavailable, UserFacingError
 
@@ -50,19 +50,15 @@ def fits(custom_id: str) -> bool:
 
 async def check_press(interaction: discord.Interaction, command: str, owner_id: int) -> None:
     """Refuse (with a user-facing error) a press the channel's settings do not allow."""
-    client = interaction.client
-    store = getattr(client, "server_settings", None)
-    settings = await store.channel(interaction.guild_id, interaction.channel_id) if store else None
-    if settings is not None and not settings.enabled(command):
+    settings = await channel_settings(interaction)
+    if not settings.enabled(command):
         raise UserFacingError(f"/{command} is switched off in this channel by the server's admins.")
-    anyone = settings is not None and settings.anyone_may_press
-    if interaction.user.id != owner_id and not anyone:
+    if interaction.user.id != owner_id and not settings.anyone_may_press:
         raise NotYours(
             f"Only the person who asked can use these buttons here; run /{command} yourself."
         )
-    override = settings.cooldown(command) if settings is not None else None
-    rate, per = override or cooldown_for(command)
-    cooldowns = getattr(client, "press_cooldowns", None)
+    rate, per = await channel_cooldown(interaction, command)
+    cooldowns = getattr(interaction.client, "press_cooldowns", None)
     if cooldowns is not None:
         wait = cooldowns.hit(command, interaction.user.id, rate, per)
         if wait is not None:

@@ -17,9 +17,12 @@ from bot.discord_app.admission import Admission
 from bot.discord_app.buttons import PressCooldowns
 from bot.discord_app.caption_cog import CaptionCog
 from bot.discord_app.color_cog import ColorCog
+from bot.discord_app.help_cog import HelpCog
 from bot.discord_app.name_cog import NameCog
 from bot.discord_app.paint_cog import PaintCog
 from bot.discord_app.replies import NO_MENTIONS, ReplyingCommandTree
+from bot.discord_app.settings_cog import SettingsCog
+from bot.discord_app.translations import BotTranslator
 from bot.discord_app.write_cog import WriteButton, WriteCog
 from bot.server_settings import SettingsStore
 from bot.services import Services
@@ -62,6 +65,7 @@ class RnnBot(commands.AutoShardedBot):
     async def setup_hook(self) -> None:
         services, admission = self.services, self.admission
         await self.server_settings.open()
+        await self.tree.set_translator(BotTranslator())
         self.add_dynamic_items(WriteButton)
         await self.add_cog(ColorCog(services.color, admission))
         await self.add_cog(WriteCog(services.write, admission))
@@ -69,6 +73,8 @@ class RnnBot(commands.AutoShardedBot):
         await self.add_cog(PaintCog(services.paint, admission))
         await self.add_cog(NameCog(services.name, admission))
         await self.add_cog(AdminCog(self, services.engine))
+        await self.add_cog(SettingsCog(self.server_settings))
+        await self.add_cog(HelpCog(self))
         if self.sync_on_start:
             synced = await self.tree.sync()
             log.info("synced %d application commands globally", len(synced))

@@ -2,6 +2,7 @@
 
 Defaults (uses per seconds): color 5/10, write 2/30, caption 3/30, paint 1/30, name 3/30.
 Override with e.g. RNNBOT_COOLDOWN_PAINT="2/60"; "0/0" disables a command's cooldown.
+A server can override them per server or channel with `/settings set cooldown.paint 2/60`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ import os
 
 import discord
 from discord import app_commands
+
+from bot.server_settings import DEFAULTS as DEFAULT_SETTINGS
+from bot.server_settings import ChannelSettings
 
 DEFAULTS = {
     "color": (5, 10.0),
@@ -28,11 +32,26 @@ def cooldown_for(command: str) -> tuple[int, float]:
     return DEFAULTS[command]
 
 
-def per_user_cooldown(command: str):
-    """An app_commands check: at most `rate` uses per `per` seconds per user."""
+async def channel_settings(interaction: discord.Interaction) -> ChannelSettings:
+    """What `/settings` says for the interaction's channel (defaults without a store)."""
+    store = getattr(interaction.client, "server_settings", None)
+    if store is None:
+        return DEFAULT_SETTINGS
+    return await store.channel(interaction.guild_id, interaction.channel_id)
 
-    def factory(interaction: discord.Interaction) -> app_commands.Cooldown | None:
-        rate, per = cooldown_for(command)
+
+async def channel_cooldown(interaction: discord.Interaction, command: str) -> tuple[int, float]:
+    """The channel's override from `/settings`, else the bot's own cooldown."""
+    override = (await channel_settings(interaction)).cooldown(command)
+    return override if override is not None else cooldown_for(command)
+
+
+def per_user_cooldown(command: str):
+    """An app_commands check: at most `rate` uses per `per` seconds per user (as the
+    channel's settings or the environment say)."""
+
+    async def factory(interaction: discord.Interaction) -> app_commands.Cooldown | None:
+        rate, per = await channel_cooldown(interaction, command)
         return app_commands.Cooldown(rate, per) if rate > 0 else None
 
     return app_commands.checks.dynamic_cooldown(factory, key=lambda i: i.user.id)

@@ -12,9 +12,10 @@ from discord.ext import commands
 
 from bot.discord_app.admission import Admission
 from bot.discord_app.buttons import fits, handle_press
-from bot.discord_app.limits import per_user_cooldown
+from bot.discord_app.limits import channel_settings, per_user_cooldown
 from bot.discord_app.progress import admitted, run_with_progress
 from bot.discord_app.replies import NO_MENTIONS, plain_text, shown_text
+from bot.errors import InvalidInput
 from bot.write.service import (
     LENGTH_RANGE,
     MAX_PROMPT,
@@ -35,19 +36,27 @@ def header(style: str, temperature: float, seed: int | None) -> str:
     return f"**{style}** · temperature {temperature:g}{seed_text}\n"
 
 
-def progress_message(request: WriteRequest, text: str) -> str:
-    shown = shown_text(text)[-(MESSAGE_LIMIT - 200) :]
+def spoilered(shown: str, spoiler: bool) -> str:
+    """Behind a spoiler when the server asks (`shown` is escaped, so its own `|` are too)."""
+    return f"||{shown}||" if spoiler else shown
+
+
+def progress_message(request: WriteRequest, text: str, spoiler: bool = False) -> str:
+    shown = spoilered(shown_text(text)[-(MESSAGE_LIMIT - 200) :].lstrip("\\"), spoiler)
     return f"{header(request.style, request.temperature, request.seed)}{shown} ▌"
 
 
-def final_message(result: WriteResult, temperature: float) -> tuple[str, discord.File | None]:
+def final_message(
+    result: WriteResult, temperature: float, spoiler: bool = False
+) -> tuple[str, discord.File | None]:
     """The whole text if it fits in one message, else a preview and a .txt attachment."""
     head = header(result.style, temperature, result.seed)
     notes = "".join(f"\n-# {n}" for n in result.notes)
-    full = head + shown_text(result.text) + notes
+    full = head + spoilered(shown_text(result.text), spoiler) + notes
     if len(full) <= MESSAGE_LIMIT:
         return full, None
-    preview = shown_text(result.text[:PREVIEW_CHARS]) + " …\n-# (full text attached)"
+    preview = spoilered(shown_text(result.text[:PREVIEW_CHARS]), spoiler)
+    preview += " …\n-# (full text attached)"
     attachment = discord.File(
         io.BytesIO(result.text.encode("utf-8")), filename=f"{result.style}-{result.seed}.txt"
     )
@@ -147,6 +156,8 @@ async def message_text(message: discord.Message) -> str:
             return (await attachment.read()).decode("utf-8")
     body = message.content.partition("\n")[2]
     body = re.sub(r"(\n-# [^\n]*)+$", "", body)
+    if body.startswith("||") and body.endswith("||"):  # a spoiler: the text's own are escaped
+        body = body[2:-2]
     return plain_text(body)
 
 
@@ -177,13 +188,19 @@ class WriteCog(commands.Cog):
         self.admission = admission or Admission()
 
     async def _generate(
-        self, interaction: discord.Interaction, request: WriteRequest, deadline: float, kept: str
+        self,
+        interaction: discord.Interaction,
+        request: WriteRequest,
+        deadline: float,
+        kept: str,
+        spoiler: bool,
     ) -> WriteResult:
         """Generate on the style's batcher, editing the reply with the text so far."""
 
         async def show(text: str) -> None:
             await interaction.edit_original_response(
-                content=progress_message(request, kept + text), allowed_mentions=NO_MENTIONS
+                content=progress_message(request, kept + text, spoiler),
+                allowed_mentions=NO_MENTIONS,
             )
 
         return await run_with_progress(
@@ -201,10 +218,11 @@ class WriteCog(commands.Cog):
         `kept` goes in front of the generated text; `given` (default: the prompt's
         length) is how much of the shown text was not generated."""
         self.service.validate(request)  # bad options: an ephemeral error, before deferring
+        spoiler = (await channel_settings(interaction)).spoiler
         async with admitted(self.admission, f"write:{request.style}", interaction) as deadline:
-            result = await self._generate(interaction, request, deadline, kept)
+            result = await self._generate(interaction, request, deadline, kept, spoiler)
         result = replace(result, text=kept + result.text)
-        content, attachment = final_message(result, request.temperature)
+        content, attachment = final_message(result, request.temperature, spoiler)
         answer = Answer(
             result.style,
             result.seed,
@@ -228,7 +246,7 @@ class WriteCog(commands.Cog):
 
     @app_commands.command(name="write", description="Write new text in a learned style")
     @app_commands.describe(
-        style="Whose style to imitate",
+        style="Whose style to imitate (default: this server's choice)",
         prompt="Opening text to continue (kept in the output)",
         length="Characters to generate (50 to 1,500)",
         temperature="0 = always the likeliest character; higher = more adventurous (max 2)",
@@ -238,15 +256,26 @@ class WriteCog(commands.Cog):
     async def write(
         self,
         interaction: discord.Interaction,
-        style: app_commands.Range[str, 1, 100],
+        style: app_commands.Range[str, 1, 100] | None = None,
         prompt: app_commands.Range[str, 0, MAX_PROMPT] = "",
         length: app_commands.Range[int, LENGTH_RANGE[0], LENGTH_RANGE[1]] = 400,
         temperature: app_commands.Range[float, 0.0, 2.0] = 0.8,
         seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
     ) -> None:
+        style = style or await self.default_style(interaction)
         await self.respond(
             interaction, WriteRequest(style, prompt or "", length, temperature, seed)
         )
+
+    async def default_style(self, interaction: discord.Interaction) -> str:
+        """The channel's `write_style` setting, else the only loaded style, else an error."""
+        chosen = (await channel_settings(interaction)).write_style
+        if chosen:
+            return chosen
+        styles = sorted(self.service.styles())
+        if len(styles) == 1:
+            return styles[0]
+        raise InvalidInput(f"Pick a style: {', '.join(styles) or 'none are loaded'}.")
 
     @write.autocomplete("style")
     async def style_autocomplete(

@@ -11,7 +11,7 @@ import numpy as np
 from bot.engine import InferenceEngine
 from bot.lm import StepGraph
 from bot.vocabulary import Vocabulary
-from training.charlm.corpus import read_texts
+from training.charlm.corpus import read_texts, split_chunks
 from training.errors import UserError
 
 
@@ -71,9 +71,23 @@ def evaluate_text(step: StepGraph, text: str, streams: int = 64) -> dict:
     }
 
 
-def evaluate_lm(model_path: Path, data: list[Path], streams: int = 64) -> dict:
-    return evaluate_text(load_step_model(model_path), "".join(read_texts(data)), streams)
+def held_out_text(step: StepGraph, text: str) -> str:
+    """The chunks the model's training held out (its metadata names the split), so a
+    model is scored on text it never trained on, whatever text file it is given."""
+    split = step.model.metadata.extra.get("split") or {}
+    if "val_chunk" not in split:
+        raise UserError("the model's metadata has no chunk split (train it with train write)")
+    chars = np.array(list(text))
+    return "".join(split_chunks(chars, split["val_chunk"], split["val_every"]).val)
+
+
+def evaluate_lm(
+    model_path: Path, data: list[Path], streams: int = 64, held_out: bool = False
+) -> dict:
+    step = load_step_model(model_path)
+    text = "".join(read_texts(data))
+    return evaluate_text(step, held_out_text(step, text) if held_out else text, streams)
 
 
 def main(args) -> None:
-    print(json.dumps(evaluate_lm(args.model, args.data, args.streams)))
+    print(json.dumps(evaluate_lm(args.model, args.data, args.streams, args.held_out)))

@@ -1,0 +1,130 @@
+"""`/help`: how to use each command, with an example and the limits that apply now.
+
+The limits are read when someone asks (cooldowns can be changed in the environment and
+the waiting line in the settings), and the text limits come from the services' own
+constants, so the help cannot drift from what the commands enforce.
+"""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.caption.service import COUNT_RANGE
+from bot.discord_app.limits import cooldown_for
+from bot.images import ALLOWED_FORMATS, MAX_BYTES
+from bot.write.service import LENGTH_RANGE, MAX_PROMPT
+
+HELP_DESCRIPTION = "How to use each command, with examples and the limits here"
+DEFAULT_WAITING = 32  # bot.config.Settings.max_waiting's default
+NAME_CHARS = 100  # what /color and /name accept (their Range[str, 1, 100])
+COMMANDS = ("color", "write", "caption", "paint", "name")
+
+EXTRA_FIELDS = (
+    (
+        "Right-click",
+        "On a message, **Apps → Caption this image** or **Apps → Continue this text**; "
+        "on a user, **Apps → Caption their avatar**.",
+    ),
+    (
+        "Buttons",
+        "Answers carry buttons: again, continue, hotter and cooler on /write; another "
+        "caption on /caption; new painting, variations and bigger on /paint; colour "
+        "alternatives and **Name this colour** on /color. Only the person who asked may "
+        "press them, unless the server allows anyone.",
+    ),
+    (
+        "Admins",
+        "`/settings` shows or changes settings for the server or one channel; "
+        "`/reload` re-reads changed model files; `/models` lists the loaded models "
+        "and their key numbers.",
+    ),
+)
+
+
+def _formats() -> str:
+    kinds = list(ALLOWED_FORMATS.values())
+    return ", ".join(kinds[:-1]) + " or " + kinds[-1]
+
+
+def _command_texts() -> dict[str, tuple[str, str, str]]:
+    """Per command: what it does, an example, and its limits besides the cooldown."""
+    low, high = LENGTH_RANGE
+    fewest, most = COUNT_RANGE
+    megabytes = MAX_BYTES // 2**20
+    return {
+        "color": (
+            "Shows the colour a name evokes, real or invented, with a swatch.",
+            "/color name:sunset over the bay",
+            f"Name up to {NAME_CHARS} characters.",
+        ),
+        "write": (
+            "Writes new text in a learned style, continuing your prompt if you give one.",
+            "/write style:shakespeare prompt:ROMEO: length:400",
+            f"Length {low} to {high:,} characters; prompt up to {MAX_PROMPT}.",
+        ),
+        "caption": (
+            "Composes captions, or captions an image you attach.",
+            "/caption image:<attach a photo>",
+            f"{fewest} to {most} captions; images {_formats()}, up to {megabytes} MB.",
+        ),
+        "paint": (
+            "Paints a new picture in the style of Monet; watch the canvas fill in.",
+            "/paint seed:7",
+            "The same seed and temperature give the same painting.",
+        ),
+        "name": (
+            "Invents names for a colour given as hex, rgb() or a colour name.",
+            "/name color:#7a9e3b",
+            f"Colour text up to {NAME_CHARS} characters.",
+        ),
+    }
+
+
+def cooldown_text(rate: int, per: float) -> str:
+    if rate <= 0:
+        return "no cooldown"
+    uses = "use" if rate == 1 else "uses"
+    return f"{rate} {uses} per {per:g} s"
+
+
+def help_embed(limits: dict[str, tuple[int, float]], max_waiting: int) -> discord.Embed:
+    """One field per command, then right-click, buttons and admin commands; `limits`
+    holds each command's per-user cooldown as (uses, seconds). Well within Discord's
+    6,000 characters per embed and 1,024 per field value."""
+    embed = discord.Embed(
+        title="How to use this bot",
+        description=(
+            f"Busy models keep a waiting line of {max_waiting} per model; when it is full "
+            "the bot says how long to wait. Cooldowns are per user."
+        ),
+    )
+    for command, (does, example, limit) in _command_texts().items():
+        cooldown = cooldown_text(*limits[command])
+        value = f"{does}\nExample: `{example}`\n{limit} Cooldown: {cooldown}."
+        embed.add_field(name=f"/{command}", value=value, inline=False)
+    for name, value in EXTRA_FIELDS:
+        embed.add_field(name=name, value=value, inline=False)
+    return embed
+
+
+def waiting_line(client: discord.Client) -> int:
+    """The bot's configured waiting line; a client without services (tests, a bare
+    bot) gets the configuration's default."""
+    settings = getattr(getattr(client, "services", None), "settings", None)
+    return getattr(settings, "max_waiting", DEFAULT_WAITING)
+
+
+class HelpCog(commands.Cog):
+    def __init__(self, bot: commands.Bot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="help", description=HELP_DESCRIPTION)
+    async def show_help(self, interaction: discord.Interaction) -> None:
+        limits = {command: cooldown_for(command) for command in COMMANDS}
+        await interaction.response.send_message(
+            embed=help_embed(limits, waiting_line(interaction.client)),
+            ephemeral=True,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )

@@ -1,0 +1,113 @@
+"""`/settings`: what a server (or one of its channels) changes about the bot.
+
+Server-only and for people with Manage Server: the group is `guild_only`, its default
+permissions hide it from everyone else, and a check refuses anyone who gets past that.
+"""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.discord_app.admin_cog import can_manage
+from bot.discord_app.replies import NO_MENTIONS
+from bot.server_settings import BUTTON_POLICIES, KEYS, SERVER_WIDE, SettingsStore
+
+KEY_HELP = {
+    "enabled.": "on or off",
+    "cooldown.": "uses/seconds, e.g. 2/30 (0/0: none)",
+    "write_style": "a style name, e.g. shakespeare",
+    "buttons": " or ".join(BUTTON_POLICIES),
+    "spoiler": "on or off (generated text hidden behind a spoiler)",
+}
+
+
+def key_help(key: str) -> str:
+    return next(text for prefix, text in KEY_HELP.items() if key.startswith(prefix))
+
+
+def settings_embed(rows: list[tuple[int, str, str]], channel_id: int | None) -> discord.Embed:
+    """The server's own values, then this channel's overrides; unset keys use defaults."""
+    server = [f"`{key}` = `{value}`" for channel, key, value in rows if channel == SERVER_WIDE]
+    here = [f"`{key}` = `{value}`" for channel, key, value in rows if channel == channel_id]
+    embed = discord.Embed(title="Settings")
+    embed.add_field(name="Whole server", value="\n".join(server)[:1024] or "defaults", inline=False)
+    embed.add_field(
+        name="This channel", value="\n".join(here)[:1024] or "as the server", inline=False
+    )
+    embed.set_footer(text="Keys: " + ", ".join(KEYS))
+    return embed
+
+
+@app_commands.guild_only()
+@app_commands.default_permissions(manage_guild=True)
+@app_commands.allowed_installs(guilds=True, users=False)
+class SettingsCog(commands.GroupCog, group_name="settings"):
+    """Server and channel settings for this bot"""
+
+    def __init__(self, store: SettingsStore) -> None:
+        super().__init__()
+        self.store = store
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if not await can_manage(interaction):
+            raise app_commands.CheckFailure("needs Manage Server")
+        return True
+
+    @app_commands.command(name="show", description="Show the settings that apply in this channel")
+    async def show(self, interaction: discord.Interaction) -> None:
+        rows = await self.store.stored(interaction.guild_id)
+        await interaction.response.send_message(
+            embed=settings_embed(rows, interaction.channel_id),
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+    @app_commands.command(
+        name="set", description="Change a setting for the whole server or one channel"
+    )
+    @app_commands.describe(
+        key="What to change",
+        value="The new value",
+        here="Only in this channel (default: the whole server)",
+    )
+    async def set_value(
+        self,
+        interaction: discord.Interaction,
+        key: str,
+        value: app_commands.Range[str, 1, 100],
+        here: bool = False,
+    ) -> None:
+        kept = await self.store.set(
+            interaction.guild_id, interaction.channel_id if here else None, key, value
+        )
+        where = "in this channel" if here else "for the whole server"
+        await interaction.response.send_message(
+            f"`{key}` is now `{kept}` {where}.", ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+
+    @app_commands.command(
+        name="reset", description="Forget a setting (back to the server's value or the default)"
+    )
+    @app_commands.describe(
+        key="What to change", here="Only in this channel (default: the whole server)"
+    )
+    async def reset(self, interaction: discord.Interaction, key: str, here: bool = False) -> None:
+        await self.store.reset(interaction.guild_id, interaction.channel_id if here else None, key)
+        await interaction.response.send_message(
+            f"`{key}` is back to its default" + (" here." if here else " for the server."),
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+    @set_value.autocomplete("key")
+    @reset.autocomplete("key")
+    async def key_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [
+            app_commands.Choice(name=f"{key}: {key_help(key)}"[:100], value=key)
+            for key in KEYS
+            if current.lower() in key
+        ][:25]

@@ -1,0 +1,269 @@
+"""French and German for what Discord shows in its command picker.
+
+Only descriptions, choice names and context-menu names are translated. Slash-command,
+group and option names stay English: people type them, share them in examples and
+help text, and Discord restricts them to lowercase without spaces, so a translated
+name would make `/write style:…` mean nothing to a French or German user. A
+context-menu name is a label chosen from a menu, never typed, so it may be translated.
+
+The tables are keyed by the English text exactly as the cogs write it, so a changed
+English string shows up in `missing_translations` instead of silently going stale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import discord
+from discord import app_commands
+from discord.app_commands import TranslationContextLocation, TranslationContextTypes, locale_str
+
+DESCRIPTION_LIMIT = 100  # characters Discord allows in a description or choice name
+CONTEXT_MENU_LIMIT = 32  # characters Discord allows in a context-menu name
+PLACEHOLDER = "…"  # the description discord.py sends when a cog gives none
+
+FRENCH: dict[str, str] = {
+    # /color
+    "Show the colour a name evokes": "Afficher la couleur qu'évoque un nom",
+    "A colour name, real or invented (e.g. forest)": (
+        "Un nom de couleur, réel ou inventé (ex. : forest)"
+    ),
+    # /write
+    "Write new text in a learned style": "Écrire un nouveau texte dans un style appris",
+    "Whose style to imitate": "Le style à imiter",
+    "Whose style to imitate (default: this server's choice)": (
+        "Le style à imiter (par défaut : celui choisi par le serveur)"
+    ),
+    "Opening text to continue (kept in the output)": (
+        "Début de texte à poursuivre (conservé dans le résultat)"
+    ),
+    "Characters to generate (50 to 1,500)": "Nombre de caractères à générer (de 50 à 1 500)",
+    "0 = always the likeliest character; higher = more adventurous (max 2)": (
+        "0 = toujours le caractère le plus probable ; plus haut = plus audacieux (max. 2)"
+    ),
+    "Same seed and options give the same text": (
+        "Même graine et mêmes options donnent le même texte"
+    ),
+    # /caption
+    "Compose captions, or caption an image": "Composer des légendes, ou légender une image",
+    "A picture to caption (PNG, JPEG, WebP or GIF, up to 8 MB)": (
+        "Une image à légender (PNG, JPEG, WebP ou GIF, 8 Mo max.)"
+    ),
+    "How the caption should begin": "Comment la légende doit commencer",
+    "How many captions (1 to 5)": "Nombre de légendes (de 1 à 5)",
+    "0 = safest wording; higher = more adventurous (max 2)": (
+        "0 = formulation la plus sûre ; plus haut = plus audacieux (max. 2)"
+    ),
+    "Same seed and options give the same captions": (
+        "Même graine et mêmes options donnent les mêmes légendes"
+    ),
+    # /paint
+    "Paint a new picture in the style of Monet": (
+        "Peindre un nouveau tableau à la manière de Monet"
+    ),
+    "Same seed and temperature give the same painting": (
+        "Même graine et même température donnent le même tableau"
+    ),
+    "Lower = calmer colours, higher = wilder (0.1 to 2)": (
+        "Plus bas = couleurs plus calmes, plus haut = plus folles (de 0,1 à 2)"
+    ),
+    "Canvas size in pixels (the sizes the painter was trained at)": (
+        "Taille de la toile en pixels (celles apprises par le peintre)"
+    ),
+    # /name
+    "Invent names for a colour": "Inventer des noms pour une couleur",
+    "#7a9e3b, #7a3, rgb(122, 158, 59) or a colour name": (
+        "#7a9e3b, #7a3, rgb(122, 158, 59) ou un nom de couleur"
+    ),
+    "0 = safest names; higher = wilder (max 2)": (
+        "0 = noms les plus sûrs ; plus haut = plus fous (max. 2)"
+    ),
+    "Same seed and colour give the same names": (
+        "Même graine et même couleur donnent les mêmes noms"
+    ),
+    # admin and help
+    "Loaded models and their key numbers": "Modèles chargés et leurs chiffres clés",
+    "Re-read changed model files": "Relire les fichiers de modèle modifiés",
+    "How to use each command, with examples and the limits here": (
+        "Comment utiliser chaque commande, avec des exemples et les limites en vigueur ici"
+    ),
+    # /settings
+    "Server and channel settings for this bot": (
+        "Paramètres de ce bot pour le serveur et ses salons"
+    ),
+    "Show the settings that apply in this channel": (
+        "Afficher les paramètres en vigueur dans ce salon"
+    ),
+    "Change a setting for the whole server or one channel": (
+        "Modifier un paramètre pour tout le serveur ou un seul salon"
+    ),
+    "Forget a setting (back to the server's value or the default)": (
+        "Oublier un paramètre (retour à la valeur du serveur ou par défaut)"
+    ),
+    "What to change": "Le paramètre à modifier",
+    "The new value": "La nouvelle valeur",
+    "Only in this channel (default: the whole server)": (
+        "Seulement dans ce salon (par défaut : tout le serveur)"
+    ),
+    # context menus
+    "Caption this image": "Légender cette image",
+    "Continue this text": "Poursuivre ce texte",
+    "Caption their avatar": "Légender son avatar",
+}
+
+GERMAN: dict[str, str] = {
+    # /color
+    "Show the colour a name evokes": "Zeigt die Farbe, die ein Name hervorruft",
+    "A colour name, real or invented (e.g. forest)": (
+        "Ein Farbname, echt oder erfunden (z. B. forest)"
+    ),
+    # /write
+    "Write new text in a learned style": "Neuen Text in einem erlernten Stil schreiben",
+    "Whose style to imitate": "Wessen Stil nachgeahmt werden soll",
+    "Whose style to imitate (default: this server's choice)": (
+        "Wessen Stil nachgeahmt werden soll (Standard: die Wahl dieses Servers)"
+    ),
+    "Opening text to continue (kept in the output)": (
+        "Anfangstext zum Fortsetzen (bleibt in der Ausgabe erhalten)"
+    ),
+    "Characters to generate (50 to 1,500)": "Anzahl der zu erzeugenden Zeichen (50 bis 1.500)",
+    "0 = always the likeliest character; higher = more adventurous (max 2)": (
+        "0 = immer das wahrscheinlichste Zeichen; höher = gewagter (max. 2)"
+    ),
+    "Same seed and options give the same text": (
+        "Gleicher Seed und gleiche Optionen ergeben denselben Text"
+    ),
+    # /caption
+    "Compose captions, or caption an image": (
+        "Bildunterschriften verfassen oder ein Bild beschriften"
+    ),
+    "A picture to caption (PNG, JPEG, WebP or GIF, up to 8 MB)": (
+        "Ein Bild zum Beschriften (PNG, JPEG, WebP oder GIF, bis 8 MB)"
+    ),
+    "How the caption should begin": "Wie die Bildunterschrift beginnen soll",
+    "How many captions (1 to 5)": "Wie viele Bildunterschriften (1 bis 5)",
+    "0 = safest wording; higher = more adventurous (max 2)": (
+        "0 = sicherste Formulierung; höher = gewagter (max. 2)"
+    ),
+    "Same seed and options give the same captions": (
+        "Gleicher Seed und gleiche Optionen ergeben dieselben Bildunterschriften"
+    ),
+    # /paint
+    "Paint a new picture in the style of Monet": "Ein neues Bild im Stil von Monet malen",
+    "Same seed and temperature give the same painting": (
+        "Gleicher Seed und gleiche Temperatur ergeben dasselbe Gemälde"
+    ),
+    "Lower = calmer colours, higher = wilder (0.1 to 2)": (
+        "Niedriger = ruhigere Farben, höher = wildere (0,1 bis 2)"
+    ),
+    "Canvas size in pixels (the sizes the painter was trained at)": (
+        "Leinwandgröße in Pixeln (die Größen, mit denen der Maler trainiert wurde)"
+    ),
+    # /name
+    "Invent names for a colour": "Namen für eine Farbe erfinden",
+    "#7a9e3b, #7a3, rgb(122, 158, 59) or a colour name": (
+        "#7a9e3b, #7a3, rgb(122, 158, 59) oder ein Farbname"
+    ),
+    "0 = safest names; higher = wilder (max 2)": "0 = sicherste Namen; höher = wildere (max. 2)",
+    "Same seed and colour give the same names": (
+        "Gleicher Seed und gleiche Farbe ergeben dieselben Namen"
+    ),
+    # admin and help
+    "Loaded models and their key numbers": "Geladene Modelle und ihre wichtigsten Kennzahlen",
+    "Re-read changed model files": "Geänderte Modelldateien neu einlesen",
+    "How to use each command, with examples and the limits here": (
+        "So nutzt du jeden Befehl – mit Beispielen und den hier geltenden Grenzen"
+    ),
+    # /settings
+    "Server and channel settings for this bot": "Server- und Kanaleinstellungen für diesen Bot",
+    "Show the settings that apply in this channel": (
+        "Die in diesem Kanal geltenden Einstellungen anzeigen"
+    ),
+    "Change a setting for the whole server or one channel": (
+        "Eine Einstellung für den ganzen Server oder einen Kanal ändern"
+    ),
+    "Forget a setting (back to the server's value or the default)": (
+        "Eine Einstellung verwerfen (zurück zum Serverwert oder zum Standard)"
+    ),
+    "What to change": "Was geändert werden soll",
+    "The new value": "Der neue Wert",
+    "Only in this channel (default: the whole server)": (
+        "Nur in diesem Kanal (Standard: der ganze Server)"
+    ),
+    # context menus
+    "Caption this image": "Dieses Bild beschriften",
+    "Continue this text": "Diesen Text fortsetzen",
+    "Caption their avatar": "Avatar beschriften",
+}
+
+LANGUAGES: dict[str, dict[str, str]] = {
+    discord.Locale.french.value: FRENCH,
+    discord.Locale.german.value: GERMAN,
+}
+
+NEVER_TRANSLATED = {
+    TranslationContextLocation.group_name,
+    TranslationContextLocation.parameter_name,
+}
+
+
+def _is_typed_name(context: TranslationContextTypes) -> bool:
+    """Names people type stay English; a context-menu name is picked from a menu."""
+    if context.location in NEVER_TRANSLATED:
+        return True
+    return context.location is TranslationContextLocation.command_name and not isinstance(
+        context.data, app_commands.ContextMenu
+    )
+
+
+class BotTranslator(app_commands.Translator):
+    """Looks English strings up in `FRENCH` and `GERMAN` when the tree is synced."""
+
+    async def translate(
+        self, string: locale_str, locale: discord.Locale, context: TranslationContextTypes
+    ) -> str | None:
+        """None (Discord then shows the English) for other languages, typed names and
+        strings nobody has translated yet."""
+        table = LANGUAGES.get(locale.value)
+        if table is None or _is_typed_name(context):
+            return None
+        return table.get(string.message)
+
+
+def _message(text: str | locale_str) -> str:
+    return text.message if isinstance(text, locale_str) else text
+
+
+def _parameter_descriptions(command: app_commands.Command) -> Iterator[str]:
+    for parameter in command.parameters:
+        yield _message(parameter.description)
+
+
+def _shown_strings(
+    command: app_commands.Command | app_commands.Group | app_commands.ContextMenu,
+) -> Iterator[str]:
+    """What `BotTranslator` is asked to translate for one command, minus the names it
+    always leaves English (choice names are left out: they are model names here)."""
+    if isinstance(command, app_commands.ContextMenu):
+        yield command.name
+        return
+    yield _message(command.description)
+    if isinstance(command, app_commands.Group):
+        for child in command.commands:
+            yield from _shown_strings(child)
+    else:
+        yield from _parameter_descriptions(command)
+
+
+def missing_translations(tree: app_commands.CommandTree) -> dict[str, list[str]]:
+    """For each language code, the English strings in the tree's global commands that
+    have no translation, in command order: a check to run when strings change, since a
+    missing one only shows up as English in a French or German client."""
+    strings: list[str] = []
+    for command in tree.get_commands():
+        for text in _shown_strings(command):
+            if text != PLACEHOLDER and text not in strings:
+                strings.append(text)
+    return {
+        code: [text for text in strings if text not in table] for code, table in LANGUAGES.items()
+    }

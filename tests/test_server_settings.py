@@ -1,0 +1,141 @@
+"""Server settings: the SQLite store, and `/settings` on the local Discord."""
+
+import asyncio
+import logging
+import sqlite3
+
+import pytest
+
+from bot.errors import InvalidInput
+from bot.server_settings import MIGRATIONS, SettingsStore, SettingsUnavailable
+from tests.discord_harness import run_with_bot
+from tests.local_discord import GUILD_ID
+
+MANAGE_GUILD = 1 << 5
+CHANNEL = 900000000000000005  # the stand-in's channel
+
+
+@pytest.fixture(autouse=True)
+def no_cooldowns(monkeypatch):
+    for command in ("COLOR", "WRITE", "CAPTION", "PAINT", "NAME"):
+        monkeypatch.setenv(f"RNNBOT_COOLDOWN_{command}", "0/0")
+
+
+def test_values_survive_a_restart_and_channels_override_servers(tmp_path):
+    async def scenario():
+        store = SettingsStore(tmp_path / "s.sqlite3")
+        await store.open()
+        await store.set(1, None, "write_style", "nietzsche")
+        await store.set(1, 7, "write_style", "shakespeare")
+        await store.set(1, None, "spoiler", "ON")
+        await store.close()
+
+        again = SettingsStore(tmp_path / "s.sqlite3")
+        await again.open()
+        here, elsewhere = await again.channel(1, 7), await again.channel(1, 8)
+        other_server = await again.channel(2, 7)
+        await again.close()
+        return here, elsewhere, other_server
+
+    here, elsewhere, other_server = asyncio.run(scenario())
+    assert here.write_style == "shakespeare" and here.spoiler
+    assert elsewhere.write_style == "nietzsche" and elsewhere.spoiler
+    assert other_server.write_style is None and not other_server.spoiler
+    with sqlite3.connect(tmp_path / "s.sqlite3") as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+
+
+def test_bad_values_are_refused_and_nothing_is_written(tmp_path):
+    async def scenario():
+        store = SettingsStore(tmp_path / "s.sqlite3")
+        await store.open()
+        for key, value in (("cooldown.write", "fast"), ("buttons", "nobody"), ("colour", "x")):
+            with pytest.raises(InvalidInput):
+                await store.set(1, None, key, value)
+        assert await store.set(1, None, "cooldown.write", "3/60") == "3/60"
+        rows = await store.stored(1)
+        await store.close()
+        return rows
+
+    assert asyncio.run(scenario()) == [(0, "cooldown.write", "3/60")]
+
+
+def test_a_corrupt_database_gives_defaults_and_one_clear_log_line(tmp_path, caplog):
+    path = tmp_path / "s.sqlite3"
+    path.write_bytes(b"this is not a database" * 100)
+
+    async def scenario():
+        store = SettingsStore(path)
+        await store.open()
+        settings = [await store.channel(1, 2) for _ in range(3)]
+        with pytest.raises(SettingsUnavailable):
+            await store.set(1, None, "spoiler", "on")
+        await store.close()
+        return settings
+
+    with caplog.at_level(logging.ERROR, logger="bot.server_settings"):
+        settings = asyncio.run(scenario())
+    assert all(s.enabled("write") and s.write_style is None for s in settings)
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and "cannot be used" in errors[0].getMessage()
+
+
+def test_a_locked_database_refuses_the_write_and_keeps_the_value(tmp_path):
+    path = tmp_path / "s.sqlite3"
+
+    async def scenario():
+        store = SettingsStore(path)
+        await store.open()
+        await store.set(1, None, "spoiler", "on")
+        blocker = sqlite3.connect(path, timeout=0)
+        blocker.execute("BEGIN EXCLUSIVE")
+        try:
+            with pytest.raises(SettingsUnavailable, match="busy"):
+                await store.set(1, None, "spoiler", "off")
+        finally:
+            blocker.rollback()
+            blocker.close()
+        value = (await store.channel(1, 2)).spoiler
+        await store.close()
+        return value
+
+    assert asyncio.run(scenario()) is True
+
+
+def test_settings_command_switches_a_command_off_and_sets_defaults(services, tmp_path):
+    store = SettingsStore(tmp_path / "settings.sqlite3")
+
+    async def scenario(discord, bot):
+        refused = await discord.run("settings set", key="enabled.color", value="off")
+        assert refused.final.ephemeral and "not allowed" in refused.final.text
+
+        done = await discord.run(
+            "settings set", key="enabled.color", value="off", here=True, permissions=MANAGE_GUILD
+        )
+        assert done.final.ephemeral and "in this channel" in done.final.text
+        off = await discord.run("color", name="forest")
+        assert off.final.ephemeral and "switched off in this channel" in off.final.text
+
+        await discord.run("settings set", key="write_style", value="tiny", permissions=MANAGE_GUILD)
+        await discord.run("settings set", key="spoiler", value="on", permissions=MANAGE_GUILD)
+        write = await discord.run("write", length=50, seed=1, wait=False)
+        await write.wait_until(lambda c: bool(c.message_ids) and bool(c.message.get("components")))
+        content = write.message["content"]
+        assert content.startswith("**tiny**") and content.partition("\n")[2].startswith("||")
+
+        shown = await discord.run("settings show", permissions=MANAGE_GUILD)
+        fields = {f["name"]: f["value"] for f in shown.final.payload["data"]["embeds"][0]["fields"]}
+        assert "`spoiler` = `on`" in fields["Whole server"]
+        assert "`enabled.color` = `off`" in fields["This channel"]
+
+    run_with_bot(services, scenario, timeout=90, settings_store=store)
+
+    async def reopened():  # the next run of the bot sees the same settings
+        again = SettingsStore(tmp_path / "settings.sqlite3")
+        await again.open()
+        settings = await again.channel(GUILD_ID, CHANNEL)
+        await again.close()
+        return settings
+
+    settings = asyncio.run(reopened())
+    assert not settings.enabled("color") and settings.write_style == "tiny"
