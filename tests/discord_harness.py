@@ -59,7 +59,7 @@ async def _run(
         bot_options["settings_store"] = SettingsStore(Path(folder) / "settings.sqlite3")
     discord_server = LocalDiscord(**discord_options)
     await discord_server.start()
-    use_local_discord(discord_server.api_base, discord_server.gateway_url)
+    use_local_discord(discord_server.api_base, discord_server.gateway_url, discord_server.cdn_base)
     bots: list[RnnBot] = []  # a second one when Discord asked for more shards (4011)
     runner = asyncio.create_task(serve(services, TOKEN, bots.append, **bot_options))
     try:

@@ -241,6 +241,8 @@ class LocalDiscord:
         self.app.router.add_get("/gateway", self._gateway)
         self.app.router.add_get("/uploads/{id}", self._upload)
         self.app.router.add_get("/attachments/{message}/{name}", self._attachment)
+        self.app.router.add_get("/cdn/avatars/{user}/{file}", self._avatar)
+        self.avatars: dict[str, bytes] = {}  # user id -> avatar image (served as the CDN)
         self.uploads: dict[str, bytes] = {}
         self.messages: dict[str, dict] = {}  # every message the bot posted, as last edited
         self.files: dict[tuple[str, str], bytes] = {}  # (message id, filename) -> bytes
@@ -277,6 +279,10 @@ class LocalDiscord:
     @property
     def api_base(self) -> str:
         return f"http://127.0.0.1:{self.port}/api/v10"
+
+    @property
+    def cdn_base(self) -> str:
+        return f"http://127.0.0.1:{self.port}/cdn"
 
     @property
     def gateway_url(self) -> str:
@@ -344,6 +350,7 @@ class LocalDiscord:
                         "application_id": str(APPLICATION_ID),
                         "version": "1",
                         "default_member_permissions": c.get("default_member_permissions"),
+                        "description": c.get("description", ""),  # "" for context menus
                     }
                     for c in payload
                 ]
@@ -555,6 +562,12 @@ class LocalDiscord:
         if data is None:
             return web.Response(status=404)
         return web.Response(body=data, content_type="application/octet-stream")
+
+    async def _avatar(self, request: web.Request) -> web.Response:
+        data = self.avatars.get(request.match_info["user"])
+        if data is None:
+            return web.Response(status=404)
+        return web.Response(body=data, content_type="image/png")
 
     async def _upload(self, request: web.Request) -> web.Response:
         data = self.uploads.get(request.match_info["id"])

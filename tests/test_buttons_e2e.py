@@ -144,3 +144,103 @@ def test_continue_keeps_everything_before_the_prompt_window():
     assert given == len(text) and request.seed is None
     kept, request, given = next_request(answer, "cooler", text)
     assert (kept, request.prompt, request.temperature, request.seed) == ("", "xxxxx", 0.6, 1)
+
+
+def test_caption_button_and_right_click_commands(services):
+    from tests.conftest import CAPTION_COLORS, png_bytes
+    from tests.local_discord import user_payload
+
+    async def scenario(discord, bot):
+        picture = png_bytes(CAPTION_COLORS["green"])
+        posted = discord.message_payload("look", attachments={"photo.png": (picture, "image/png")})
+        menu = await discord.run_menu("Caption this image", message=posted)
+        embed = menu.message["embeds"][0]
+        assert embed["title"] == "Caption for your image"
+        assert embed["thumbnail"]["url"] == posted["attachments"][0]["url"]
+
+        another = await discord.press(menu, "Another caption")
+        again = another.message["embeds"][0]
+        assert again["title"] == "Caption for your image" and "sampling" in again["footer"]["text"]
+
+        bare = discord.message_payload("no picture here")
+        refused = await discord.run_menu("Caption this image", message=bare)
+        assert refused.final.ephemeral and "no image" in refused.final.text
+
+        friend = {**user_payload(USER_ID + 5, "friend"), "avatar": "a" * 32}
+        discord.avatars[friend["id"]] = png_bytes(CAPTION_COLORS["green"])
+        avatar = await discord.run_menu("Caption their avatar", user=friend)
+        assert avatar.message["embeds"][0]["title"] == "Caption for your image"
+
+        text = discord.message_payload("the king and the queen")
+        continued = await discord.run_menu("Continue this text", message=text, wait=False)
+        await continued.wait_until(finished)
+        assert body(continued).startswith("the king and the queen")
+
+    run_with_bot(services, scenario, timeout=120)
+
+
+def test_install_anywhere_but_admin_commands_stay_in_servers(services):
+    async def scenario(discord, bot):
+        await bot.tree.sync()
+        synced = {c["name"]: c for c in discord.synced_commands}
+        assert synced["write"]["integration_types"] == [0, 1]
+        assert sorted(synced["write"]["contexts"]) == [0, 1, 2]
+        for name in ("reload", "settings"):
+            assert synced[name]["integration_types"] == [0] and synced[name]["contexts"] == [0]
+        assert synced["Caption this image"]["type"] == 3
+        assert synced["Caption their avatar"]["type"] == 2
+        french = synced["write"]["description_localizations"]["fr"]
+        assert french and french != synced["write"]["description"]
+
+        dm = await discord.run("write", style="tiny", length=50, user_installed=True, wait=False)
+        await dm.wait_until(finished)
+        assert dm.followups <= 5 and body(dm)
+
+    run_with_bot(services, scenario, timeout=90)
+
+
+def test_paint_buttons_new_variation_and_bigger(services):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    async def scenario(discord, bot):
+        first = await discord.run("paint", seed=3, wait=False)
+        await first.wait_until(finished)
+        assert [b["label"] for b in first.buttons()] == ["New painting", "Variations", "Bigger"]
+
+        big = await discord.press(first, "Bigger", wait=False)
+        await big.wait_until(finished)
+        (png,) = big.posts[-1].files.values()
+        assert Image.open(io.BytesIO(png)).size == (1024, 1024)
+        assert "seed 3 ·" in big.message["content"]
+
+        vary = await discord.press(first, "Variations", wait=False)
+        await vary.wait_until(finished)
+        assert "seed 3 · a variation" in vary.message["content"]
+        (original,) = first.posts[-1].files.values()
+        (varied,) = vary.posts[-1].files.values()
+        top = slice(0, 200)  # the top half is the same painting, the rest is not
+        a = np.asarray(Image.open(io.BytesIO(original)).convert("RGB"), np.int16)
+        b = np.asarray(Image.open(io.BytesIO(varied)).convert("RGB"), np.int16)
+        assert np.abs(a[top] - b[top]).mean() < 1.0
+        assert np.abs(a[320:] - b[320:]).mean() > 1.0
+
+        new = await discord.press(first, "New painting", wait=False)
+        await new.wait_until(finished)
+        assert "seed 3 ·" not in new.message["content"]
+
+    run_with_bot(services, scenario, timeout=180)
+
+
+def test_color_buttons_name_this_colour(services):
+    async def scenario(discord, bot):
+        answer = await discord.run("color", name="forest")
+        labels = [b["label"] for b in answer.buttons()]
+        assert labels[-1] == "Name this colour"
+        named = await discord.press(answer, "Name this colour")
+        embed = named.message["embeds"][0]
+        assert embed["title"] == "Names for #228b22" and embed["description"]
+
+    run_with_bot(services, scenario, timeout=90)

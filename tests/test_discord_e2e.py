@@ -92,15 +92,8 @@ def test_sync_overwrites_the_command_list(services):
         await bot.tree.sync()
         names = {c["name"]: c for c in discord.synced_commands}
         assert set(names) == {
-            "color",
-            "write",
-            "caption",
-            "paint",
-            "name",
-            "models",
-            "reload",
-            "settings",
-            "help",
+            *("color", "write", "caption", "paint", "name", "models", "reload", "settings"),
+            *("help", "Caption this image", "Continue this text", "Caption their avatar"),
         }
         assert str(names["reload"]["default_member_permissions"]) == str(MANAGE_GUILD)
 

@@ -61,6 +61,9 @@ class AdminCog(commands.Cog):
         )
 
     @app_commands.command(name="reload", description="Re-read changed model files")
+    @app_commands.guild_only()
+    @app_commands.allowed_contexts(guilds=True, dms=False, private_channels=False)
+    @app_commands.allowed_installs(guilds=True, users=False)
     @app_commands.default_permissions(manage_guild=True)
     @app_commands.check(can_manage)
     async def reload(self, interaction: discord.Interaction) -> None:

@@ -9,17 +9,18 @@ from collections.abc import Callable
 from typing import Any
 
 import discord
+from discord import app_commands
 from discord.ext import commands
 
 from bot.config import Settings
 from bot.discord_app.admin_cog import AdminCog
 from bot.discord_app.admission import Admission
 from bot.discord_app.buttons import PressCooldowns
-from bot.discord_app.caption_cog import CaptionCog
-from bot.discord_app.color_cog import ColorCog
+from bot.discord_app.caption_cog import CaptionButton, CaptionCog
+from bot.discord_app.color_cog import ColorButton, ColorCog
 from bot.discord_app.help_cog import HelpCog
 from bot.discord_app.name_cog import NameCog
-from bot.discord_app.paint_cog import PaintCog
+from bot.discord_app.paint_cog import PaintButton, PaintCog
 from bot.discord_app.replies import NO_MENTIONS, ReplyingCommandTree
 from bot.discord_app.settings_cog import SettingsCog
 from bot.discord_app.translations import BotTranslator
@@ -51,6 +52,12 @@ class RnnBot(commands.AutoShardedBot):
             intents=discord.Intents.default(),
             allowed_mentions=NO_MENTIONS,
             tree_cls=ReplyingCommandTree,
+            # Installable to servers and to users, usable in servers, DMs and group DMs;
+            # server-only commands narrow this themselves.
+            allowed_installs=app_commands.AppInstallationType(guild=True, user=True),
+            allowed_contexts=app_commands.AppCommandContext(
+                guild=True, dm_channel=True, private_channel=True
+            ),
             shard_count=None if recommended_shards else settings.shard_count,
             shard_ids=None if recommended_shards else settings.shard_ids,
         )
@@ -66,10 +73,14 @@ class RnnBot(commands.AutoShardedBot):
         services, admission = self.services, self.admission
         await self.server_settings.open()
         await self.tree.set_translator(BotTranslator())
-        self.add_dynamic_items(WriteButton)
+        self.add_dynamic_items(WriteButton, CaptionButton, PaintButton, ColorButton)
         await self.add_cog(ColorCog(services.color, admission))
-        await self.add_cog(WriteCog(services.write, admission))
-        await self.add_cog(CaptionCog(services.caption, admission))
+        write = WriteCog(services.write, admission)
+        caption = CaptionCog(services.caption, admission)
+        await self.add_cog(write)
+        await self.add_cog(caption)
+        for menu in write.context_menus() + caption.context_menus():
+            self.tree.add_command(menu)
         await self.add_cog(PaintCog(services.paint, admission))
         await self.add_cog(NameCog(services.name, admission))
         await self.add_cog(AdminCog(self, services.engine))

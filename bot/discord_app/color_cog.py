@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 
 import discord
 from discord import app_commands
@@ -11,14 +12,66 @@ from discord.ext import commands
 
 from bot.colors.service import ColorResult, ColorService
 from bot.discord_app.admission import Admission
+from bot.discord_app.buttons import handle_press
 from bot.discord_app.limits import per_user_cooldown
+from bot.discord_app.name_cog import NameCog
 from bot.discord_app.progress import admitted
 from bot.discord_app.replies import NO_MENTIONS
+from bot.names.service import NameRequest
+from bot.render import parse_hex
 
 SOURCE_TEXT = {
     "known": "a known colour from the training lists",
     "model": "predicted by the model (this name is not in its lists)",
+    "alternative": "another colour the model also sees for that name",
 }
+NAME_THIS = ("🏷️", "Name this colour")
+
+
+class ColorButton(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"color:(?P<action>show|name):(?P<owner>\d+):(?P<hex>#[0-9a-f]{6})",
+):
+    """An alternative's swatch (`show`), or /name for the colour (`name`)."""
+
+    def __init__(self, action: str, owner: int, hex_code: str) -> None:
+        emoji, label = NAME_THIS if action == "name" else ("🎨", hex_code)
+        super().__init__(
+            discord.ui.Button(
+                style=discord.ButtonStyle.secondary,
+                emoji=emoji,
+                label=label,
+                custom_id=f"color:{action}:{owner}:{hex_code}",
+            )
+        )
+        self.action, self.owner, self.hex = action, owner, hex_code
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match
+    ) -> ColorButton:
+        return cls(match["action"], int(match["owner"]), match["hex"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        if self.action == "name":
+            cog = interaction.client.get_cog(NameCog.__cog_name__)
+            work = lambda: cog.respond(interaction, NameRequest(self.hex))  # noqa: E731
+            await handle_press(interaction, "name", self.owner, work)
+            return
+        cog = interaction.client.get_cog(ColorCog.__cog_name__)
+        await handle_press(
+            interaction, "color", self.owner, lambda: cog.show(interaction, self.hex)
+        )
+
+
+def color_view(result: ColorResult, owner: int) -> discord.ui.View:
+    """The alternatives, then "Name this colour" for the answer."""
+    view = discord.ui.View(timeout=None)
+    for hex_code in dict.fromkeys(result.alternative_hexes):
+        if hex_code != result.hex:
+            view.add_item(ColorButton("show", owner, hex_code))
+    view.add_item(ColorButton("name", owner, result.hex))
+    return view
 
 
 def color_embed(result: ColorResult) -> discord.Embed:
@@ -55,9 +108,22 @@ class ColorCog(commands.Cog):
         self.service.clean_name(name, model)
         async with admitted(self.admission, "color", interaction):
             result, png = await asyncio.to_thread(self._answer, name)
+        await self._send(interaction, result, png)
+
+    async def show(self, interaction: discord.Interaction, hex_code: str) -> None:
+        """An alternative, pressed: its own swatch and buttons."""
+        result = ColorResult(hex_code, parse_hex(hex_code), "alternative")
+        async with admitted(self.admission, "color", interaction):
+            png = await asyncio.to_thread(self.service.render, result)
+        await self._send(interaction, result, png)
+
+    async def _send(
+        self, interaction: discord.Interaction, result: ColorResult, png: bytes
+    ) -> None:
         await interaction.followup.send(
             embed=color_embed(result),
             file=discord.File(io.BytesIO(png), filename="swatch.png"),
+            view=color_view(result, interaction.user.id),
             allowed_mentions=NO_MENTIONS,
         )
 

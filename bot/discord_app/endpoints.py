@@ -8,7 +8,10 @@ import yarl
 from discord.gateway import DiscordWebSocket
 
 
-def use_local_discord(api_base: str, gateway_url: str) -> None:
-    """For tests only: send HTTP requests to `api_base` and connect to `gateway_url`."""
+def use_local_discord(api_base: str, gateway_url: str, cdn_base: str | None = None) -> None:
+    """For tests only: send HTTP requests to `api_base`, connect to `gateway_url`, and
+    read avatars from `cdn_base`."""
     discord.http.Route.BASE = api_base
+    if cdn_base:
+        discord.Asset.BASE = cdn_base
     DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)

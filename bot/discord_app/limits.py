@@ -13,7 +13,7 @@ import discord
 from discord import app_commands
 
 from bot.server_settings import DEFAULTS as DEFAULT_SETTINGS
-from bot.server_settings import ChannelSettings
+from bot.server_settings import ChannelSettings, SettingsStore
 
 DEFAULTS = {
     "color": (5, 10.0),
@@ -35,7 +35,7 @@ def cooldown_for(command: str) -> tuple[int, float]:
 async def channel_settings(interaction: discord.Interaction) -> ChannelSettings:
     """What `/settings` says for the interaction's channel (defaults without a store)."""
     store = getattr(interaction.client, "server_settings", None)
-    if store is None:
+    if not isinstance(store, SettingsStore):  # a client without settings (scripts, tests)
         return DEFAULT_SETTINGS
     return await store.channel(interaction.guild_id, interaction.channel_id)
 

@@ -49,7 +49,10 @@ class NameCog(commands.Cog):
         temperature: app_commands.Range[float, 0.0, 2.0] = 0.8,
         seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
     ) -> None:
-        request = NameRequest(color, temperature, seed)
+        await self.respond(interaction, NameRequest(color, temperature, seed))
+
+    async def respond(self, interaction: discord.Interaction, request: NameRequest) -> None:
+        """Names for a command or for /color's "Name this colour" button."""
         self.service.graph()  # unavailable model: a clear ephemeral error before deferring
         async with admitted(self.admission, "name", interaction) as deadline:
             result = await self.service.name_async(request, deadline)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
+import secrets
+from dataclasses import dataclass
 
 import discord
 import numpy as np
@@ -11,10 +14,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord_app.admission import Admission
+from bot.discord_app.buttons import handle_press
 from bot.discord_app.limits import per_user_cooldown
 from bot.discord_app.progress import admitted, run_with_progress
 from bot.discord_app.replies import NO_MENTIONS
-from bot.paint.service import MAX_SEED, PaintRequest, PaintService, render_png
+from bot.paint.service import DISPLAY_SIZE, MAX_SEED, PaintRequest, PaintService, render_png
 
 EDIT_INTERVAL = 1.0  # seconds between progress edits
 
@@ -23,26 +27,80 @@ def png_file(data: bytes, name: str = "painting.png") -> discord.File:
     return discord.File(io.BytesIO(data), filename=name)
 
 
+BIG_DISPLAY = 1024  # pixels of the ⬆ render
+ACTIONS = {"new": ("🔁", "New painting"), "vary": ("🎨", "Variations"), "big": ("⬆️", "Bigger")}
+
+
+@dataclass(frozen=True)
+class Painted:
+    """What a painting's buttons need to paint the next one (the seed and its options)."""
+
+    owner: int
+    seed: int
+    temperature: float
+    size: int
+
+    def custom_id(self, action: str) -> str:
+        return (
+            f"paint:{action}:{self.owner}:{self.seed}:{round(self.temperature * 100)}:{self.size}"
+        )
+
+
+class PaintButton(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"paint:(?P<action>new|vary|big):(?P<owner>\d+):(?P<seed>\d+):(?P<t>\d+):(?P<size>\d+)",
+):
+    def __init__(self, painted: Painted, action: str) -> None:
+        emoji, label = ACTIONS[action]
+        super().__init__(
+            discord.ui.Button(
+                style=discord.ButtonStyle.secondary,
+                emoji=emoji,
+                label=label,
+                custom_id=painted.custom_id(action),
+            )
+        )
+        self.painted, self.action = painted, action
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match
+    ) -> PaintButton:
+        painted = Painted(
+            int(match["owner"]), int(match["seed"]), int(match["t"]) / 100, int(match["size"])
+        )
+        return cls(painted, match["action"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        cog = interaction.client.get_cog(PaintCog.__cog_name__)
+        painted = self.painted
+        request = PaintRequest(painted.seed, painted.temperature, painted.size)
+        if self.action == "new":
+            request.seed = None
+        elif self.action == "vary":
+            request.variation = secrets.randbelow(MAX_SEED)
+        display = BIG_DISPLAY if self.action == "big" else DISPLAY_SIZE
+        await handle_press(
+            interaction, "paint", painted.owner, lambda: cog.respond(interaction, request, display)
+        )
+
+
+def painting_view(painted: Painted) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    for action in ACTIONS:
+        view.add_item(PaintButton(painted, action))
+    return view
+
+
 class PaintCog(commands.Cog):
     def __init__(self, service: PaintService, admission: Admission | None = None) -> None:
         self.service = service
         self.admission = admission or Admission()
 
-    @app_commands.command(name="paint", description="Paint a new picture in the style of Monet")
-    @app_commands.describe(
-        seed="Same seed and temperature give the same painting",
-        temperature="Lower = calmer colours, higher = wilder (0.1 to 2)",
-        size="Canvas size in pixels (the sizes the painter was trained at)",
-    )
-    @per_user_cooldown("paint")
-    async def paint(
-        self,
-        interaction: discord.Interaction,
-        seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
-        temperature: app_commands.Range[float, 0.1, 2.0] = 1.0,
-        size: int | None = None,
+    async def respond(
+        self, interaction: discord.Interaction, request: PaintRequest, display: int = DISPLAY_SIZE
     ) -> None:
-        request = PaintRequest(seed, temperature, size)
+        """Paint for a command or a press, showing the canvas fill in, then the buttons."""
         painter = self.service.validate(request)
         async with admitted(self.admission, "paint", interaction) as deadline:
 
@@ -62,13 +120,32 @@ class PaintCog(commands.Cog):
                 show,
                 EDIT_INTERVAL,
             )
-        final = await asyncio.to_thread(result.png)
+        final = await asyncio.to_thread(result.png, display)
+        varied = " · a variation" if request.variation is not None else ""
+        painted = Painted(interaction.user.id, result.seed, request.temperature, result.size)
         await interaction.edit_original_response(
-            content=f"A painting in the style of Monet · seed {result.seed} · temperature "
-            f"{temperature:g} · {result.size}x{result.size} in {result.seconds:.1f} s",
+            content=f"A painting in the style of Monet · seed {result.seed}{varied} · temperature "
+            f"{request.temperature:g} · {result.size}x{result.size} in {result.seconds:.1f} s",
             attachments=[png_file(final)],
+            view=painting_view(painted),
             allowed_mentions=NO_MENTIONS,
         )
+
+    @app_commands.command(name="paint", description="Paint a new picture in the style of Monet")
+    @app_commands.describe(
+        seed="Same seed and temperature give the same painting",
+        temperature="Lower = calmer colours, higher = wilder (0.1 to 2)",
+        size="Canvas size in pixels (the sizes the painter was trained at)",
+    )
+    @per_user_cooldown("paint")
+    async def paint(
+        self,
+        interaction: discord.Interaction,
+        seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
+        temperature: app_commands.Range[float, 0.1, 2.0] = 1.0,
+        size: int | None = None,
+    ) -> None:
+        await self.respond(interaction, PaintRequest(seed, temperature, size))
 
     @paint.autocomplete("size")
     async def size_autocomplete(

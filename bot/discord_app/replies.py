@@ -9,6 +9,7 @@ import re
 import discord
 from discord import app_commands
 
+from bot.discord_app.limits import channel_settings
 from bot.errors import UserFacingError
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,11 @@ def shown_text(text: str) -> str:
     escaped = "".join("\\" + c if c in MARKDOWN_CHARACTERS else c for c in text)
     escaped = NUMBERED_LINE.sub(r"\1\\.", escaped)  # "1. " would start a list
     return escaped.replace("@", "@" + ZERO_WIDTH_SPACE)
+
+
+def spoilered(shown: str, spoiler: bool) -> str:
+    """Behind a spoiler when the server asks (`shown` is escaped, so its own `|` are too)."""
+    return f"||{shown}||" if spoiler else shown
 
 
 def plain_text(shown: str) -> str:
@@ -107,11 +113,10 @@ class ReplyingCommandTree(app_commands.CommandTree):
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         command = interaction.command
-        store = getattr(interaction.client, "server_settings", None)
-        if command is None or store is None:
+        if command is None:
             return True
         name = command.qualified_name.split()[0]
-        settings = await store.channel(interaction.guild_id, interaction.channel_id)
+        settings = await channel_settings(interaction)
         if not settings.enabled(getattr(command, "extras", {}).get("setting", name)):
             raise CommandDisabled(
                 f"/{name} is switched off in this channel by the server's admins "

@@ -41,6 +41,7 @@ def settings_embed(rows: list[tuple[int, str, str]], channel_id: int | None) -> 
 
 
 @app_commands.guild_only()
+@app_commands.allowed_contexts(guilds=True, dms=False, private_channels=False)
 @app_commands.default_permissions(manage_guild=True)
 @app_commands.allowed_installs(guilds=True, users=False)
 class SettingsCog(commands.GroupCog, group_name="settings"):

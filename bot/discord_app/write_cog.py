@@ -14,7 +14,7 @@ from bot.discord_app.admission import Admission
 from bot.discord_app.buttons import fits, handle_press
 from bot.discord_app.limits import channel_settings, per_user_cooldown
 from bot.discord_app.progress import admitted, run_with_progress
-from bot.discord_app.replies import NO_MENTIONS, plain_text, shown_text
+from bot.discord_app.replies import NO_MENTIONS, plain_text, shown_text, spoilered
 from bot.errors import InvalidInput
 from bot.write.service import (
     LENGTH_RANGE,
@@ -34,11 +34,6 @@ EDIT_INTERVAL = 1.0  # seconds between progress edits (Discord rate-limits edits
 def header(style: str, temperature: float, seed: int | None) -> str:
     seed_text = f" · seed {seed}" if seed is not None else ""
     return f"**{style}** · temperature {temperature:g}{seed_text}\n"
-
-
-def spoilered(shown: str, spoiler: bool) -> str:
-    """Behind a spoiler when the server asks (`shown` is escaped, so its own `|` are too)."""
-    return f"||{shown}||" if spoiler else shown
 
 
 def progress_message(request: WriteRequest, text: str, spoiler: bool = False) -> str:
@@ -161,12 +156,18 @@ async def message_text(message: discord.Message) -> str:
     return plain_text(body)
 
 
+def split_given(given: str) -> tuple[str, str]:
+    """(kept, prompt): a prompt holds the last MAX_PROMPT characters of what is given;
+    anything before them is kept in front of the result."""
+    kept = given[: max(0, len(given) - MAX_PROMPT)]
+    return kept, given[len(kept) :]
+
+
 def next_request(answer: Answer, action: str, text: str) -> tuple[str, WriteRequest, int]:
     """(text kept before the generation, the request, characters given) for a press.
 
     Again and hotter/cooler start over from the given part (again with a new seed);
-    continue gives all of the text. A prompt holds the last MAX_PROMPT characters of
-    what is given; anything before them is kept in front of the result."""
+    continue gives all of the text."""
     temperature, seed, length = answer.temperature, answer.seed, answer.length
     given = text[: answer.given]
     if action == "again":
@@ -177,9 +178,27 @@ def next_request(answer: Answer, action: str, text: str) -> tuple[str, WriteRequ
         step = TEMPERATURE_STEP if action == "hotter" else -TEMPERATURE_STEP
         low, high = TEMPERATURE_RANGE
         temperature = round(min(high, max(low, temperature + step)), 2)
-    kept = given[: max(0, len(given) - MAX_PROMPT)]
-    prompt = given[len(kept) :]
+    kept, prompt = split_given(given)
     return kept, WriteRequest(answer.style, prompt, length, temperature, seed), len(given)
+
+
+class StylePicker(discord.ui.View):
+    """A short-lived private choice of style for "Continue this text" (the text is held
+    only until it times out: a choice, not a lasting button)."""
+
+    def __init__(self, cog: WriteCog, text: str, styles: list[str], owner: int) -> None:
+        super().__init__(timeout=180)
+        self.cog, self.text, self.owner = cog, text, owner
+        self.pick.options = [discord.SelectOption(label=s, value=s) for s in styles[:25]]
+
+    @discord.ui.select(placeholder="Continue in which style?")
+    async def pick(self, interaction: discord.Interaction, select: discord.ui.Select) -> None:
+        await handle_press(
+            interaction,
+            "write",
+            self.owner,
+            lambda: self.cog.continue_text(interaction, self.text, select.values[0]),
+        )
 
 
 class WriteCog(commands.Cog):
@@ -238,6 +257,43 @@ class WriteCog(commands.Cog):
             allowed_mentions=NO_MENTIONS,
             **({"view": view} if view else {}),
         )
+
+    def context_menus(self) -> list[app_commands.ContextMenu]:
+        """The right-click command (the bot adds it to its tree)."""
+        return [
+            app_commands.ContextMenu(
+                name="Continue this text",
+                callback=self.continue_message,
+                extras={"setting": "write"},
+            )
+        ]
+
+    async def continue_message(
+        self, interaction: discord.Interaction, message: discord.Message
+    ) -> None:
+        """Continue someone's message: in the channel's style, the only style, or one the
+        user picks from a private menu."""
+        mine = message.author.id == interaction.client.user.id
+        text = await message_text(message) if mine else message.content
+        if not text.strip():
+            raise InvalidInput("That message has no text to continue; right-click one with text.")
+        styles = sorted(self.service.styles())
+        chosen = (await channel_settings(interaction)).write_style
+        if chosen or len(styles) == 1:
+            await self.continue_text(interaction, text, chosen or styles[0])
+            return
+        if not styles:
+            raise InvalidInput("No writing style is loaded right now; try again later.")
+        await interaction.response.send_message(
+            "Which style should continue it?",
+            view=StylePicker(self, text, styles, interaction.user.id),
+            ephemeral=True,
+        )
+
+    async def continue_text(self, interaction: discord.Interaction, text: str, style: str) -> None:
+        kept, prompt = split_given(text)
+        request = WriteRequest(style, prompt, CONTINUE_CHARS, 0.8, None)
+        await self.respond(interaction, request, kept, len(text))
 
     async def pressed(self, interaction: discord.Interaction, answer: Answer, action: str) -> None:
         text = await message_text(interaction.message)

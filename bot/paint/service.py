@@ -31,6 +31,21 @@ class PaintRequest:
     seed: int | None = None
     temperature: float = 1.0
     size: int | None = None  # None: the default painter's size
+    variation: int | None = None  # a second seed for the lower half: a variation of `seed`
+
+
+class VariationRng:
+    """Draws from the painting's own seed for the top half of the canvas, then from the
+    variation's: the same sky, a different rest (the batcher draws once per pixel)."""
+
+    def __init__(self, seed: int, variation: int, switch_after: int) -> None:
+        self.first = np.random.default_rng(seed)
+        self.second = np.random.default_rng(variation)
+        self.left = switch_after
+
+    def random(self) -> float:
+        self.left -= 1
+        return (self.first if self.left >= 0 else self.second).random()
 
 
 @dataclass
@@ -150,8 +165,9 @@ class PaintService:
         low, high = TEMPERATURE_RANGE
         if not low <= request.temperature <= high:
             raise InvalidInput(f"temperature must be between {low:g} and {high:g}.")
-        if request.seed is not None and not 0 <= request.seed <= MAX_SEED:
-            raise InvalidInput(f"seed must be between 0 and {MAX_SEED}.")
+        for seed in (request.seed, request.variation):
+            if seed is not None and not 0 <= seed <= MAX_SEED:
+                raise InvalidInput(f"seed must be between 0 and {MAX_SEED}.")
         return self.painter(request.size)
 
     def submit(
@@ -163,10 +179,11 @@ class PaintService:
         """Start painting; `on_rows(partial_indices, rows_done)` runs on the batcher thread."""
         painter = self.validate(request)
         seed = secrets.randbelow(MAX_SEED) if request.seed is None else request.seed
+        rng = np.random.default_rng(seed)
+        if request.variation is not None:
+            rng = VariationRng(seed, request.variation, painter.size * painter.size // 2)
         started = time.perf_counter()
-        generation = painter.generation(
-            request.temperature, np.random.default_rng(seed), on_rows, deadline
-        )
+        generation = painter.generation(request.temperature, rng, on_rows, deadline)
         self.pool.submit(painter.graph, generation)
 
         def finish(_: list[int]) -> PaintResult:
