@@ -139,3 +139,18 @@ def test_settings_command_switches_a_command_off_and_sets_defaults(services, tmp
 
     settings = asyncio.run(reopened())
     assert not settings.enabled("color") and settings.write_style == "tiny"
+
+
+def test_a_channel_cooldown_override_applies_and_help_answers(services, tmp_path):
+    async def scenario(discord, bot):
+        await bot.server_settings.set(GUILD_ID, CHANNEL, "cooldown.color", "1/60")
+        first = await discord.run("color", name="forest")
+        assert not first.final.ephemeral
+        second = await discord.run("color", name="grass")
+        assert second.final.ephemeral and "Slow down" in second.final.text
+
+        shown = await discord.run("help")
+        embed = shown.final.payload["data"]["embeds"][0]
+        assert shown.final.ephemeral and "/write" in str(embed) and "/settings" in str(embed)
+
+    run_with_bot(services, scenario, timeout=60)
