@@ -77,29 +77,24 @@ def first_guild(discord) -> str:
     return str(GUILD_ID)
 
 
+def earlier_answer(discord, answer: Answer, text: str):
+    """A /write answer with its Again button, as an earlier run of the bot left it (made
+    here from the custom_id alone), and a conversation to press it in."""
+    from tests.local_discord import Conversation
+
+    header = f"**{answer.style}** · temperature {answer.temperature:g} · seed {answer.seed}"
+    old = discord.message_payload(f"{header}\n{text}")
+    button = {"type": 2, "style": 2, "label": "Again", "custom_id": answer.custom_id("again")}
+    old["components"] = [{"type": 1, "components": [button]}]
+    return Conversation("old", "0", 0.0, source_message_id=old["id"], store=discord.messages)
+
+
 def test_a_button_from_before_a_restart_still_works(services):
     """Nothing about the answer is kept in memory: a message posted by an earlier run of
-    the bot (made here from its custom_id alone) is answered the same way."""
+    the bot is answered the same way."""
 
     async def scenario(discord, bot):
-        answer = Answer("tiny", 9, 0.5, 50, 3, USER_ID)
-        old = discord.message_payload("**tiny** · temperature 0.5 · seed 9\nthe cat sat")
-        old["components"] = [
-            {
-                "type": 1,
-                "components": [
-                    {
-                        "type": 2,
-                        "style": 2,
-                        "label": "Again",
-                        "custom_id": answer.custom_id("again"),
-                    }
-                ],
-            }
-        ]
-        from tests.local_discord import Conversation
-
-        holder = Conversation("old", "0", 0.0, source_message_id=old["id"], store=discord.messages)
+        holder = earlier_answer(discord, Answer("tiny", 9, 0.5, 50, 3, USER_ID), "the cat sat")
         again = await discord.press(holder, "Again", wait=False)
         await again.wait_until(finished)
         assert body(again).startswith("the")
@@ -109,24 +104,7 @@ def test_a_button_from_before_a_restart_still_works(services):
 
 def test_a_button_whose_style_is_gone_is_switched_off(services):
     async def scenario(discord, bot):
-        answer = Answer("vanished", 9, 0.5, 50, 0, USER_ID)
-        old = discord.message_payload("**vanished** · temperature 0.5 · seed 9\nabc")
-        old["components"] = [
-            {
-                "type": 1,
-                "components": [
-                    {
-                        "type": 2,
-                        "style": 2,
-                        "label": "Again",
-                        "custom_id": answer.custom_id("again"),
-                    }
-                ],
-            }
-        ]
-        from tests.local_discord import Conversation
-
-        holder = Conversation("old", "0", 0.0, source_message_id=old["id"], store=discord.messages)
+        holder = earlier_answer(discord, Answer("vanished", 9, 0.5, 50, 0, USER_ID), "abc")
         press = await discord.press(holder, "Again")
         await press.wait_until(lambda c: c.followups >= 1)
         assert press.callback.payload["type"] == 7  # the message itself is updated
