@@ -183,6 +183,7 @@ class Batcher:
         self._drain_until: float | None = None
         self._submit_lock = threading.Lock()
         self.steps = 0
+        self.tokens = 0  # generation steps taken, summed over the batch (for tokens/s)
         self._thread = threading.Thread(
             target=self._run, name=f"batcher-{graph.model.name}", daemon=True
         )
@@ -250,6 +251,7 @@ class Batcher:
             self._compact([False] * len(self._active))
             return True
         self.steps += 1
+        self.tokens += len(self._active)
         self._advance(logits)
         return True
 
@@ -457,7 +459,12 @@ class BatcherPool:
     def stats(self) -> dict[str, dict[str, int]]:
         with self._lock:
             return {
-                name: {"active": b.active, "waiting": b.waiting, "steps": b.steps}
+                name: {
+                    "active": b.active,
+                    "waiting": b.waiting,
+                    "steps": b.steps,
+                    "tokens": b.tokens,
+                }
                 for name, b in self._batchers.items()
             }
 

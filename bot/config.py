@@ -21,6 +21,7 @@ class Settings:
     shard_count: int | None = None  # None: as many as Discord recommends (/gateway/bot)
     shard_ids: list[int] | None = None  # this process's shards, when several share the bot
     settings_db: Path = Path("state/settings.sqlite3")  # per-server settings (SQLite)
+    metrics_port: int | None = None  # /metrics, /healthz, /readyz on this port (None: off)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -35,6 +36,7 @@ class Settings:
             shard_count=_optional_positive_int("RNNBOT_SHARD_COUNT"),
             shard_ids=_shard_ids(),
             settings_db=Path(os.environ.get("RNNBOT_SETTINGS_DB", "state/settings.sqlite3")),
+            metrics_port=_optional_port("RNNBOT_METRICS_PORT"),
         )
 
 
@@ -49,6 +51,16 @@ def _positive_int(variable: str, default: int, minimum: int = 1) -> int:
     if value < minimum:
         raise SystemExit(f"{variable} must be at least {minimum}")
     return value
+
+
+def _optional_port(variable: str) -> int | None:
+    """None when unset; 0 picks a free port (tests)."""
+    if not os.environ.get(variable, "").strip():
+        return None
+    port = _positive_int(variable, 0, minimum=0)
+    if port > 65535:
+        raise SystemExit(f"{variable} must be a port number (0 to 65535)")
+    return port
 
 
 def _optional_positive_int(variable: str) -> int | None:

@@ -116,6 +116,7 @@ class InferenceEngine:
         self.spin = spin
         self.models: dict[str, LoadedModel] = {}
         self.failures: dict[str, str] = {}
+        self.reloads = 0  # reloads run since start (for the metrics)
         self._reload_lock = threading.Lock()
         self._retire_listeners: list[Callable[[LoadedModel], None]] = []
 
@@ -179,6 +180,7 @@ class InferenceEngine:
         A file that fails keeps the old model in service; a removed file removes its model.
         """
         with self._reload_lock:
+            self.reloads += 1
             report: dict[str, str] = {}
             paths = {p.stem: p for p in sorted(self.model_dir.glob("*.onnx"))}
             for name in sorted(set(self.models) - set(paths)):

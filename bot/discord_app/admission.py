@@ -108,6 +108,10 @@ class Admission:
         self.job_seconds = job_seconds
         self._lanes: dict[str, _Lane] = {}
 
+    def lanes(self) -> dict[str, tuple[int, int]]:
+        """(running, waiting) per lane, for the metrics."""
+        return {name: (lane.running, len(lane.waiting)) for name, lane in self._lanes.items()}
+
     def enter(self, lane_name: str, user_id: int) -> Ticket:
         """Admit or refuse at once (refusal is a Busy error with a friendly wait time)."""
         lane = self._lanes.setdefault(lane_name, _Lane(self.concurrency))

@@ -87,9 +87,14 @@ async def handle_press(
     work: Callable[[], Awaitable[None]],
 ) -> None:
     """Check the press, run `work`, and turn any failure into a private reply."""
+    metrics = getattr(interaction.client, "metrics", None)
+    label = f"{command} (button)"
+    started = metrics.started(label) if metrics is not None else None
+    failed = True
     try:
         await check_press(interaction, command, owner_id)
         await work()
+        failed = False
     except ModelUnavailable as error:
         try:
             await switch_off(interaction, str(error))
@@ -97,3 +102,6 @@ async def handle_press(
             await send_ephemeral(interaction, str(error))
     except Exception as error:  # every failure reaches the user; the bot stays up
         await report_error(interaction, error)
+    finally:
+        if started is not None:
+            metrics.finished(label, started, failed)

@@ -19,9 +19,10 @@ from bot.discord_app.buttons import PressCooldowns
 from bot.discord_app.caption_cog import CaptionButton, CaptionCog
 from bot.discord_app.color_cog import ColorButton, ColorCog
 from bot.discord_app.help_cog import HelpCog
+from bot.discord_app.metrics import BotMetrics, start_endpoint
 from bot.discord_app.name_cog import NameCog
 from bot.discord_app.paint_cog import PaintButton, PaintCog
-from bot.discord_app.replies import NO_MENTIONS, ReplyingCommandTree
+from bot.discord_app.replies import NO_MENTIONS, ReplyingCommandTree, record_finish
 from bot.discord_app.settings_cog import SettingsCog
 from bot.discord_app.translations import BotTranslator
 from bot.discord_app.write_cog import WriteButton, WriteCog
@@ -68,10 +69,17 @@ class RnnBot(commands.AutoShardedBot):
         )
         self.server_settings = settings_store or SettingsStore(settings.settings_db)
         self.press_cooldowns = PressCooldowns()
+        self.metrics = BotMetrics(services, self.admission)
+        self.metrics_port: int | None = None  # bound when the endpoint runs
+        self._metrics_runner = None
 
     async def setup_hook(self) -> None:
         services, admission = self.services, self.admission
         await self.server_settings.open()
+        if services.settings.metrics_port is not None:
+            self._metrics_runner, self.metrics_port = await start_endpoint(
+                self.metrics, self.is_serving, services.settings.metrics_port
+            )
         await self.tree.set_translator(BotTranslator())
         self.add_dynamic_items(WriteButton, CaptionButton, PaintButton, ColorButton)
         await self.add_cog(ColorCog(services.color, admission))
@@ -90,9 +98,20 @@ class RnnBot(commands.AutoShardedBot):
             synced = await self.tree.sync()
             log.info("synced %d application commands globally", len(synced))
 
+    def is_serving(self) -> bool:
+        """Ready: connected to Discord, not closing, with at least one model in service."""
+        return self.is_ready() and not self.is_closed() and bool(self.services.engine.models)
+
+    async def on_app_command_completion(
+        self, interaction: discord.Interaction, command: app_commands.Command
+    ) -> None:
+        record_finish(interaction, failed=False)
+
     async def close(self) -> None:
         await super().close()
         await self.server_settings.close()
+        if self._metrics_runner is not None:
+            await self._metrics_runner.cleanup()
 
     async def on_ready(self) -> None:
         log.info("connected as %s with shards %s", self.user, sorted(self.shards))

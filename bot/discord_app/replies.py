@@ -115,6 +115,9 @@ class ReplyingCommandTree(app_commands.CommandTree):
         command = interaction.command
         if command is None:
             return True
+        metrics = getattr(interaction.client, "metrics", None)
+        if metrics is not None:
+            interaction.extras["started"] = metrics.started(command.qualified_name)
         name = command.qualified_name.split()[0]
         settings = await channel_settings(interaction)
         if not settings.enabled(getattr(command, "extras", {}).get("setting", name)):
@@ -127,4 +130,13 @@ class ReplyingCommandTree(app_commands.CommandTree):
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
+        record_finish(interaction, failed=True)
         await report_error(interaction, error)
+
+
+def record_finish(interaction: discord.Interaction, failed: bool) -> None:
+    """Count a finished command in the process's metrics (when it has any)."""
+    metrics = getattr(interaction.client, "metrics", None)
+    started = interaction.extras.get("started") if metrics is not None else None
+    if started is not None and interaction.command is not None:
+        metrics.finished(interaction.command.qualified_name, started, failed)
