@@ -154,7 +154,8 @@ def on_loop(callback: Callable | None) -> Callable | None:
     return lambda *args: loop.call_soon_threadsafe(callback, *args)
 
 
-def _settle(generation: Generation, error: BaseException | None = None) -> None:
+def settle(generation: Generation, error: BaseException | None = None) -> None:
+    """Resolve the generation's future once: its tokens, or the error."""
     if generation.future.done():
         return
     if error is None:
@@ -227,7 +228,7 @@ class Batcher:
                     break
             except Exception as exc:  # a bug in the loop itself: fail this batch, serve on
                 for generation in self._active:
-                    _settle(generation, _failure(exc, "the batching loop"))
+                    settle(generation, _failure(exc, "the batching loop"))
                 self._active, self._state = [], self.graph.zero_state(0)
         self._stop_everything("The model was shut down before this finished; try again.")
         self.graph = None  # release the session with the last reference
@@ -247,7 +248,7 @@ class Batcher:
             logits, self._state = self.graph(tokens, self._state, contexts)
         except Exception as exc:  # a broken model fails the requests of this step
             for generation in self._active:
-                _settle(generation, _failure(exc, "the step call"))
+                settle(generation, _failure(exc, "the step call"))
             self._compact([False] * len(self._active))
             return True
         self.steps += 1
@@ -274,7 +275,7 @@ class Batcher:
                 start = generation.state or self.graph.zero_state(1)
                 state = [np.concatenate([s, z]) for s, z in zip(self._state, start, strict=True)]
             except Exception as exc:
-                _settle(generation, _failure(exc, "admission (initial state)"))
+                settle(generation, _failure(exc, "admission (initial state)"))
                 continue
             self._active.append(generation)
             self._state = state
@@ -288,13 +289,11 @@ class Batcher:
         if self._drain_until is not None and now >= self._drain_until:
             for generation in self._active:
                 generation.cancel("The model was replaced or shut down before this finished.")
-        keep = []
-        for generation in self._active:
-            reason = generation.due_stop(now)
-            if reason is not None:
-                _settle(generation, GenerationStopped(reason))
-            keep.append(reason is None)
-        self._compact(keep)
+        reasons = [generation.due_stop(now) for generation in self._active]
+        stopped = [(g, r) for g, r in zip(self._active, reasons, strict=True) if r is not None]
+        self._compact([reason is None for reason in reasons])
+        for generation, reason in stopped:  # the slot is free before anyone hears of it
+            settle(generation, GenerationStopped(reason))
 
     def _inputs(self) -> tuple[np.ndarray, list[np.ndarray]]:
         """Token and context inputs per row; a generation whose inputs fail is dropped."""
@@ -303,7 +302,7 @@ class Batcher:
             try:
                 token, context = generation.next_input(), generation.next_contexts()
             except Exception as exc:
-                _settle(generation, _failure(exc, "its next input"))
+                settle(generation, _failure(exc, "its next input"))
                 keep.append(False)
                 continue
             tokens.append(token)
@@ -322,7 +321,7 @@ class Batcher:
                 if generation.consume_prompt():
                     sampling_rows.append(row)
             except Exception as exc:
-                _settle(generation, _failure(exc, "priming"))
+                settle(generation, _failure(exc, "priming"))
                 keep[row] = False
         if sampling_rows:
             chosen = self._sample(logits, sampling_rows, keep)
@@ -331,11 +330,11 @@ class Batcher:
                 try:
                     finished = generation.accept(token)
                 except Exception as exc:
-                    _settle(generation, _failure(exc, "taking its token"))
+                    settle(generation, _failure(exc, "taking its token"))
                     keep[row] = False
                     continue
                 if finished:
-                    _settle(generation)
+                    settle(generation)
                     keep[row] = False
         self._compact(keep)
 
@@ -352,7 +351,7 @@ class Batcher:
             try:
                 draws.append(generation.rng.random() if needs_draw(generation.sampling) else 0.0)
             except Exception as exc:
-                _settle(generation, _failure(exc, "sampling"))
+                settle(generation, _failure(exc, "sampling"))
                 keep[row] = False
                 continue
             live.append(row)
@@ -373,7 +372,7 @@ class Batcher:
                         logits[[row]], [generation.sampling], [draw], [generation.banned]
                     )[0]
                 except Exception as exc:
-                    _settle(generation, _failure(exc, "sampling"))
+                    settle(generation, _failure(exc, "sampling"))
                     keep[row] = False
             return chosen
 
@@ -386,7 +385,7 @@ class Batcher:
 
     def _stop_everything(self, reason: str) -> None:
         for generation in self._active:
-            _settle(generation, GenerationStopped(reason))
+            settle(generation, GenerationStopped(reason))
         self._active = []
         while True:
             try:
@@ -394,7 +393,7 @@ class Batcher:
             except queue.Empty:
                 return
             if generation is not None:
-                _settle(generation, GenerationStopped(reason))
+                settle(generation, GenerationStopped(reason))
 
 
 class BatcherPool:

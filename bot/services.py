@@ -14,6 +14,16 @@ from bot.paint.service import PaintService
 from bot.write.service import WriteService
 
 
+def make_pool(settings: Settings) -> BatcherPool:
+    """In-process batchers (the default), or the Ray Serve inference tier when
+    `RNNBOT_SERVE_ADDRESS` names a cluster (`pip install -e ".[scale]"`)."""
+    if settings.serve_address is None:
+        return BatcherPool(settings.max_batch)
+    from bot.remote_pool import RemotePool  # Ray only when asked for
+
+    return RemotePool(settings.serve_address, max_batch=settings.max_batch)
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -30,7 +40,7 @@ class Services:
         engine = InferenceEngine(
             settings.model_dir, prefer_gpu=settings.prefer_gpu, spin=settings.spin
         )
-        pool = BatcherPool(settings.max_batch)
+        pool = make_pool(settings)
         engine.on_retire(pool.retire)  # a replaced model's batcher drains and lets go
         engine.load_all()
         color = ColorService(engine)

@@ -34,7 +34,7 @@ def cooldown_for(command: str) -> tuple[int, float]:
 
 async def channel_settings(interaction: discord.Interaction) -> ChannelSettings:
     """What `/settings` says for the interaction's channel (defaults without a store)."""
-    store = getattr(interaction.client, "server_settings", None)
+    store = getattr(getattr(interaction, "client", None), "server_settings", None)
     if not isinstance(store, SettingsStore):  # a client without settings (scripts, tests)
         return DEFAULT_SETTINGS
     return await store.channel(interaction.guild_id, interaction.channel_id)
@@ -48,10 +48,14 @@ async def channel_cooldown(interaction: discord.Interaction, command: str) -> tu
 
 def per_user_cooldown(command: str):
     """An app_commands check: at most `rate` uses per `per` seconds per user (as the
-    channel's settings or the environment say)."""
+    channel's settings or the environment say). The bucket's key carries the rate, so a
+    changed setting takes effect at once instead of when the old bucket expires."""
+
+    async def key(interaction: discord.Interaction) -> tuple[int, tuple[int, float]]:
+        return interaction.user.id, await channel_cooldown(interaction, command)
 
     async def factory(interaction: discord.Interaction) -> app_commands.Cooldown | None:
         rate, per = await channel_cooldown(interaction, command)
         return app_commands.Cooldown(rate, per) if rate > 0 else None
 
-    return app_commands.checks.dynamic_cooldown(factory, key=lambda i: i.user.id)
+    return app_commands.checks.dynamic_cooldown(factory, key=key)

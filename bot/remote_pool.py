@@ -1,0 +1,180 @@
+"""The batcher pool's interface over a Ray Serve application (see `bot/serve_app.py`).
+
+The services submit generations exactly as they do to the in-process `BatcherPool`; here
+each one is sent to a Serve replica and its tokens, streamed back, are fed to the local
+generation, so progress callbacks, deadlines and results work unchanged. All streams run
+as coroutines on one event-loop thread of this pool: no thread waits per request.
+
+Faults reach the request as user-facing errors, never as a hang: a replica that dies
+mid-generation fails the generation ("try again"); a local cancel or deadline cancels the
+remote stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import threading
+import time
+from collections.abc import Iterable
+
+from bot.batching import Generation, GenerationFailed, GenerationStopped, settle
+from bot.engine import LoadedModel
+from bot.errors import ModelUnavailable, UserFacingError
+from bot.lm import StepGraph
+from bot.serve_app import APP_NAME, DEPLOYMENT, to_wire
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.5  # how often a quiet stream checks for a local cancel or deadline
+RETRY_SECONDS = 10  # between attempts to reach an unreachable inference tier
+
+
+class RemotePool:
+    """`submit`/`submit_all`/`retire`/`stats`/`close` of a `BatcherPool`, served remotely."""
+
+    def __init__(
+        self, address: str | None = None, app_name: str = APP_NAME, max_batch: int = 32
+    ) -> None:
+        """Connects now if it can; if the tier cannot be reached, says so once in the log
+        and tries again (at most every RETRY_SECONDS) when requests come."""
+        self.address, self.app_name, self.max_batch = address or "auto", app_name, max_batch
+        self.handle = None
+        self._last_try = -math.inf
+        self._warned = False
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="remote-pool")
+        self._thread.daemon = True
+        self._thread.start()
+        self._streams = 0
+        self._closed = False
+        self._connect()
+
+    def _connect(self) -> bool:
+        import ray
+        from ray import serve
+
+        self._last_try = time.monotonic()
+        try:
+            if not ray.is_initialized():
+                ray.init(address=self.address, logging_level=logging.WARNING)
+            self.handle = serve.get_deployment_handle(DEPLOYMENT, app_name=self.app_name)
+        except Exception as error:  # no cluster, no Serve, no application: retry later
+            if not self._warned:
+                log.error(
+                    "the inference tier at %s (Serve application %r) cannot be reached: %s; "
+                    "requests are refused until it can, retried every %d s",
+                    self.address,
+                    self.app_name,
+                    error,
+                    RETRY_SECONDS,
+                )
+                self._warned = True
+            return False
+        if self._warned:
+            log.warning("the inference tier at %s is reachable again", self.address)
+            self._warned = False
+        return True
+
+    def _ready(self) -> None:
+        if self.handle is not None:
+            return
+        if time.monotonic() - self._last_try < RETRY_SECONDS or not self._connect():
+            raise ModelUnavailable(
+                "The inference service cannot be reached right now; try again in a minute."
+            )
+
+    def submit(self, graph: StepGraph, generation: Generation) -> Generation:
+        if self._closed:
+            raise ModelUnavailable("The bot is shutting down.")
+        if not generation.prompt:
+            raise ValueError("a generation needs at least one prompt token")
+        self._ready()
+        generation.future.set_running_or_notify_cancel()
+        data = to_wire(generation, time.monotonic())
+        asyncio.run_coroutine_threadsafe(
+            self._stream(graph.model.name, data, generation), self._loop
+        )
+        return generation
+
+    def submit_all(self, graph: StepGraph, generations: Iterable[Generation]) -> list[Generation]:
+        submitted: list[Generation] = []
+        try:
+            for generation in generations:
+                submitted.append(self.submit(graph, generation))
+        except BaseException:
+            for generation in submitted:
+                generation.cancel()
+            raise
+        return submitted
+
+    async def _stream(self, model: str, data: bytes, generation: Generation) -> None:
+        """Feed the replica's tokens to `generation` until it ends, one way or another."""
+        self._streams += 1
+        response = self.handle.options(stream=True).generate.remote(model, data)
+        iterator = response.__aiter__()
+        pending: asyncio.Future | None = None
+        try:
+            while True:
+                stop = generation.due_stop(time.monotonic())
+                if stop is not None:
+                    response.cancel()
+                    settle(generation, GenerationStopped(stop))
+                    return
+                pending = pending or asyncio.ensure_future(iterator.__anext__())
+                done, _ = await asyncio.wait({pending}, timeout=POLL_SECONDS)
+                if not done:
+                    continue
+                try:
+                    chunk = pending.result()
+                except StopAsyncIteration:
+                    settle(generation)
+                    return
+                pending = None
+                for token in chunk:
+                    if generation.accept(token):
+                        response.cancel()
+                        settle(generation)
+                        return
+        except Exception as error:  # the replica failed, died, or cannot be reached
+            settle(generation, remote_failure(error))
+        finally:
+            self._streams -= 1
+            if pending is not None and not pending.done():
+                pending.cancel()
+
+    def retire(self, model: LoadedModel) -> None:
+        """Nothing to drain here: the replicas reload their own copies."""
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        return {}
+
+    def replicas(self) -> list[dict]:
+        """What each replica serves (one call reaches one replica: ask until all answer)."""
+        seen: dict[str, dict] = {}
+        for _ in range(16):
+            answer = self.handle.models.remote().result(timeout_s=30)
+            seen[answer["replica"]] = answer
+        return list(seen.values())
+
+    def close(self, grace: float = 5.0) -> None:
+        self._closed = True
+        deadline = time.monotonic() + grace
+        while self._streams and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(2.0)
+
+
+def remote_failure(error: Exception) -> UserFacingError:
+    """What the user reads when the inference tier fails them; the cause is logged."""
+    cause = getattr(error, "cause", error)  # Ray wraps what the replica raised
+    if isinstance(cause, UserFacingError):
+        return cause
+    log.error("remote generation failed", exc_info=error)
+    failed = GenerationFailed(
+        "The inference service lost this request (a worker restarted); please try again."
+    )
+    failed.__cause__ = error
+    return failed

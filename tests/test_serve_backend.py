@@ -1,0 +1,91 @@
+"""The Ray Serve inference tier on a local Ray instance: the same services, remotely."""
+
+import asyncio
+import time
+
+import pytest
+
+ray = pytest.importorskip("ray")
+serve = pytest.importorskip("ray.serve")
+
+from bot.config import Settings  # noqa: E402
+from bot.serve_app import start_local  # noqa: E402
+from bot.services import Services  # noqa: E402
+from bot.write.service import WriteRequest  # noqa: E402
+from tests.discord_harness import run_with_bot  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def local_serve(model_dir):
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
+    start_local(model_dir)
+    yield model_dir
+    serve.shutdown()
+    ray.shutdown()
+
+
+@pytest.fixture()
+def remote_services(local_serve, monkeypatch):
+    for command in ("COLOR", "WRITE", "CAPTION", "PAINT", "NAME"):
+        monkeypatch.setenv(f"RNNBOT_COOLDOWN_{command}", "0/0")
+    services = Services.start(
+        Settings(model_dir=local_serve, prefer_gpu=False, serve_address="auto")
+    )
+    yield services
+    services.close(grace=1.0)
+
+
+def test_remote_generation_equals_in_process(remote_services, services):
+    request = WriteRequest("tiny", "the king", 120, 0.8, 5)
+    remote = remote_services.write.write(request)
+    local = services.write.write(request)
+    assert remote.text == local.text and len(remote.text) == len("the king") + 120
+
+
+def test_discord_end_to_end_through_the_inference_tier(remote_services):
+    async def scenario(discord, bot):
+        write = await discord.run("write", style="tiny", prompt="the", length=80, wait=False)
+        await write.wait_until(lambda c: bool(c.message_ids) and c.message.get("components"))
+        assert "the" in write.message["content"]
+        paint = await discord.run("paint", seed=2, wait=False)
+        await paint.wait_until(lambda c: bool(c.message_ids) and c.message.get("components"))
+        assert "seed 2" in paint.message["content"]
+
+    run_with_bot(remote_services, scenario, timeout=120)
+
+
+def replica_actors() -> list:
+    return [
+        ray.get_actor(a["name"], namespace=a["namespace"])
+        for a in ray.util.list_named_actors(all_namespaces=True)
+        if a["name"].startswith("SERVE_REPLICA") and "StepServer" in a["name"]
+    ]
+
+
+def test_a_replica_killed_mid_generation_never_hangs(remote_services):
+    """Killed while requests are on it: each ends within a bound, with its answer (Serve
+    retried it) or a clear "try again"; the tier then serves again."""
+    from bot.errors import UserFacingError
+
+    async def scenario():
+        jobs = [
+            remote_services.write.submit(WriteRequest("tiny", "the", 1500, 0.8, seed))
+            for seed in range(8)
+        ]
+        for actor in replica_actors():
+            ray.kill(actor, no_restart=False)
+        outcomes = []
+        for job in jobs:
+            try:
+                outcomes.append(len((await asyncio.wait_for(job.wait(), 60)).text))
+            except UserFacingError as error:
+                outcomes.append(str(error))
+        return outcomes
+
+    started = time.monotonic()
+    outcomes = asyncio.run(scenario())
+    assert time.monotonic() - started < 90
+    for outcome in outcomes:
+        assert outcome == 1503 or "try again" in outcome, outcome
+    after = remote_services.write.write(WriteRequest("tiny", "the", 60, 0.8, 1))
+    assert len(after.text) == 63
