@@ -467,6 +467,14 @@ class BatcherPool:
                 for name, b in self._batchers.items()
             }
 
+    def replicas(self) -> list[dict]:
+        """Remote replicas and what they serve: none, the models run in this process."""
+        return []
+
+    def reload_replicas(self) -> list[dict]:
+        """Reload remote replicas: none here (the engine's reload is the whole story)."""
+        return []
+
     def close(self, grace: float = 5.0) -> None:
         """Stop admitting, give running generations `grace` seconds, then stop them all."""
         with self._lock:

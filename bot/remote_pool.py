@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.5  # how often a quiet stream checks for a local cancel or deadline
 RETRY_SECONDS = 10  # between attempts to reach an unreachable inference tier
+REPLICA_PROBES = 12  # answers from known replicas in a row before all are taken as seen
 
 
 class RemotePool:
@@ -151,12 +152,25 @@ class RemotePool:
         return {}
 
     def replicas(self) -> list[dict]:
-        """What each replica serves (one call reaches one replica: ask until all answer)."""
+        """What each replica serves (for `/models`)."""
+        return self._each_replica("models")
+
+    def reload_replicas(self) -> list[dict]:
+        """Reload every replica, one after another (each swap drains, so none fails)."""
+        return self._each_replica("reload")
+
+    def _each_replica(self, method: str) -> list[dict]:
+        """Call `method` until every replica has answered once. A call reaches one replica
+        of Serve's choosing, so calls go on until no new replica has answered for a while;
+        the methods are idempotent, so a replica reached twice is harmless."""
+        self._ready()
         seen: dict[str, dict] = {}
-        for _ in range(16):
-            answer = self.handle.models.remote().result(timeout_s=30)
-            seen[answer["replica"]] = answer
-        return list(seen.values())
+        quiet = 0
+        while quiet < REPLICA_PROBES:
+            answer = getattr(self.handle, method).remote().result(timeout_s=60)
+            quiet = 0 if answer["replica"] not in seen else quiet + 1
+            seen.setdefault(answer["replica"], answer)
+        return [seen[replica] for replica in sorted(seen)]
 
     def close(self, grace: float = 5.0) -> None:
         self._closed = True

@@ -84,8 +84,10 @@ class StepServer:
             "providers": self.engine.providers.providers,
         }
 
-    def reload(self) -> dict[str, str]:
-        return self.engine.reload()
+    def reload(self) -> dict:
+        """Re-read this replica's files: changed models are swapped in as in-process
+        (running generations finish on the old one), so a reload fails no request."""
+        return {"replica": self.replica, "report": self.engine.reload()}
 
     async def generate(self, model: str, data: bytes) -> AsyncIterator[list[int]]:
         """Run one generation on this replica's batcher; yield its new tokens in chunks.

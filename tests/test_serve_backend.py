@@ -54,6 +54,25 @@ def test_discord_end_to_end_through_the_inference_tier(remote_services):
     run_with_bot(remote_services, scenario, timeout=120)
 
 
+def test_models_and_reload_reach_every_replica(remote_services, local_serve):
+    start_local(local_serve, replicas=2)
+    try:
+
+        async def scenario(discord, bot):
+            writing = await discord.run("write", style="tiny", length=1500, seed=3, wait=False)
+            reload = await discord.run("reload", permissions=1 << 5)
+            assert "inference replicas (2), one after another" in reload.final.text
+            await writing.wait_until(lambda c: bool(c.message_ids) and c.message.get("components"))
+            assert not writing.final.ephemeral  # the reload failed no request
+            models = await discord.run("models")
+            fields = {f["name"]: f["value"] for f in models.final.payload["embeds"][0]["fields"]}
+            assert "tiny" in fields["Inference replicas (2)"]
+
+        run_with_bot(remote_services, scenario, timeout=120)
+    finally:
+        start_local(local_serve, replicas=1)
+
+
 def replica_actors() -> list:
     return [
         ray.get_actor(a["name"], namespace=a["namespace"])

@@ -8,6 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.batching import BatcherPool
 from bot.discord_app.replies import NO_MENTIONS
 from bot.engine import InferenceEngine
 from bot.model_info import summary
@@ -49,16 +50,34 @@ async def can_manage(interaction: discord.Interaction) -> bool:
     return await interaction.client.is_owner(interaction.user)
 
 
+def replica_lines(replicas: list[dict], key: str) -> str:
+    """One line per inference replica: its id and what `key` holds (models or a report)."""
+    lines = []
+    for replica in replicas:
+        value = replica[key]
+        shown = ", ".join(f"{k}: {v}" if key == "report" else k for k, v in sorted(value.items()))
+        lines.append(f"`{replica['replica'][:8]}` {shown or 'nothing'}")
+    return _cut("\n".join(lines), 1024)
+
+
 class AdminCog(commands.Cog):
-    def __init__(self, bot: commands.Bot, engine: InferenceEngine) -> None:
+    def __init__(self, bot: commands.Bot, engine: InferenceEngine, pool: BatcherPool) -> None:
         self.bot = bot
         self.engine = engine
+        self.pool = pool
 
     @app_commands.command(name="models", description="Loaded models and their key numbers")
     async def models(self, interaction: discord.Interaction) -> None:
-        await interaction.response.send_message(
-            embed=models_embed(self.engine), ephemeral=True, allowed_mentions=NO_MENTIONS
-        )
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        embed = models_embed(self.engine)
+        replicas = await asyncio.to_thread(self.pool.replicas)
+        if replicas:
+            embed.add_field(
+                name=f"Inference replicas ({len(replicas)})",
+                value=replica_lines(replicas, "models"),
+                inline=False,
+            )
+        await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @app_commands.command(name="reload", description="Re-read changed model files")
     @app_commands.guild_only()
@@ -70,6 +89,10 @@ class AdminCog(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         report = await asyncio.to_thread(self.engine.reload)
         lines = [f"{name}: {status}" for name, status in sorted(report.items())]
+        replicas = await asyncio.to_thread(self.pool.reload_replicas)
+        if replicas:
+            lines.append(f"inference replicas ({len(replicas)}), one after another:")
+            lines.append(replica_lines(replicas, "report"))
         await interaction.followup.send(
             "\n".join(lines)[:1900] or "No model file changed.",
             ephemeral=True,

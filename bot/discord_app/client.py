@@ -91,7 +91,7 @@ class RnnBot(commands.AutoShardedBot):
             self.tree.add_command(menu)
         await self.add_cog(PaintCog(services.paint, admission))
         await self.add_cog(NameCog(services.name, admission))
-        await self.add_cog(AdminCog(self, services.engine))
+        await self.add_cog(AdminCog(self, services.engine, services.pool))
         await self.add_cog(SettingsCog(self.server_settings))
         await self.add_cog(HelpCog(self))
         if self.sync_on_start:
