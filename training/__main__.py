@@ -69,9 +69,20 @@ def _lm_arguments(
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--units", type=int, default=units)
     p.add_argument("--embedding", type=int, default=64)
-    p.add_argument("--dropout", type=float, default=0.2)
+    _training_arguments(p, batch_size, exported)
+
+
+def _training_arguments(
+    p: argparse.ArgumentParser,
+    batch_size: int,
+    exported: bool = True,
+    learning_rate: float = 2e-3,
+    dropout: float = 0.2,
+) -> None:
+    """How a language model is fitted, whatever its shape (new, or fine-tuned)."""
+    p.add_argument("--dropout", type=float, default=dropout)
     p.add_argument("--batch-size", type=int, default=batch_size)
-    p.add_argument("--learning-rate", type=float, default=2e-3)
+    p.add_argument("--learning-rate", type=float, default=learning_rate)
     p.add_argument(
         "--schedule",
         choices=("constant", "cosine"),
@@ -104,6 +115,32 @@ def _lm_arguments(
             help="tokens sampled after each epoch (0: none)",
         )
         p.add_argument("--out", type=Path, help="ONNX file to export to when training ends")
+
+
+def _finetune_parser(actions) -> None:
+    kinds = actions.add_parser(
+        "finetune", help="teach a trained model new data, starting from its weights"
+    ).add_subparsers(dest="kind", required=True)
+    p = _handler(
+        kinds.add_parser("write", help="a new /write style from a trained one"),
+        "training.finetune:finetune_write",
+    )
+    p.add_argument(
+        "--from",
+        dest="base",
+        type=Path,
+        required=True,
+        help="the base: an exported .onnx with its .weights.h5 beside it, or a run directory",
+    )
+    p.add_argument(
+        "--data", type=Path, action="append", required=True, help="UTF-8 text file (repeatable)"
+    )
+    p.add_argument("--style", required=True, help="the new style's name, e.g. lore")
+    p.add_argument("--seq-len", type=int, default=100)
+    p.add_argument("--val-chunk", type=int, default=2_000, help="held-out chunk length")
+    p.add_argument("--val-every", type=int, default=10, help="every Nth chunk is validation")
+    _training_arguments(p, 32, learning_rate=5e-4, dropout=0.3)
+    p.set_defaults(patience=3, epochs=20)
 
 
 def _write_train_parser(sub) -> None:
@@ -275,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     _caption_train_parsers(train_kinds)
     _paint_train_parser(train_kinds)
     _name_train_parser(train_kinds)
+    _finetune_parser(actions)
 
     export = actions.add_parser("export", help="export a training run's best weights to ONNX")
     export_kinds = export.add_subparsers(dest="kind", required=True)

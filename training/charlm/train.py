@@ -226,8 +226,10 @@ def train_lm(
     decode: Callable[[list[int]], str],
     info: dict,
     sample_end: int | None = None,
+    start: Callable[[keras.Model], None] | None = None,
 ) -> dict:
-    """Fit, keeping `best.weights.h5`, `last.keras` (every epoch) and the log in `run_dir`."""
+    """Fit, keeping `best.weights.h5`, `last.keras` (every epoch) and the log in `run_dir`.
+    A new run's model gets its first weights from `start(model)` when given (fine-tuning)."""
     keras.utils.set_random_seed(settings.seed)
     run_dir.mkdir(parents=True, exist_ok=True)
     config_path = run_dir / CONFIG_FILE
@@ -245,6 +247,8 @@ def train_lm(
         model = build_train_model(config, optimizer=make_optimizer(settings, steps))
         if settings.init_weights:
             start_from(model, Path(settings.init_weights))
+        if start is not None:
+            start(model)
     config_path.write_text(json.dumps({"config": config.as_dict(), **info}, indent=2))
 
     print(
