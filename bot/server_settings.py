@@ -41,6 +41,13 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (guild_id, channel_id, key)
     );
     """,
+    """
+    CREATE TABLE styles (
+        style TEXT PRIMARY KEY,
+        guild_id INTEGER NOT NULL,
+        published INTEGER NOT NULL DEFAULT 0
+    );
+    """,
 )
 
 
@@ -247,6 +254,41 @@ class SettingsStore:
             except sqlite3.Error as error:
                 await self._fail(error)
                 raise SettingsUnavailable(self._unavailable()) from None
+
+    async def add_style(self, style: str, guild_id: int) -> None:
+        """A style trained in `guild_id`: offered there only until it is published."""
+        await self._write(
+            "INSERT INTO styles (style, guild_id, published) VALUES (?, ?, 0) "
+            "ON CONFLICT (style) DO UPDATE SET guild_id = excluded.guild_id, published = 0",
+            (style, guild_id),
+        )
+
+    async def publish_style(self, style: str, guild_id: int) -> bool:
+        """Offer a server's style everywhere; False if the style is not that server's."""
+        owner = await self.style_owner(style)
+        if owner is None or owner[0] != guild_id:
+            return False
+        await self._write("UPDATE styles SET published = 1 WHERE style = ?", (style,))
+        return True
+
+    async def style_owner(self, style: str) -> tuple[int, bool] | None:
+        """(server, published) of a trained style; None for the bot's own styles."""
+        if not self.healthy:
+            return None
+        try:
+            async with self._db.execute(
+                "SELECT guild_id, published FROM styles WHERE style = ?", (style,)
+            ) as cursor:
+                row = await cursor.fetchone()
+        except sqlite3.Error as error:
+            log.warning("settings database %s: %s", self.path, error)
+            return None
+        return (int(row[0]), bool(row[1])) if row else None
+
+    async def style_offered(self, style: str, guild_id: int | None) -> bool:
+        """Whether `style` may be used in `guild_id`: the bot's own, published, or its own."""
+        owner = await self.style_owner(style)
+        return owner is None or owner[1] or owner[0] == guild_id
 
     def _unavailable(self) -> str:
         return (

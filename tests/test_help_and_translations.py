@@ -16,6 +16,8 @@ from bot.discord_app.color_cog import ColorCog
 from bot.discord_app.help_cog import HELP_DESCRIPTION, HelpCog, help_embed
 from bot.discord_app.name_cog import NameCog
 from bot.discord_app.paint_cog import PaintCog
+from bot.discord_app.settings_cog import SettingsCog
+from bot.discord_app.train_cog import TrainCog
 from bot.discord_app.translations import (
     CONTEXT_MENU_LIMIT,
     DESCRIPTION_LIMIT,
@@ -147,6 +149,8 @@ def test_every_shipped_command_is_translated():
     for cog in cogs:
         for command in cog.__cog_app_commands__:
             tree.add_command(command)
+    tree.add_command(SettingsCog(None).app_command)
+    tree.add_command(TrainCog(None).app_command)
     assert missing_translations(tree) == {"fr": [], "de": []}
 
 

@@ -162,4 +162,4 @@ def finetune_write(args) -> None:
         from training.charlm.export import export_run, slim_run
 
         export_run(args.run_dir, args.out)
-        slim_run(args.run_dir).replace(Path(args.out).with_suffix(WEIGHTS_SUFFIX))
+        slim_run(args.run_dir).replace(Path(args.out).with_suffix(WEIGHTS_SUFFIX))  # next base

@@ -50,6 +50,8 @@ def train_write(args) -> None:
     )
     print(json.dumps(result))
     if args.out:
-        from training.charlm.export import export_run
+        from training.charlm.export import export_run, slim_run
 
         export_run(args.run_dir, args.out)
+        # Beside the model, its Keras weights: what `finetune write --from` starts from.
+        slim_run(args.run_dir).replace(Path(args.out).with_suffix(".weights.h5"))

@@ -24,6 +24,7 @@ from bot.discord_app.name_cog import NameCog
 from bot.discord_app.paint_cog import PaintButton, PaintCog
 from bot.discord_app.replies import NO_MENTIONS, ReplyingCommandTree, record_finish
 from bot.discord_app.settings_cog import SettingsCog
+from bot.discord_app.train_cog import TrainCog
 from bot.discord_app.translations import BotTranslator
 from bot.discord_app.write_cog import WriteButton, WriteCog
 from bot.server_settings import SettingsStore
@@ -94,6 +95,7 @@ class RnnBot(commands.AutoShardedBot):
         await self.add_cog(AdminCog(self, services.engine, services.pool))
         await self.add_cog(SettingsCog(self.server_settings))
         await self.add_cog(HelpCog(self))
+        await self.add_cog(TrainCog(services))
         if self.sync_on_start:
             synced = await self.tree.sync()
             log.info("synced %d application commands globally", len(synced))

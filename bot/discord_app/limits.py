@@ -32,12 +32,24 @@ def cooldown_for(command: str) -> tuple[int, float]:
     return DEFAULTS[command]
 
 
+def settings_store(interaction: discord.Interaction) -> SettingsStore | None:
+    """The bot's settings database; None for a client without one (scripts, benchmarks)."""
+    store = getattr(getattr(interaction, "client", None), "server_settings", None)
+    return store if isinstance(store, SettingsStore) else None
+
+
 async def channel_settings(interaction: discord.Interaction) -> ChannelSettings:
     """What `/settings` says for the interaction's channel (defaults without a store)."""
-    store = getattr(getattr(interaction, "client", None), "server_settings", None)
-    if not isinstance(store, SettingsStore):  # a client without settings (scripts, tests)
+    store = settings_store(interaction)
+    if store is None:
         return DEFAULT_SETTINGS
     return await store.channel(interaction.guild_id, interaction.channel_id)
+
+
+async def style_offered(interaction: discord.Interaction, style: str) -> bool:
+    """A style trained in another server is offered there only, until it is published."""
+    store = settings_store(interaction)
+    return store is None or await store.style_offered(style, interaction.guild_id)
 
 
 async def channel_cooldown(interaction: discord.Interaction, command: str) -> tuple[int, float]:

@@ -109,6 +109,21 @@ FRENCH: dict[str, str] = {
     "Caption this image": "Légender cette image",
     "Continue this text": "Poursuivre ce texte",
     "Caption their avatar": "Légender son avatar",
+    "Teach the bot a new writing style": "Apprendre au bot un nouveau style d'écriture",
+    "Fine-tune a new /write style on a text file": (
+        "Affiner un nouveau style /write à partir d'un fichier texte"
+    ),
+    "The new style's name (lowercase letters, digits, - and _)": (
+        "Nom du nouveau style (minuscules, chiffres, - et _)"
+    ),
+    "A UTF-8 text file in the style to learn": "Un fichier texte UTF-8 dans le style à apprendre",
+    "The style to start from (default: the first loaded)": (
+        "Le style de départ (par défaut : le premier chargé)"
+    ),
+    "Offer a style trained here in every server": (
+        "Proposer dans tous les serveurs un style entraîné ici"
+    ),
+    "A style this server trained": "Un style entraîné sur ce serveur",
 }
 
 GERMAN: dict[str, str] = {
@@ -194,6 +209,23 @@ GERMAN: dict[str, str] = {
     "Caption this image": "Dieses Bild beschriften",
     "Continue this text": "Diesen Text fortsetzen",
     "Caption their avatar": "Avatar beschriften",
+    "Teach the bot a new writing style": "Bring dem Bot einen neuen Schreibstil bei",
+    "Fine-tune a new /write style on a text file": (
+        "Einen neuen /write-Stil an einer Textdatei nachtrainieren"
+    ),
+    "The new style's name (lowercase letters, digits, - and _)": (
+        "Name des neuen Stils (Kleinbuchstaben, Ziffern, - und _)"
+    ),
+    "A UTF-8 text file in the style to learn": (
+        "Eine UTF-8-Textdatei im Stil, der gelernt werden soll"
+    ),
+    "The style to start from (default: the first loaded)": (
+        "Der Ausgangsstil (Standard: der erste geladene)"
+    ),
+    "Offer a style trained here in every server": (
+        "Einen hier trainierten Stil auf allen Servern anbieten"
+    ),
+    "A style this server trained": "Ein Stil, den dieser Server trainiert hat",
 }
 
 LANGUAGES: dict[str, dict[str, str]] = {

@@ -12,7 +12,7 @@ from discord.ext import commands
 
 from bot.discord_app.admission import Admission
 from bot.discord_app.buttons import fits, handle_press
-from bot.discord_app.limits import channel_settings, per_user_cooldown
+from bot.discord_app.limits import channel_settings, per_user_cooldown, style_offered
 from bot.discord_app.progress import admitted, run_with_progress
 from bot.discord_app.replies import NO_MENTIONS, plain_text, shown_text, spoilered
 from bot.errors import InvalidInput
@@ -236,6 +236,8 @@ class WriteCog(commands.Cog):
         """Generate for a command or a press and answer with the text and its buttons.
         `kept` goes in front of the generated text; `given` (default: the prompt's
         length) is how much of the shown text was not generated."""
+        if not await style_offered(interaction, request.style):
+            raise InvalidInput(f"No writing style {request.style!r} is available here.")
         self.service.validate(request)  # bad options: an ephemeral error, before deferring
         spoiler = (await channel_settings(interaction)).spoiler
         async with admitted(self.admission, f"write:{request.style}", interaction) as deadline:
@@ -340,5 +342,5 @@ class WriteCog(commands.Cog):
         return [
             app_commands.Choice(name=s, value=s)
             for s in self.service.styles()
-            if current.lower() in s.lower()
+            if current.lower() in s.lower() and await style_offered(interaction, s)
         ][:25]

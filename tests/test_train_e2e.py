@@ -1,0 +1,109 @@
+"""`/train style` on the local Discord: a real fine-tuning process on a tiny model."""
+
+import shutil
+
+import pytest
+
+from tests.conftest import make_text
+from tests.discord_harness import run_with_bot
+from tests.local_discord import GUILD_ID
+
+MANAGE_GUILD = 1 << 5
+LORE = "".join(f"Zed guards the {w} gate.\n" for w in ["north", "old", "iron"] * 80)
+
+
+@pytest.fixture()
+def own_models(model_dir, tmp_path, monkeypatch):
+    """A copy of the tiny models (a job installs into it), with test-sized limits."""
+    folder = tmp_path / "models"
+    shutil.copytree(model_dir, folder)
+    for name, value in {"MIN_CHARS": "200", "PROGRESS": "1", "EPOCHS": "2"}.items():
+        monkeypatch.setenv(f"RNNBOT_TRAIN_{name}", value)
+    monkeypatch.setenv("RNNBOT_COOLDOWN_WRITE", "0/0")
+    return folder
+
+
+def services_for(folder):
+    from bot.config import Settings
+    from bot.services import Services
+
+    return Services.start(Settings(model_dir=folder, prefer_gpu=False))
+
+
+def upload(text: str) -> dict:
+    return {"text": (text.encode("utf-8"), "text/plain")}
+
+
+def test_train_a_style_and_write_with_it_here_only(own_models):
+    services = services_for(own_models)
+
+    async def scenario(discord, bot):
+        refused = await discord.run("train style", name="lore", attachments=upload(LORE))
+        assert refused.final.ephemeral and "not allowed" in refused.final.text
+        tiny = await discord.run(
+            "train style", name="lore", attachments=upload("too short"), permissions=MANAGE_GUILD
+        )
+        assert tiny.final.ephemeral and "at least 200" in tiny.final.text
+
+        job = await discord.run(
+            "train style",
+            name="lore",
+            attachments=upload(LORE),
+            permissions=MANAGE_GUILD,
+            wait=False,
+            timeout=120,
+        )
+        await job.wait_until(
+            lambda c: "✅" in c.message.get("content", "") if c.message_ids else False, 180
+        )
+        assert "/write style:lore" in job.message["content"]
+        assert (own_models / "lore.onnx").exists() and (own_models / "lore.weights.h5").exists()
+
+        here = await discord.run("write", style="lore", prompt="Zed", length=60, wait=False)
+        await here.wait_until(lambda c: bool(c.message_ids) and c.message.get("components"))
+        elsewhere = await discord.run(
+            "write", style="lore", length=60, guild_id=GUILD_ID + (1 << 22)
+        )
+        assert elsewhere.final.ephemeral and "available here" in elsewhere.final.text
+
+        published = await discord.run("train publish", name="lore", permissions=MANAGE_GUILD)
+        assert "every server" in published.final.text
+
+    try:
+        run_with_bot(services, scenario, timeout=240)
+    finally:
+        services.close(grace=1.0)
+
+
+def test_cancel_and_a_failed_job_keep_the_old_models(own_models, monkeypatch):
+    monkeypatch.setenv("RNNBOT_TRAIN_EPOCHS", "50")
+    services = services_for(own_models)
+    before = sorted(p.name for p in own_models.iterdir())
+
+    async def scenario(discord, bot):
+        text = upload(make_text(400))
+        job = await discord.run(
+            "train style", name="long", attachments=text, permissions=MANAGE_GUILD, wait=False
+        )
+        await job.wait_until(lambda c: bool(c.message_ids) and c.buttons(), 60)
+        await job.wait_until(lambda c: "epoch" in c.message.get("content", ""), 120)
+        cancel = await discord.press(job, "Cancel", permissions=MANAGE_GUILD)
+        assert cancel.final.ephemeral
+        await job.wait_until(lambda c: "cancelled" in c.message.get("content", ""), 60)
+        assert not job.message.get("components")
+
+        (own_models / "tiny.weights.h5").unlink()  # the base cannot be fine-tuned now
+        failed = await discord.run(
+            "train style", name="broken", attachments=text, permissions=MANAGE_GUILD, wait=False
+        )
+        await failed.wait_until(
+            lambda c: "failed" in c.message.get("content", "") if c.message_ids else False, 120
+        )
+        assert "old models stay" in failed.message["content"]
+
+    try:
+        run_with_bot(services, scenario, timeout=300)
+    finally:
+        services.close(grace=1.0)
+    after = sorted(p.name for p in own_models.iterdir())
+    assert after == [n for n in before if n != "tiny.weights.h5"]
