@@ -92,7 +92,17 @@ def test_sync_overwrites_the_command_list(services):
         await bot.tree.sync()
         names = {c["name"]: c for c in discord.synced_commands}
         assert set(names) == {
-            *("color", "write", "caption", "paint", "name", "models", "reload", "settings"),
+            *(
+                "color",
+                "write",
+                "caption",
+                "paint",
+                "name",
+                "models",
+                "reload",
+                "settings",
+                "train",
+            ),
             *("help", "Caption this image", "Continue this text", "Caption their avatar"),
         }
         assert str(names["reload"]["default_member_permissions"]) == str(MANAGE_GUILD)
