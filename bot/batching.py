@@ -396,7 +396,47 @@ class Batcher:
                 settle(generation, GenerationStopped(reason))
 
 
-class BatcherPool:
+class Pool:
+    """What the services submit generations to: batchers in this process (`BatcherPool`)
+    or the inference tier's replicas (`bot.remote_pool.RemotePool`)."""
+
+    max_batch: int
+
+    def submit(self, graph: StepGraph, generation: Generation) -> Generation:
+        raise NotImplementedError
+
+    def retire(self, model: LoadedModel) -> None:
+        raise NotImplementedError
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        raise NotImplementedError
+
+    def close(self, grace: float = 5.0) -> None:
+        raise NotImplementedError
+
+    def submit_all(self, graph: StepGraph, generations: Iterable[Generation]) -> list[Generation]:
+        """Submit every generation, or none: if one cannot be submitted, those already
+        submitted are cancelled (several samples of one request stand or fall together)."""
+        submitted: list[Generation] = []
+        try:
+            for generation in generations:
+                submitted.append(self.submit(graph, generation))
+        except BaseException:
+            for generation in submitted:
+                generation.cancel()
+            raise
+        return submitted
+
+    def replicas(self) -> list[dict]:
+        """Remote replicas and what they serve: none when the models run in this process."""
+        return []
+
+    def reload_replicas(self) -> list[dict]:
+        """Reload remote replicas: none here (the engine's reload is the whole story)."""
+        return []
+
+
+class BatcherPool(Pool):
     """One batcher per loaded step model, shared by every service that uses the model.
 
     When the engine replaces or removes a model it calls `retire`: the old batcher stops
@@ -414,19 +454,6 @@ class BatcherPool:
     def submit(self, graph: StepGraph, generation: Generation) -> Generation:
         """Submit to the batcher of `graph`'s model (started on first use)."""
         return self.batcher(graph).submit(generation)
-
-    def submit_all(self, graph: StepGraph, generations: Iterable[Generation]) -> list[Generation]:
-        """Submit every generation, or none: if one cannot be submitted, those already
-        submitted are cancelled (several samples of one request stand or fall together)."""
-        submitted: list[Generation] = []
-        try:
-            for generation in generations:
-                submitted.append(self.submit(graph, generation))
-        except BaseException:
-            for generation in submitted:
-                generation.cancel()
-            raise
-        return submitted
 
     def batcher(self, graph: StepGraph) -> Batcher:
         model = graph.model
@@ -466,14 +493,6 @@ class BatcherPool:
                 }
                 for name, b in self._batchers.items()
             }
-
-    def replicas(self) -> list[dict]:
-        """Remote replicas and what they serve: none, the models run in this process."""
-        return []
-
-    def reload_replicas(self) -> list[dict]:
-        """Reload remote replicas: none here (the engine's reload is the whole story)."""
-        return []
 
     def close(self, grace: float = 5.0) -> None:
         """Stop admitting, give running generations `grace` seconds, then stop them all."""

@@ -17,9 +17,8 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterable
 
-from bot.batching import Generation, GenerationFailed, GenerationStopped, settle
+from bot.batching import Generation, GenerationFailed, GenerationStopped, Pool, settle
 from bot.engine import LoadedModel
 from bot.errors import ModelUnavailable, UserFacingError
 from bot.lm import StepGraph
@@ -32,7 +31,7 @@ RETRY_SECONDS = 10  # between attempts to reach an unreachable inference tier
 REPLICA_PROBES = 12  # answers from known replicas in a row before all are taken as seen
 
 
-class RemotePool:
+class RemotePool(Pool):
     """`submit`/`submit_all`/`retire`/`stats`/`close` of a `BatcherPool`, served remotely."""
 
     def __init__(
@@ -98,17 +97,6 @@ class RemotePool:
             self._stream(graph.model.name, data, generation), self._loop
         )
         return generation
-
-    def submit_all(self, graph: StepGraph, generations: Iterable[Generation]) -> list[Generation]:
-        submitted: list[Generation] = []
-        try:
-            for generation in generations:
-                submitted.append(self.submit(graph, generation))
-        except BaseException:
-            for generation in submitted:
-                generation.cancel()
-            raise
-        return submitted
 
     async def _stream(self, model: str, data: bytes, generation: Generation) -> None:
         """Feed the replica's tokens to `generation` until it ends, one way or another."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.batching import BatcherPool
+from bot.batching import BatcherPool, Pool
 from bot.caption.service import CaptionService
 from bot.colors.service import ColorService
 from bot.config import Settings
@@ -14,7 +14,7 @@ from bot.paint.service import PaintService
 from bot.write.service import WriteService
 
 
-def make_pool(settings: Settings) -> BatcherPool:
+def make_pool(settings: Settings) -> Pool:
     """In-process batchers (the default), or the Ray Serve inference tier when
     `RNNBOT_SERVE_ADDRESS` names a cluster (`pip install -e ".[scale]"`)."""
     if settings.serve_address is None:
@@ -28,7 +28,7 @@ def make_pool(settings: Settings) -> BatcherPool:
 class Services:
     settings: Settings
     engine: InferenceEngine
-    pool: BatcherPool
+    pool: Pool
     color: ColorService
     write: WriteService
     caption: CaptionService

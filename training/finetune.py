@@ -22,20 +22,11 @@ import numpy as np
 
 from bot.engine import InferenceEngine
 from bot.vocabulary import Vocabulary
-from training.charlm.corpus import read_texts, split_chunks, windows
+from training.charlm.corpus import read_texts, split_chunks
 from training.charlm.model import LMConfig, build_train_model
-from training.charlm.train import (
-    BEST_WEIGHTS,
-    CONFIG_FILE,
-    Examples,
-    lm_settings,
-    run_info,
-    train_lm,
-)
+from training.charlm.train import BEST_WEIGHTS, CONFIG_FILE, lm_settings, run_info
 from training.errors import UserError
-from training.write import START_TOKEN
-
-WEIGHTS_SUFFIX = ".weights.h5"  # beside an exported model: what fine-tuning starts from
+from training.write import START_TOKEN, WEIGHTS_SUFFIX, fit_style
 
 
 def base_of(source: Path) -> tuple[LMConfig, list[str], Path, str]:
@@ -145,21 +136,6 @@ def finetune_write(args) -> None:
         warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
         base.load_weights(weights)
     print(f"base {base_style}: {len(base_vocab)} characters; new: {''.join(new_chars)!r}")
-    result = train_lm(
-        args.run_dir,
-        config,
-        Examples(*windows(split.train, args.seq_len)),
-        Examples(*windows(split.val, args.seq_len)),
-        settings,
-        args.resume,
-        vocab.encode(START_TOKEN).ids.tolist(),
-        vocab.decode,
-        info,
-        start=lambda model: extend_into(model, base, len(base_vocab)),
+    fit_style(
+        args, config, vocab, split, settings, info, lambda m: extend_into(m, base, len(base_vocab))
     )
-    print(json.dumps(result))
-    if args.out:
-        from training.charlm.export import export_run, slim_run
-
-        export_run(args.run_dir, args.out)
-        slim_run(args.run_dir).replace(Path(args.out).with_suffix(WEIGHTS_SUFFIX))  # next base

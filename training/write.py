@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
+import keras
 import numpy as np
 
 from bot.vocabulary import Vocabulary
-from training.charlm.corpus import build_vocabulary, read_texts, split_chunks, windows
-from training.charlm.train import Examples, lm_config, lm_settings, run_info, train_lm
+from training.charlm.corpus import Split, build_vocabulary, read_texts, split_chunks, windows
+from training.charlm.model import LMConfig
+from training.charlm.train import (
+    Examples,
+    TrainSettings,
+    lm_config,
+    lm_settings,
+    run_info,
+    train_lm,
+)
 
 START_TOKEN = "\n"  # generation without a prompt starts as if after a line break
+WEIGHTS_SUFFIX = ".weights.h5"  # beside an exported model: what fine-tuning starts from
 
 
 def train_write(args) -> None:
@@ -37,9 +48,23 @@ def train_write(args) -> None:
         settings,
         {"task": "write", "style": args.style, "start_token": START_TOKEN},
     )
+    fit_style(args, lm_config(vocab.size, args), vocab, split, settings, info)
+
+
+def fit_style(
+    args,
+    config: LMConfig,
+    vocab: Vocabulary,
+    split: Split,
+    settings: TrainSettings,
+    info: dict,
+    start: Callable[[keras.Model], None] | None = None,
+) -> None:
+    """Train a style on its split, then export it with its Keras weights beside it (what
+    `finetune write --from` starts from); shared by `train write` and `finetune write`."""
     result = train_lm(
         args.run_dir,
-        lm_config(vocab.size, args),
+        config,
         Examples(*windows(split.train, args.seq_len)),
         Examples(*windows(split.val, args.seq_len)),
         settings,
@@ -47,11 +72,11 @@ def train_write(args) -> None:
         vocab.encode(START_TOKEN).ids.tolist(),
         vocab.decode,
         info,
+        start=start,
     )
     print(json.dumps(result))
     if args.out:
         from training.charlm.export import export_run, slim_run
 
         export_run(args.run_dir, args.out)
-        # Beside the model, its Keras weights: what `finetune write --from` starts from.
-        slim_run(args.run_dir).replace(Path(args.out).with_suffix(".weights.h5"))
+        slim_run(args.run_dir).replace(Path(args.out).with_suffix(WEIGHTS_SUFFIX))

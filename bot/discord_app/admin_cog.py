@@ -8,7 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.batching import BatcherPool
+from bot.batching import Pool
 from bot.discord_app.replies import NO_MENTIONS
 from bot.engine import InferenceEngine
 from bot.model_info import summary
@@ -43,6 +43,13 @@ def models_embed(engine: InferenceEngine) -> discord.Embed:
     return embed
 
 
+async def require_manage(interaction: discord.Interaction) -> bool:
+    """A cog's `interaction_check` for admin-only groups: refuse without Manage Server."""
+    if not await can_manage(interaction):
+        raise app_commands.CheckFailure("needs Manage Server")
+    return True
+
+
 async def can_manage(interaction: discord.Interaction) -> bool:
     """Server-side check: Manage Server permission, or the bot's owner."""
     if interaction.permissions.manage_guild:
@@ -61,7 +68,7 @@ def replica_lines(replicas: list[dict], key: str) -> str:
 
 
 class AdminCog(commands.Cog):
-    def __init__(self, bot: commands.Bot, engine: InferenceEngine, pool: BatcherPool) -> None:
+    def __init__(self, bot: commands.Bot, engine: InferenceEngine, pool: Pool) -> None:
         self.bot = bot
         self.engine = engine
         self.pool = pool

@@ -10,7 +10,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord_app.admin_cog import can_manage
+from bot.discord_app.admin_cog import require_manage
 from bot.discord_app.replies import NO_MENTIONS
 from bot.server_settings import BUTTON_POLICIES, KEYS, SERVER_WIDE, SettingsStore
 
@@ -52,9 +52,7 @@ class SettingsCog(commands.GroupCog, group_name="settings"):
         self.store = store
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        if not await can_manage(interaction):
-            raise app_commands.CheckFailure("needs Manage Server")
-        return True
+        return await require_manage(interaction)
 
     @app_commands.command(name="show", description="Show the settings that apply in this channel")
     async def show(self, interaction: discord.Interaction) -> None:

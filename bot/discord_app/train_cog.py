@@ -32,7 +32,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord_app.admin_cog import can_manage
+from bot.discord_app.admin_cog import can_manage, require_manage
 from bot.discord_app.limits import settings_store
 from bot.discord_app.replies import NO_MENTIONS, shown_text
 from bot.errors import InvalidInput, UserFacingError
@@ -115,9 +115,7 @@ class TrainCog(commands.GroupCog, group_name="train"):
         self.job: TrainingJob | None = None
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        if not await can_manage(interaction):
-            raise app_commands.CheckFailure("needs Manage Server")
-        return True
+        return await require_manage(interaction)
 
     def cancel(self) -> None:
         if self.job is not None and self.job.process is not None:
