@@ -139,27 +139,31 @@ class TrainCog(commands.GroupCog, group_name="train"):
         base_file = self.check(name, text, base)
         if self.job is not None:
             raise UserFacingError("A training job is running already; try again when it ends.")
-        data = await text.read()
-        try:
-            content = data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise InvalidInput("That file is not UTF-8 text; save it as UTF-8 and retry.") from None
-        minimum = int(limit("MIN_CHARS", 5000))
-        if len(content) < minimum:
-            raise InvalidInput(f"That text has {len(content):,} characters; at least {minimum:,}.")
-        self.job = TrainingJob(name, Path(tempfile.mkdtemp(prefix="rnnbot-train-")))
-        try:
+        self.job = job = TrainingJob(name, Path(tempfile.mkdtemp(prefix="rnnbot-train-")))
+        try:  # the job is claimed before any await, so two uploads cannot both start
+            content = await self.read_text(text)
             await interaction.response.send_message(
                 f"Training **{name}** from {base_file.stem}: starting…",
                 view=CancelView(self, interaction.user.id),
                 allowed_mentions=NO_MENTIONS,
             )
-            (self.job.folder / "text.txt").write_text(content, encoding="utf-8")
-            message = await self.run(interaction, self.job, base_file)
+            (job.folder / "text.txt").write_text(content, encoding="utf-8")
+            message = await self.run(interaction, job, base_file)
             await interaction.edit_original_response(content=message, view=None)
         finally:
-            shutil.rmtree(self.job.folder, ignore_errors=True)  # the upload goes with it
+            shutil.rmtree(job.folder, ignore_errors=True)  # the upload goes with it
             self.job = None
+
+    async def read_text(self, text: discord.Attachment) -> str:
+        """The upload as text, if it is UTF-8 and long enough to learn from."""
+        try:
+            content = (await text.read()).decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInput("That file is not UTF-8 text; save it as UTF-8 and retry.") from None
+        minimum = int(limit("MIN_CHARS", 5000))
+        if len(content) < minimum:
+            raise InvalidInput(f"That text has {len(content):,} characters; at least {minimum:,}.")
+        return content
 
     def check(self, name: str, text: discord.Attachment, base: str | None) -> Path:
         """The base model's file, once the request is known to be acceptable."""
