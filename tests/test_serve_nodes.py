@@ -1,0 +1,61 @@
+"""A node of the Ray cluster leaves and joins while the inference tier serves."""
+
+import asyncio
+import time
+
+import pytest
+
+ray = pytest.importorskip("ray")
+serve = pytest.importorskip("ray.serve")
+
+from bot.config import Settings  # noqa: E402
+from bot.errors import UserFacingError  # noqa: E402
+from bot.serve_app import APP_NAME, StepServer  # noqa: E402
+from bot.services import Services  # noqa: E402
+from bot.write.service import WriteRequest  # noqa: E402
+
+
+def test_a_node_leaving_and_joining(model_dir):
+    from ray.cluster_utils import Cluster
+
+    if ray.is_initialized():
+        ray.shutdown()
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    worker = cluster.add_node(num_cpus=1)
+    ray.init(address=cluster.address, logging_level="ERROR")
+    one_per_node = StepServer.options(num_replicas=2, ray_actor_options={"num_cpus": 1})
+    serve.run(one_per_node.bind(str(model_dir)), name=APP_NAME, route_prefix=None)
+    services = Services.start(
+        Settings(model_dir=model_dir, prefer_gpu=False, serve_address=cluster.address)
+    )
+    try:
+        assert len(services.pool.replicas()) == 2
+
+        async def while_leaving():
+            jobs = [
+                services.write.submit(WriteRequest("tiny", "the", 1500, 0.8, seed))
+                for seed in range(6)
+            ]
+            cluster.remove_node(worker)  # its replica goes with it
+            outcomes = []
+            for job in jobs:
+                try:
+                    outcomes.append(len((await asyncio.wait_for(job.wait(), 60)).text))
+                except UserFacingError as error:
+                    outcomes.append(str(error))
+            return outcomes
+
+        for outcome in asyncio.run(while_leaving()):
+            assert outcome == 1503 or "try again" in outcome, outcome
+        assert len(services.write.write(WriteRequest("tiny", "the", 60, 0.8, 1)).text) == 63
+
+        cluster.add_node(num_cpus=1)  # Serve places the missing replica on the new node
+        deadline = time.monotonic() + 90
+        while len(services.pool.replicas()) < 2:
+            assert time.monotonic() < deadline, "the second replica never came back"
+            time.sleep(1)
+    finally:
+        services.close(grace=1.0)
+        serve.shutdown()
+        ray.shutdown()
+        cluster.shutdown()
