@@ -59,6 +59,11 @@ def run_on_discord(services, token: str, sync: bool) -> int:
 
     from bot.discord_app.client import run_discord
 
+    api, gateway = os.environ.get("RNNBOT_DISCORD_API"), os.environ.get("RNNBOT_DISCORD_GATEWAY")
+    if api and gateway:  # a local stand-in of Discord (examples/two_gateways.py), never Discord
+        from bot.discord_app.endpoints import use_local_discord
+
+        use_local_discord(api, gateway)
     try:
         run_discord(services, token, sync_on_start=sync)
     except discord.LoginFailure:
