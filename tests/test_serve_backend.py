@@ -12,6 +12,7 @@ from bot.config import Settings  # noqa: E402
 from bot.serve_app import start_local  # noqa: E402
 from bot.services import Services  # noqa: E402
 from bot.write.service import WriteRequest  # noqa: E402
+from tests.conftest import CAPTION_COLORS, png_bytes  # noqa: E402
 from tests.discord_harness import run_with_bot  # noqa: E402
 
 
@@ -50,6 +51,13 @@ def test_discord_end_to_end_through_the_inference_tier(remote_services):
         paint = await discord.run("paint", seed=2, wait=False)
         await paint.wait_until(lambda c: bool(c.message_ids) and c.message.get("components"))
         assert "seed 2" in paint.message["content"]
+        picture = {"image": (png_bytes(CAPTION_COLORS["green"]), "image/png")}
+        caption = await discord.run("caption", attachments=picture)  # image state travels
+        assert caption.message["embeds"][0]["title"] == "Caption for your image"
+        named = await discord.run("name", color="#228b22")
+        assert named.message["embeds"][0]["title"] == "Names for #228b22"
+        again = await discord.press(write, "Again", wait=False)  # a button, remotely too
+        await again.wait_until(lambda c: bool(c.message_ids) and c.message.get("components"))
 
     run_with_bot(remote_services, scenario, timeout=120)
 
