@@ -89,6 +89,29 @@ def replica_actors() -> list:
     ]
 
 
+def backend_agnostic_scenarios() -> list:
+    """The Discord end-to-end tests that hold for any backend (not the ones that read the
+    in-process batchers' counters), to run again through the inference tier."""
+    from tests import test_buttons_e2e as buttons
+    from tests import test_discord_e2e as e2e
+
+    return [
+        e2e.test_color_command_end_to_end,
+        e2e.test_write_caption_and_paint_end_to_end,
+        e2e.test_fuzz_every_command_answers_and_pings_no_one,
+        buttons.test_write_buttons_again_continue_and_temperature,
+        buttons.test_only_the_asker_may_press_unless_the_server_allows_anyone,
+        buttons.test_caption_button_and_right_click_commands,
+        buttons.test_paint_buttons_new_variation_and_bigger,
+        buttons.test_color_buttons_name_this_colour,
+    ]
+
+
+@pytest.mark.parametrize("scenario", backend_agnostic_scenarios(), ids=lambda f: f.__name__[5:])
+def test_the_discord_suite_through_the_inference_tier(remote_services, scenario):
+    scenario(remote_services)
+
+
 def test_a_replica_killed_mid_generation_never_hangs(remote_services):
     """Killed while requests are on it: each ends within a bound, with its answer (Serve
     retried it) or a clear "try again"; the tier then serves again."""
