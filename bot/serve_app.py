@@ -15,6 +15,7 @@ for tests with `start_local`.
 from __future__ import annotations
 
 import asyncio
+import copy
 import os
 import pickle
 import time
@@ -38,21 +39,12 @@ CHUNK_SECONDS = 0.05  # tokens are sent in chunks at most this far apart
 def to_wire(generation: Generation, now: float) -> bytes:
     """The generation without what only makes sense here (callbacks, its future) and its
     deadline as seconds left, since clocks differ between machines."""
-    saved = {
-        "on_token": generation.on_token,
-        "future": generation.future,
-        "on_rows": getattr(generation, "on_rows", None),
-    }
-    generation.on_token, generation.future = None, None
-    if "on_rows" in generation.__dict__:
-        generation.on_rows = None
-    try:
-        left = None if generation.deadline is None else max(0.0, generation.deadline - now)
-        return pickle.dumps((generation, left))
-    finally:
-        generation.on_token, generation.future = saved["on_token"], saved["future"]
-        if "on_rows" in generation.__dict__:
-            generation.on_rows = saved["on_rows"]
+    wire = copy.copy(generation)  # the caller's generation keeps its callbacks
+    wire.on_token, wire.future = None, None
+    if hasattr(wire, "on_rows"):  # a painting's progress callback
+        wire.on_rows = None
+    left = None if generation.deadline is None else max(0.0, generation.deadline - now)
+    return pickle.dumps((wire, left))
 
 
 def from_wire(data: bytes) -> Generation:

@@ -1,6 +1,5 @@
 """The Ray Serve inference tier on a local Ray instance: the same services, remotely."""
 
-import asyncio
 import time
 
 import pytest
@@ -14,6 +13,10 @@ from bot.services import Services  # noqa: E402
 from bot.write.service import WriteRequest  # noqa: E402
 from tests.conftest import CAPTION_COLORS, png_bytes  # noqa: E402
 from tests.discord_harness import run_with_bot  # noqa: E402
+from tests.remote_faults import (  # noqa: E402
+    assert_answered_or_told_to_retry,
+    outcomes_of_writes_during,
+)
 
 
 @pytest.fixture(scope="module")
@@ -115,27 +118,14 @@ def test_the_discord_suite_through_the_inference_tier(remote_services, scenario)
 def test_a_replica_killed_mid_generation_never_hangs(remote_services):
     """Killed while requests are on it: each ends within a bound, with its answer (Serve
     retried it) or a clear "try again"; the tier then serves again."""
-    from bot.errors import UserFacingError
 
-    async def scenario():
-        jobs = [
-            remote_services.write.submit(WriteRequest("tiny", "the", 1500, 0.8, seed))
-            for seed in range(8)
-        ]
+    def kill_every_replica() -> None:
         for actor in replica_actors():
             ray.kill(actor, no_restart=False)
-        outcomes = []
-        for job in jobs:
-            try:
-                outcomes.append(len((await asyncio.wait_for(job.wait(), 60)).text))
-            except UserFacingError as error:
-                outcomes.append(str(error))
-        return outcomes
 
     started = time.monotonic()
-    outcomes = asyncio.run(scenario())
+    outcomes = outcomes_of_writes_during(remote_services, 8, kill_every_replica)
     assert time.monotonic() - started < 90
-    for outcome in outcomes:
-        assert outcome == 1503 or "try again" in outcome, outcome
+    assert_answered_or_told_to_retry(outcomes)
     after = remote_services.write.write(WriteRequest("tiny", "the", 60, 0.8, 1))
     assert len(after.text) == 63

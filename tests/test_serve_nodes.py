@@ -1,6 +1,5 @@
 """A node of the Ray cluster leaves and joins while the inference tier serves."""
 
-import asyncio
 import time
 
 import pytest
@@ -9,10 +8,13 @@ ray = pytest.importorskip("ray")
 serve = pytest.importorskip("ray.serve")
 
 from bot.config import Settings  # noqa: E402
-from bot.errors import UserFacingError  # noqa: E402
 from bot.serve_app import APP_NAME, StepServer  # noqa: E402
 from bot.services import Services  # noqa: E402
 from bot.write.service import WriteRequest  # noqa: E402
+from tests.remote_faults import (  # noqa: E402
+    assert_answered_or_told_to_retry,
+    outcomes_of_writes_during,
+)
 
 
 def test_a_node_leaving_and_joining(model_dir):
@@ -31,22 +33,8 @@ def test_a_node_leaving_and_joining(model_dir):
     try:
         assert len(services.pool.replicas()) == 2
 
-        async def while_leaving():
-            jobs = [
-                services.write.submit(WriteRequest("tiny", "the", 1500, 0.8, seed))
-                for seed in range(6)
-            ]
-            cluster.remove_node(worker)  # its replica goes with it
-            outcomes = []
-            for job in jobs:
-                try:
-                    outcomes.append(len((await asyncio.wait_for(job.wait(), 60)).text))
-                except UserFacingError as error:
-                    outcomes.append(str(error))
-            return outcomes
-
-        for outcome in asyncio.run(while_leaving()):
-            assert outcome == 1503 or "try again" in outcome, outcome
+        leave = lambda: cluster.remove_node(worker)  # noqa: E731  (its replica goes with it)
+        assert_answered_or_told_to_retry(outcomes_of_writes_during(services, 6, leave))
         assert len(services.write.write(WriteRequest("tiny", "the", 60, 0.8, 1)).text) == 63
 
         cluster.add_node(num_cpus=1)  # Serve places the missing replica on the new node

@@ -44,6 +44,13 @@ class PressCooldowns:
         return bucket.update_rate_limit()
 
 
+def answer_button(emoji: str, label: str, custom_id: str) -> discord.ui.Button:
+    """The look every answer's buttons share (grey, an emoji and a word)."""
+    return discord.ui.Button(
+        style=discord.ButtonStyle.secondary, emoji=emoji, label=label, custom_id=custom_id
+    )
+
+
 def fits(custom_id: str) -> bool:
     return len(custom_id) <= CUSTOM_ID_LIMIT
 

@@ -19,7 +19,7 @@ from bot.caption.service import (
     CaptionService,
 )
 from bot.discord_app.admission import Admission
-from bot.discord_app.buttons import handle_press
+from bot.discord_app.buttons import answer_button, handle_press
 from bot.discord_app.limits import channel_settings, per_user_cooldown
 from bot.discord_app.progress import admitted
 from bot.discord_app.replies import NO_MENTIONS, plain_text, shown_text, spoilered
@@ -85,14 +85,7 @@ class CaptionButton(
 ):
     def __init__(self, asked: Asked) -> None:
         emoji, label = ANOTHER
-        super().__init__(
-            discord.ui.Button(
-                style=discord.ButtonStyle.secondary,
-                emoji=emoji,
-                label=label,
-                custom_id=asked.custom_id,
-            )
-        )
+        super().__init__(answer_button(emoji, label, asked.custom_id))
         self.asked = asked
 
     @classmethod
@@ -113,7 +106,8 @@ class CaptionButton(
 
 
 def first_image(message: discord.Message) -> tuple[str, Callable[[], Awaitable[bytes]]] | None:
-    """(URL, download) of a message's first image: an attachment, else an embed's image."""
+    """(URL, download) of a message's first image: an attachment, else an embed's image
+    (a caption answer's picture is its thumbnail)."""
     for attachment in message.attachments:
         if (attachment.content_type or "").startswith("image/"):
             check_attachment(attachment)
@@ -176,11 +170,7 @@ class CaptionCog(commands.Cog):
         request = CaptionRequest(
             plain_text(first)[: asked.given], asked.count, asked.temperature, beam_width=0
         )
-        image = None
-        if embed is not None and embed.thumbnail.url:
-            url = embed.thumbnail.url
-            image = (url, lambda: interaction.client.http.get_from_cdn(url))
-        await self.respond(interaction, request, image)
+        await self.respond(interaction, request, first_image(interaction.message))
 
     async def caption_message(
         self, interaction: discord.Interaction, message: discord.Message

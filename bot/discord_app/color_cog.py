@@ -12,7 +12,7 @@ from discord.ext import commands
 
 from bot.colors.service import ColorResult, ColorService
 from bot.discord_app.admission import Admission
-from bot.discord_app.buttons import handle_press
+from bot.discord_app.buttons import answer_button, handle_press
 from bot.discord_app.limits import per_user_cooldown
 from bot.discord_app.name_cog import NameCog
 from bot.discord_app.progress import admitted
@@ -36,14 +36,7 @@ class ColorButton(
 
     def __init__(self, action: str, owner: int, hex_code: str) -> None:
         emoji, label = NAME_THIS if action == "name" else ("🎨", hex_code)
-        super().__init__(
-            discord.ui.Button(
-                style=discord.ButtonStyle.secondary,
-                emoji=emoji,
-                label=label,
-                custom_id=f"color:{action}:{owner}:{hex_code}",
-            )
-        )
+        super().__init__(answer_button(emoji, label, f"color:{action}:{owner}:{hex_code}"))
         self.action, self.owner, self.hex = action, owner, hex_code
 
     @classmethod

@@ -14,7 +14,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord_app.admission import Admission
-from bot.discord_app.buttons import handle_press
+from bot.discord_app.buttons import answer_button, handle_press
 from bot.discord_app.limits import per_user_cooldown
 from bot.discord_app.progress import admitted, run_with_progress
 from bot.discord_app.replies import NO_MENTIONS
@@ -52,14 +52,7 @@ class PaintButton(
 ):
     def __init__(self, painted: Painted, action: str) -> None:
         emoji, label = ACTIONS[action]
-        super().__init__(
-            discord.ui.Button(
-                style=discord.ButtonStyle.secondary,
-                emoji=emoji,
-                label=label,
-                custom_id=painted.custom_id(action),
-            )
-        )
+        super().__init__(answer_button(emoji, label, painted.custom_id(action)))
         self.painted, self.action = painted, action
 
     @classmethod

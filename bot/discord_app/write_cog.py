@@ -11,7 +11,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord_app.admission import Admission
-from bot.discord_app.buttons import fits, handle_press
+from bot.discord_app.buttons import answer_button, fits, handle_press
 from bot.discord_app.limits import channel_settings, per_user_cooldown, style_offered
 from bot.discord_app.progress import admitted, run_with_progress
 from bot.discord_app.replies import NO_MENTIONS, plain_text, shown_text, spoilered
@@ -95,12 +95,7 @@ class WriteButton(
 ):
     def __init__(self, answer: Answer, action: str) -> None:
         emoji, label = ACTIONS[action]
-        button = discord.ui.Button(
-            style=discord.ButtonStyle.secondary,
-            emoji=emoji,
-            label=label,
-            custom_id=answer.custom_id(action),
-        )
+        button = answer_button(emoji, label, answer.custom_id(action))
         super().__init__(button)
         self.answer, self.action = answer, action
 
