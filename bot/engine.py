@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from bot.errors import ModelUnavailable, quoted
+from bot.errors import ModelGone, quoted
 from bot.metadata import ModelMetadata, TensorSpec
 from bot.metadata_schema import validate_metadata
 from bot.model_specs import expected_io
@@ -243,4 +243,4 @@ class InferenceEngine:
         reason = self.failures.get(
             name, f"no {kind} model named {quoted(name)} in {self.model_dir}"
         )
-        raise ModelUnavailable(f"The {name[:60]} model is unavailable right now ({reason[:300]}).")
+        raise ModelGone(f"The {name[:60]} model is unavailable right now ({reason[:300]}).")

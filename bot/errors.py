@@ -13,6 +13,12 @@ class ModelUnavailable(UserFacingError):
     pass
 
 
+class ModelGone(ModelUnavailable):
+    """The model a request names is not in service (removed, or it failed to load), as
+    opposed to a passing state (being replaced, shutting down, the tier unreachable):
+    buttons that name it are switched off only for this."""
+
+
 _MARKDOWN = str.maketrans({c: "\\" + c for c in "\\*_~`|>#[]()"})
 
 

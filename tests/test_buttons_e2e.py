@@ -226,3 +226,26 @@ def test_color_buttons_name_this_colour(services):
         assert embed["title"] == "Names for #228b22" and embed["description"]
 
     run_with_bot(services, scenario, timeout=90)
+
+
+def test_a_passing_outage_leaves_the_buttons_on():
+    """Only a model that is gone switches buttons off; "try again" errors do not."""
+    import asyncio
+    from types import SimpleNamespace
+    from unittest.mock import AsyncMock
+
+    from bot.discord_app.buttons import handle_press
+    from bot.errors import ModelUnavailable
+    from tests.test_color_cog import fake_interaction
+
+    interaction = fake_interaction()
+    interaction.client = SimpleNamespace()  # no settings, metrics or press cooldowns
+    interaction.response.edit_message = AsyncMock()
+
+    async def outage():
+        raise ModelUnavailable("The inference service cannot be reached right now; try again.")
+
+    asyncio.run(handle_press(interaction, "write", interaction.user.id, outage))
+    interaction.response.edit_message.assert_not_awaited()
+    (message,), kwargs = interaction.response.send_message.await_args
+    assert "try again" in message and kwargs["ephemeral"]

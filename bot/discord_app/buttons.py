@@ -17,7 +17,7 @@ import discord
 
 from bot.discord_app.limits import channel_cooldown, channel_settings
 from bot.discord_app.replies import NO_MENTIONS, report_error, send_ephemeral
-from bot.errors import ModelUnavailable, UserFacingError
+from bot.errors import ModelGone, UserFacingError
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ async def handle_press(
         await check_press(interaction, command, owner_id)
         await work()
         failed = False
-    except ModelUnavailable as error:
+    except ModelGone as error:  # a passing outage (ModelUnavailable) leaves them on
         try:
             await switch_off(interaction, str(error))
         except discord.HTTPException:

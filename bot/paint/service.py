@@ -13,7 +13,7 @@ from PIL import Image, ImageFilter
 
 from bot.batching import BatcherPool, Generation, Job, on_loop
 from bot.engine import InferenceEngine
-from bot.errors import InvalidInput, ModelUnavailable
+from bot.errors import InvalidInput, ModelGone
 from bot.lm import StepGraph
 from bot.model_specs import CHARLM
 from bot.paint.tokens import context_at, context_kinds
@@ -153,7 +153,7 @@ class PaintService:
         if not painters:
             failures = [f"{n}: {why}" for n, why in self.engine.failures.items()]
             detail = f" ({'; '.join(failures)})" if failures else ""
-            raise ModelUnavailable(f"The painter is unavailable right now{detail}.")
+            raise ModelGone(f"The painter is unavailable right now{detail}.")
         if size is None:
             size = min(painters)
         if size not in painters:

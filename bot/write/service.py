@@ -12,7 +12,7 @@ import numpy as np
 
 from bot.batching import BatcherPool, Generation, Job, on_loop
 from bot.engine import InferenceEngine
-from bot.errors import InvalidInput, ModelUnavailable, quoted
+from bot.errors import InvalidInput, ModelGone, quoted
 from bot.lm import StepGraph
 from bot.model_specs import CHARLM
 from bot.sampling import SamplingConfig
@@ -101,7 +101,7 @@ class WriteService:
         styles = self.styles()
         if style not in styles:
             known = ", ".join(styles) or "none are loaded"
-            raise ModelUnavailable(f"No writing style {quoted(style)} is available ({known}).")
+            raise ModelGone(f"No writing style {quoted(style)} is available ({known}).")
         loaded = self.engine.get(styles[style], CHARLM)
         cached = self._cache.get(style)
         if cached is None or cached[0] is not loaded:
