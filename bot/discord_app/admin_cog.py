@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TypeVar
 
 import discord
 from discord import app_commands
@@ -13,6 +14,7 @@ from bot.discord_app.replies import NO_MENTIONS
 from bot.engine import InferenceEngine
 from bot.model_info import summary
 
+T = TypeVar("T")
 EMBED_TOTAL = 6000  # characters across one embed, as Discord counts them
 EMBED_FIELDS = 25
 ROOM_FOR_MORE = 80  # kept free for the closing "and N more" field
@@ -41,6 +43,20 @@ def models_embed(engine: InferenceEngine) -> discord.Embed:
     if not entries:
         embed.description = f"No models in {_cut(str(engine.model_dir), 200)}."
     return embed
+
+
+def server_admin_only(item: T) -> T:
+    """For commands and groups that change the bot for a whole server: offered in servers
+    only (contexts set explicitly, since the bot-wide contexts would otherwise be merged
+    in), never through a user install, and shown to Manage Server by default."""
+    for decorate in (
+        app_commands.default_permissions(manage_guild=True),
+        app_commands.allowed_installs(guilds=True, users=False),
+        app_commands.allowed_contexts(guilds=True, dms=False, private_channels=False),
+        app_commands.guild_only(),
+    ):
+        item = decorate(item)
+    return item
 
 
 async def require_manage(interaction: discord.Interaction) -> bool:
@@ -87,10 +103,7 @@ class AdminCog(commands.Cog):
         await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @app_commands.command(name="reload", description="Re-read changed model files")
-    @app_commands.guild_only()
-    @app_commands.allowed_contexts(guilds=True, dms=False, private_channels=False)
-    @app_commands.allowed_installs(guilds=True, users=False)
-    @app_commands.default_permissions(manage_guild=True)
+    @server_admin_only
     @app_commands.check(can_manage)
     async def reload(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)

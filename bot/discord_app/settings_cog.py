@@ -10,7 +10,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord_app.admin_cog import require_manage
+from bot.discord_app.admin_cog import require_manage, server_admin_only
 from bot.discord_app.replies import NO_MENTIONS
 from bot.server_settings import BUTTON_POLICIES, KEYS, SERVER_WIDE, SettingsStore
 
@@ -40,10 +40,7 @@ def settings_embed(rows: list[tuple[int, str, str]], channel_id: int | None) -> 
     return embed
 
 
-@app_commands.guild_only()
-@app_commands.allowed_contexts(guilds=True, dms=False, private_channels=False)
-@app_commands.default_permissions(manage_guild=True)
-@app_commands.allowed_installs(guilds=True, users=False)
+@server_admin_only
 class SettingsCog(commands.GroupCog, group_name="settings"):
     """Server and channel settings for this bot"""
 

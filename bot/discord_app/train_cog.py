@@ -32,7 +32,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord_app.admin_cog import can_manage, require_manage
+from bot.discord_app.admin_cog import can_manage, require_manage, server_admin_only
 from bot.discord_app.limits import settings_store
 from bot.discord_app.replies import NO_MENTIONS, shown_text
 from bot.errors import InvalidInput, UserFacingError
@@ -102,10 +102,7 @@ class CancelView(discord.ui.View):
         await interaction.response.send_message("Cancelling…", ephemeral=True)
 
 
-@app_commands.guild_only()
-@app_commands.allowed_contexts(guilds=True, dms=False, private_channels=False)
-@app_commands.allowed_installs(guilds=True, users=False)
-@app_commands.default_permissions(manage_guild=True)
+@server_admin_only
 class TrainCog(commands.GroupCog, group_name="train"):
     """Teach the bot a new writing style"""
 
