@@ -1,17 +1,23 @@
-# CPU image of the bot and of the inference tier (Ray Serve). NOT BUILT OR RUN on the
-# machine this was written on (no container engine there): treat it as a starting point.
-# CUDA variant: start FROM nvidia/cuda:13.0.0-cudnn-runtime-ubuntu24.04 with Python 3.11,
-# keep onnxruntime-gpu (it needs CUDA 13 and cuDNN 9) and give replicas `num_gpus: 1`
-# in deploy/serve.yaml.
-FROM python:3.11-slim
+# CPU image of the bot and of the inference tier (Ray Serve): one image, three roles
+# (Ray head with the Serve application, Ray worker, bot), see deploy/compose.yaml.
+# Built and run by tests/smoke_compose.sh. BASE is any Debian-like image with Python 3.11
+# (python:3.11-slim by default; a machine without Docker Hub can debootstrap one, see the
+# README's Deployment section).
+# CUDA variant: BASE=nvidia/cuda:13.0.0-cudnn-runtime-ubuntu24.04 with Python 3.11 added,
+# keep onnxruntime-gpu (it needs CUDA 13 and cuDNN 9) and give the step deployments
+# `num_gpus: 1` in deploy/serve.yaml.
+ARG BASE=python:3.11-slim
+FROM ${BASE}
 
+RUN python3 -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY training ./training
+RUN pip install --no-cache-dir -e ".[scale]"
 COPY exported_models ./exported_models
 COPY deploy ./deploy
-RUN pip install --no-cache-dir -e ".[scale]"
 
 ENV RNNBOT_MODEL_DIR=/app/exported_models \
     RNNBOT_SETTINGS_DB=/data/settings.sqlite3 \

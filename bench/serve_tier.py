@@ -87,7 +87,7 @@ def main() -> None:
     remote = Settings(model_dir=MODELS, prefer_gpu=False, serve_address="auto")
     rows = {}
     for replicas in (1, 2):
-        start_local(MODELS, replicas)
+        start_local(MODELS, {"write": replicas})
         rows[replicas] = run_shape(f"Serve, {replicas} replica(s)", remote, args.users, args.length)
     serve.shutdown()
     ray.shutdown()

@@ -20,7 +20,7 @@ from bot.errors import ModelGone, quoted
 from bot.metadata import ModelMetadata, TensorSpec
 from bot.metadata_schema import validate_metadata
 from bot.model_specs import expected_io
-from bot.onnx_guard import references_external_data
+from bot.onnx_guard import metadata_props, references_external_data
 
 log = logging.getLogger(__name__)
 
@@ -108,9 +108,17 @@ class InferenceEngine:
     and drop it, so its session is released."""
 
     def __init__(
-        self, model_dir: Path, prefer_gpu: bool = True, threads: int = 0, spin: bool = True
+        self,
+        model_dir: Path,
+        prefer_gpu: bool = True,
+        threads: int = 0,
+        spin: bool = True,
+        serves: Callable[[ModelMetadata], bool] | None = None,
     ) -> None:
+        """`serves` picks the files this engine serves by their metadata (an inference
+        replica's share of the directory); the others are skipped without a session."""
         self.model_dir = Path(model_dir)
+        self.serves = serves
         self.providers = ProviderChoice(prefer_gpu)
         self.threads = threads
         self.spin = spin
@@ -171,7 +179,7 @@ class InferenceEngine:
             log.error("model directory %s does not exist; no commands have models", self.model_dir)
             return
         with self._reload_lock:
-            for path in sorted(self.model_dir.glob("*.onnx")):
+            for path in self._paths().values():
                 self._load_into_service(path)
 
     def reload(self) -> dict[str, str]:
@@ -182,7 +190,7 @@ class InferenceEngine:
         with self._reload_lock:
             self.reloads += 1
             report: dict[str, str] = {}
-            paths = {p.stem: p for p in sorted(self.model_dir.glob("*.onnx"))}
+            paths = self._paths()
             for name in sorted(set(self.models) - set(paths)):
                 self._retire(self.models.pop(name))
                 log.warning("model %s removed: its file is gone", name)
@@ -198,6 +206,20 @@ class InferenceEngine:
                 if not unchanged:
                     report[name] = self._load_into_service(path)
             return report
+
+    def _paths(self) -> dict[str, Path]:
+        """The files of the directory that this engine serves, by model name."""
+        paths = sorted(self.model_dir.glob("*.onnx"))
+        return {p.stem: p for p in paths if self._serves(p)}
+
+    def _serves(self, path: Path) -> bool:
+        if self.serves is None:
+            return True
+        try:
+            meta = ModelMetadata.from_props(metadata_props(path.read_bytes()))
+        except (OSError, ValueError):
+            return True  # loading it records why it is unusable
+        return self.serves(meta)
 
     def _load_into_service(self, path: Path) -> str:
         try:

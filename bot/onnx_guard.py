@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 # Field numbers from onnx.proto, for the messages that can (transitively) hold tensors.
-MODEL_GRAPH, MODEL_FUNCTIONS = 7, 25
+MODEL_GRAPH, MODEL_FUNCTIONS, MODEL_METADATA = 7, 25, 14
+ENTRY_KEY, ENTRY_VALUE = 1, 2
 GRAPH_NODES, GRAPH_INITIALIZERS, GRAPH_SPARSE = 1, 5, 15
 FUNCTION_NODES = 7
 NODE_ATTRIBUTES = 5
@@ -107,3 +108,18 @@ def references_external_data(model: bytes) -> bool:
             continue
         stack.extend((child, value, depth + 1) for child, value in _embedded(data, _CHILDREN[kind]))
     return False
+
+
+def metadata_props(model: bytes) -> dict[str, str]:
+    """The ModelProto's `metadata_props`, read without building a session: an inference
+    replica uses it to skip, unloaded, the files that another deployment serves.
+
+    Raises ValueError if the bytes are not a well-formed protobuf message.
+    """
+    props: dict[str, str] = {}
+    for number, wire, value in _fields(memoryview(model)):
+        if number != MODEL_METADATA or wire != 2:
+            continue
+        entry = {n: bytes(v).decode("utf-8", "replace") for n, w, v in _fields(value) if w == 2}
+        props[entry.get(ENTRY_KEY, "")] = entry.get(ENTRY_VALUE, "")
+    return props

@@ -1,8 +1,9 @@
 """The batcher pool's interface over a Ray Serve application (see `bot/serve_app.py`).
 
 The services submit generations exactly as they do to the in-process `BatcherPool`; here
-each one is sent to a Serve replica and its tokens, streamed back, are fed to the local
-generation, so progress callbacks, deadlines and results work unchanged. All streams run
+each one is sent to a replica of the deployment that serves its model's task, and its
+tokens, streamed back, are fed to the local generation, so progress callbacks, deadlines
+and results work unchanged. All streams run
 as coroutines on one event-loop thread of this pool: no thread waits per request.
 
 Faults reach the request as user-facing errors, never as a hang: a replica that dies
@@ -22,7 +23,7 @@ from bot.batching import Generation, GenerationFailed, GenerationStopped, Pool, 
 from bot.engine import LoadedModel
 from bot.errors import ModelUnavailable, UserFacingError
 from bot.lm import StepGraph
-from bot.serve_app import APP_NAME, DEPLOYMENT, to_wire
+from bot.serve_app import APP_NAME, INGRESS, task_of, to_wire
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ class RemotePool(Pool):
         """Connects now if it can; if the tier cannot be reached, says so once in the log
         and tries again (at most every RETRY_SECONDS) when requests come."""
         self.address, self.app_name, self.max_batch = address or "auto", app_name, max_batch
-        self.handle = None
+        self.steps: dict | None = None  # task -> handle of the deployment serving it
         self._last_try = -math.inf
         self._warned = False
         self._loop = asyncio.new_event_loop()
@@ -59,7 +60,12 @@ class RemotePool(Pool):
         try:
             if not ray.is_initialized():
                 ray.init(address=self.address, logging_level=logging.WARNING)
-            self.handle = serve.get_deployment_handle(DEPLOYMENT, app_name=self.app_name)
+            ingress = serve.get_deployment_handle(INGRESS, app_name=self.app_name)
+            routes = ingress.routes.remote().result(timeout_s=30)
+            self.steps = {
+                task: serve.get_deployment_handle(name, app_name=self.app_name)
+                for task, name in routes.items()
+            }
         except Exception as error:  # no cluster, no Serve, no application: retry later
             if not self._warned:
                 log.error(
@@ -78,7 +84,7 @@ class RemotePool(Pool):
         return True
 
     def _ready(self) -> None:
-        if self.handle is not None:
+        if self.steps is not None:
             return
         if time.monotonic() - self._last_try < RETRY_SECONDS or not self._connect():
             raise ModelUnavailable(
@@ -91,17 +97,23 @@ class RemotePool(Pool):
         if not generation.prompt:
             raise ValueError("a generation needs at least one prompt token")
         self._ready()
+        task = task_of(graph.model.metadata)
+        handle = self.steps.get(task)
+        if handle is None:
+            raise ModelUnavailable(
+                f"The inference service does not serve {task or 'these'} models; "
+                "ask the bot's owner to add them to its configuration."
+            )
         generation.future.set_running_or_notify_cancel()
         data = to_wire(generation, time.monotonic())
-        asyncio.run_coroutine_threadsafe(
-            self._stream(graph.model.name, data, generation), self._loop
-        )
+        stream = self._stream(handle, graph.model.name, data, generation)
+        asyncio.run_coroutine_threadsafe(stream, self._loop)
         return generation
 
-    async def _stream(self, model: str, data: bytes, generation: Generation) -> None:
+    async def _stream(self, handle, model: str, data: bytes, generation: Generation) -> None:
         """Feed the replica's tokens to `generation` until it ends, one way or another."""
         self._streams += 1
-        response = self.handle.options(stream=True).generate.remote(model, data)
+        response = handle.options(stream=True).generate.remote(model, data)
         iterator = response.__aiter__()
         pending: asyncio.Future | None = None
         try:
@@ -140,7 +152,7 @@ class RemotePool(Pool):
         return {}
 
     def replicas(self) -> list[dict]:
-        """What each replica serves (for `/models`)."""
+        """What each replica of each deployment serves (for `/models`)."""
         return self._each_replica("models")
 
     def reload_replicas(self) -> list[dict]:
@@ -148,17 +160,21 @@ class RemotePool(Pool):
         return self._each_replica("reload")
 
     def _each_replica(self, method: str) -> list[dict]:
-        """Call `method` until every replica has answered once. A call reaches one replica
-        of Serve's choosing, so calls go on until no new replica has answered for a while;
-        the methods are idempotent, so a replica reached twice is harmless."""
+        """Call `method` until every replica of every deployment has answered once. A call
+        reaches one replica of Serve's choosing, so calls go on until no new replica has
+        answered for a while; the methods are idempotent, so a replica reached twice is
+        harmless."""
         self._ready()
-        seen: dict[str, dict] = {}
-        quiet = 0
-        while quiet < REPLICA_PROBES:
-            answer = getattr(self.handle, method).remote().result(timeout_s=60)
-            quiet = 0 if answer["replica"] not in seen else quiet + 1
-            seen.setdefault(answer["replica"], answer)
-        return [seen[replica] for replica in sorted(seen)]
+        answers: list[dict] = []
+        for task in sorted(self.steps):
+            seen: dict[str, dict] = {}
+            quiet = 0
+            while quiet < REPLICA_PROBES:
+                answer = getattr(self.steps[task], method).remote().result(timeout_s=60)
+                quiet = 0 if answer["replica"] not in seen else quiet + 1
+                seen.setdefault(answer["replica"], answer)
+            answers += [seen[replica] for replica in sorted(seen)]
+        return answers
 
     def close(self, grace: float = 5.0) -> None:
         self._closed = True

@@ -224,13 +224,18 @@ class LocalDiscord:
         bot_rate_limit: tuple[int, float] = (50, 1.0),
         shards: int = 1,
         expected_shards: list[int] | None = None,
+        host: str = "127.0.0.1",
+        public_host: str | None = None,
     ) -> None:
-        """`token_rate_limit` is (requests, seconds) per interaction token and route;
-        `bot_rate_limit` the same for routes authorised with the bot token. `shards` is
-        the count /gateway/bot recommends and the gateway requires; `ready` is set when
-        the `expected_shards` (all by default) are connected: fewer when a test plays one
-        of several processes that share the bot."""
+        """It listens on `host` and names itself `public_host` in the URLs it hands out
+        (a container reaches the machine's stand-in by another name). `token_rate_limit`
+        is (requests, seconds) per interaction token and route; `bot_rate_limit` the same
+        for routes authorised with the bot token. `shards` is the count /gateway/bot
+        recommends and the gateway requires; `ready` is set when the `expected_shards`
+        (all by default) are connected: fewer when a test plays one of several processes
+        that share the bot."""
         self.heartbeat_interval_ms = heartbeat_interval_ms
+        self.host, self.public_host = host, public_host or host
         self.shards = shards
         self.expected_shards = set(range(shards) if expected_shards is None else expected_shards)
         self.clock = clock or Clock()
@@ -266,7 +271,7 @@ class LocalDiscord:
     async def start(self) -> None:
         self.runner = web.AppRunner(self.app)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        site = web.TCPSite(self.runner, self.host, 0)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]
 
@@ -278,15 +283,15 @@ class LocalDiscord:
 
     @property
     def api_base(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api/v10"
+        return f"http://{self.public_host}:{self.port}/api/v10"
 
     @property
     def cdn_base(self) -> str:
-        return f"http://127.0.0.1:{self.port}/cdn"
+        return f"http://{self.public_host}:{self.port}/cdn"
 
     @property
     def gateway_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/gateway"
+        return f"ws://{self.public_host}:{self.port}/gateway"
 
     # ---- HTTP API --------------------------------------------------------------------
 
@@ -419,7 +424,7 @@ class LocalDiscord:
         attachments = []
         for name, data in files.items():
             self.files[(message_id, name)] = data
-            url = f"http://127.0.0.1:{self.port}/attachments/{message_id}/{name}"
+            url = f"http://{self.public_host}:{self.port}/attachments/{message_id}/{name}"
             attachments.append(
                 {
                     "id": snowflake(),
@@ -867,7 +872,7 @@ class LocalDiscord:
         for name, (content_bytes, content_type) in (attachments or {}).items():
             attachment_id = snowflake()
             self.uploads[attachment_id] = content_bytes
-            url = f"http://127.0.0.1:{self.port}/uploads/{attachment_id}"
+            url = f"http://{self.public_host}:{self.port}/uploads/{attachment_id}"
             files.append(
                 {
                     "id": attachment_id,
@@ -907,8 +912,8 @@ class LocalDiscord:
                 "filename": f"{name}.bin",
                 "size": len(content),
                 "content_type": content_type,
-                "url": f"http://127.0.0.1:{self.port}/uploads/{attachment_id}",
-                "proxy_url": f"http://127.0.0.1:{self.port}/uploads/{attachment_id}",
+                "url": f"http://{self.public_host}:{self.port}/uploads/{attachment_id}",
+                "proxy_url": f"http://{self.public_host}:{self.port}/uploads/{attachment_id}",
             }
         group, _, sub = command.partition(" ")
         if sub:  # a subcommand: its options sit inside it

@@ -195,3 +195,32 @@ def test_shutdown_stops_admitting_and_bounds_running_work(model_dir, tmp_path, s
     with pytest.raises(ModelUnavailable):
         services.write.write(WriteRequest("tiny", "", 50))
     assert services.pool.stats() == {} and not running.future.running()
+
+
+def test_an_engine_with_a_share_loads_only_its_files(model_dir, tmp_path, monkeypatch):
+    """An inference replica's engine (`serves`) picks its files by metadata and opens no
+    session for the others; a new file of its task is picked up at reload."""
+    from bot.engine import InferenceEngine
+    from bot.onnx_guard import metadata_props
+
+    copy_models(model_dir, tmp_path, {"color", "tiny", "monet", "names"})
+    opened = []
+    real_load = InferenceEngine.load_file
+    monkeypatch.setattr(
+        InferenceEngine,
+        "load_file",
+        lambda self, path: opened.append(path.stem) or real_load(self, path),
+    )
+    engine = InferenceEngine(
+        tmp_path, prefer_gpu=False, serves=lambda meta: meta.extra.get("task") == "paint"
+    )
+    engine.load_all()
+    assert list(engine.models) == ["monet"] and opened == ["monet"] and not engine.failures
+    shutil.copy(model_dir / "monet.onnx", tmp_path / "monet2.onnx")
+    shutil.copy(model_dir / "tiny.onnx", tmp_path / "tiny2.onnx")
+    assert engine.reload() == {"monet2": "loaded"}
+    (tmp_path / "broken.onnx").write_bytes(b"not onnx")  # unreadable: ours to report
+    assert engine.reload()["broken"].startswith("failed")
+    props = metadata_props((model_dir / "tiny.onnx").read_bytes())
+    assert json.loads(props["rnnbot.extra"])["task"] == "write"
+    engine.close()

@@ -66,29 +66,33 @@ def test_discord_end_to_end_through_the_inference_tier(remote_services):
 
 
 def test_models_and_reload_reach_every_replica(remote_services, local_serve):
-    start_local(local_serve, replicas=2)
+    start_local(local_serve, replicas={"write": 2})  # and one of each other deployment
     try:
 
         async def scenario(discord, bot):
             writing = await discord.run("write", style="tiny", length=1500, seed=3, wait=False)
             reload = await discord.run("reload", permissions=1 << 5)
-            assert "inference replicas (2), one after another" in reload.final.text
+            assert "inference replicas (5), one after another" in reload.final.text
             await writing.wait_until(lambda c: bool(c.message_ids) and c.message.get("components"))
             assert not writing.final.ephemeral  # the reload failed no request
             models = await discord.run("models")
             fields = {f["name"]: f["value"] for f in models.final.payload["embeds"][0]["fields"]}
-            assert "tiny" in fields["Inference replicas (2)"]
+            lines = fields["Inference replicas (5)"].splitlines()
+            assert [line.split()[0] for line in lines] == [
+                "CaptionSteps", "NameSteps", "PaintSteps", "WriteSteps", "WriteSteps"
+            ]  # fmt: skip
+            assert "tiny" in lines[3] and "tiny" in lines[4] and "tiny" not in lines[2]
 
         run_with_bot(remote_services, scenario, timeout=120)
     finally:
-        start_local(local_serve, replicas=1)
+        start_local(local_serve)
 
 
 def replica_actors() -> list:
     return [
         ray.get_actor(a["name"], namespace=a["namespace"])
         for a in ray.util.list_named_actors(all_namespaces=True)
-        if a["name"].startswith("SERVE_REPLICA") and "StepServer" in a["name"]
+        if a["name"].startswith("SERVE_REPLICA") and "Steps" in a["name"]
     ]
 
 

@@ -8,7 +8,7 @@ ray = pytest.importorskip("ray")
 serve = pytest.importorskip("ray.serve")
 
 from bot.config import Settings  # noqa: E402
-from bot.serve_app import APP_NAME, StepServer  # noqa: E402
+from bot.serve_app import start_local  # noqa: E402
 from bot.services import Services  # noqa: E402
 from bot.write.service import WriteRequest  # noqa: E402
 from tests.remote_faults import (  # noqa: E402
@@ -25,13 +25,12 @@ def test_a_node_leaving_and_joining(model_dir):
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
     worker = cluster.add_node(num_cpus=1)
     ray.init(address=cluster.address, logging_level="ERROR")
-    one_per_node = StepServer.options(num_replicas=2, ray_actor_options={"num_cpus": 1})
-    serve.run(one_per_node.bind(str(model_dir)), name=APP_NAME, route_prefix=None)
+    start_local(model_dir, replicas={"write": 2}, cpus={"write": 1})  # one per node
     services = Services.start(
         Settings(model_dir=model_dir, prefer_gpu=False, serve_address=cluster.address)
     )
     try:
-        assert len(services.pool.replicas()) == 2
+        assert len(write_replicas(services)) == 2
 
         leave = lambda: cluster.remove_node(worker)  # noqa: E731  (its replica goes with it)
         assert_answered_or_told_to_retry(outcomes_of_writes_during(services, 6, leave))
@@ -39,7 +38,7 @@ def test_a_node_leaving_and_joining(model_dir):
 
         cluster.add_node(num_cpus=1)  # Serve places the missing replica on the new node
         deadline = time.monotonic() + 90
-        while len(services.pool.replicas()) < 2:
+        while len(write_replicas(services)) < 2:
             assert time.monotonic() < deadline, "the second replica never came back"
             time.sleep(1)
     finally:
@@ -47,3 +46,7 @@ def test_a_node_leaving_and_joining(model_dir):
         serve.shutdown()
         ray.shutdown()
         cluster.shutdown()
+
+
+def write_replicas(services) -> list[dict]:
+    return [r for r in services.pool.replicas() if r["deployment"] == "WriteSteps"]

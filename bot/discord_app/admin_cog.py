@@ -74,12 +74,13 @@ async def can_manage(interaction: discord.Interaction) -> bool:
 
 
 def replica_lines(replicas: list[dict], key: str) -> str:
-    """One line per inference replica: its id and what `key` holds (models or a report)."""
+    """One line per inference replica: its deployment, its id and what `key` holds (models
+    or a report)."""
     lines = []
     for replica in replicas:
         value = replica[key]
         shown = ", ".join(f"{k}: {v}" if key == "report" else k for k, v in sorted(value.items()))
-        lines.append(f"`{replica['replica'][:8]}` {shown or 'nothing'}")
+        lines.append(f"{replica['deployment']} `{replica['replica'][:8]}` {shown or 'nothing'}")
     return _cut("\n".join(lines), 1024)
 
 

@@ -1,0 +1,92 @@
+"""Smoke test of the containers: `deploy/compose.yaml` (Ray head with the Serve
+application, a Ray worker, the bot) against the local Discord stand-in on this machine.
+
+Starts the stand-in listening on every interface (the bot's container reaches it as
+host.docker.internal), brings the compose project up, waits for the bot's gateway
+session, runs /write, /paint and /models, checks the answers came through the inference
+tier (every step deployment listed), prints them and takes the project down.
+
+Usage: python examples/compose_smoke.py [--image rnnbot:cpu] (needs Docker with
+docker-compose, the image built, and the `dev` extra for the stand-in).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.local_discord import TOKEN, LocalDiscord  # noqa: E402
+
+COMPOSE = ["docker-compose", "-f", str(ROOT / "deploy" / "compose.yaml"), "-p", "rnnbot-smoke"]
+DEPLOYMENTS = ("CaptionSteps", "NameSteps", "PaintSteps", "WriteSteps")
+
+
+def compose(*args: str, env: dict | None = None) -> None:
+    subprocess.run([*COMPOSE, *args], check=True, env=env)
+
+
+async def answered(conversation, timeout: float) -> dict:
+    await conversation.wait_until(
+        lambda c: bool(c.message_ids) and c.message.get("components"), timeout
+    )
+    return conversation.message
+
+
+async def smoke(image: str, timeout: float) -> list[str]:
+    discord = LocalDiscord(host="0.0.0.0", public_host="host.docker.internal")
+    await discord.start()
+    env = {
+        **os.environ,
+        "RNNBOT_IMAGE": image,
+        "DISCORD_TOKEN": TOKEN,
+        "RNNBOT_DISCORD_API": discord.api_base,
+        "RNNBOT_DISCORD_GATEWAY": discord.gateway_url,
+    }
+    started = time.monotonic()
+    await asyncio.to_thread(compose, "up", "-d", "--no-build", env=env)
+    lines = []
+    try:
+        await asyncio.wait_for(discord.ready.wait(), timeout)
+        lines.append(f"bot connected after {time.monotonic() - started:.0f} s")
+        while True:  # the bot may be up before Serve has placed every deployment
+            models = await discord.run("models")
+            embed = models.final.payload["embeds"][0]
+            fields = {f["name"]: f["value"] for f in embed.get("fields", [])}
+            tier = next((v for k, v in fields.items() if k.startswith("Inference")), "")
+            if all(name in tier for name in DEPLOYMENTS):
+                break
+            assert time.monotonic() - started < timeout, f"the tier never came up: {fields}"
+            await asyncio.sleep(5)
+        lines.append(f"tier ready after {time.monotonic() - started:.0f} s:\n{tier}")
+        write = await discord.run("write", style="shakespeare", length=120, seed=1, wait=False)
+        lines.append("/write: " + (await answered(write, timeout))["content"])
+        paint = await discord.run("paint", seed=3, wait=False)
+        message = await answered(paint, timeout)
+        files = [name for (mid, name) in discord.files if mid == message["id"]]
+        lines.append(f"/paint: {message['content']!r}, files {files}")
+        return lines
+    finally:
+        await asyncio.to_thread(subprocess.run, [*COMPOSE, "logs", "--tail", "20", "bot"], env=env)
+        await asyncio.to_thread(compose, "down", "-v", env=env)
+        await discord.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--image", default="rnnbot:cpu")
+    parser.add_argument("--timeout", type=float, default=300.0)
+    args = parser.parse_args()
+    for line in asyncio.run(smoke(args.image, args.timeout)):
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
