@@ -49,6 +49,7 @@ def test_train_a_style_and_write_with_it_here_only(own_models):
             "train style",
             name="lore",
             attachments=upload(LORE),
+            keep_text=True,
             permissions=MANAGE_GUILD,
             wait=False,
             timeout=120,
@@ -58,6 +59,8 @@ def test_train_a_style_and_write_with_it_here_only(own_models):
         )
         assert "/write style:lore" in job.message["content"]
         assert (own_models / "lore.onnx").exists() and (own_models / "lore.weights.h5").exists()
+        assert (own_models / "texts" / "lore.txt").read_text(encoding="utf-8") == LORE
+        assert "kept as `lore.txt`" in job.message["content"]
 
         here = await discord.run("write", style="lore", prompt="Zed", length=60, wait=False)
         await here.wait_until(lambda c: bool(c.message_ids) and c.message.get("components"))
@@ -106,4 +109,4 @@ def test_cancel_and_a_failed_job_keep_the_old_models(own_models, monkeypatch):
     finally:
         services.close(grace=1.0)
     after = sorted(p.name for p in own_models.iterdir())
-    assert after == [n for n in before if n != "tiny.weights.h5"]
+    assert after == [n for n in before if n != "tiny.weights.h5"]  # and no text kept

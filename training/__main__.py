@@ -142,6 +142,34 @@ def _finetune_parser(actions) -> None:
     _training_arguments(p, 32, learning_rate=5e-4, dropout=0.3)
     p.set_defaults(patience=3, epochs=20)
 
+    p = _handler(
+        kinds.add_parser("color", help="refit a colour model on your own name,hex list"),
+        "training.color.finetune:finetune_color",
+    )
+    p.add_argument(
+        "--from",
+        dest="base",
+        type=Path,
+        required=True,
+        help="the base: an exported colour model (its weights are read from the file)",
+    )
+    p.add_argument(
+        "--data",
+        type=Path,
+        action="append",
+        required=True,
+        help="CSV with name,hex or name,red,green,blue (repeatable)",
+    )
+    p.add_argument("--val-fraction", type=float, default=0.2, help="share of names held out")
+    p.add_argument("--learning-rate", type=float, default=3e-4)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--patience", type=int, default=3, help="early-stopping patience (epochs)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--run-dir", type=Path, required=True)
+    p.add_argument("--out", type=Path, help="ONNX file to export to (the base is left as it is)")
+    p.add_argument("--verbose", action="store_true")
+
 
 def _write_train_parser(sub) -> None:
     p = _handler(

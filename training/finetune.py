@@ -90,14 +90,15 @@ def model_rows(layer: keras.layers.Layer) -> int:
     return int(layer.input_dim if layer.name == "embed" else layer.units)
 
 
+def file_digest(path: Path) -> dict:
+    """Size and SHA-256 of a training file, so a model says exactly what it learned from."""
+    data = Path(path).read_bytes()
+    return {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
 def data_provenance(paths: list[Path], texts: list[str]) -> list[dict]:
     return [
-        {
-            "file": Path(p).name,
-            "characters": len(t),
-            "bytes": Path(p).stat().st_size,
-            "sha256": hashlib.sha256(Path(p).read_bytes()).hexdigest(),
-        }
+        {"file": Path(p).name, "characters": len(t), **file_digest(p)}
         for p, t in zip(paths, texts, strict=True)
     ]
 

@@ -7,7 +7,10 @@ drawn at a fixed seed per epoch) about once a minute, with a Cancel button. On s
 the model is moved into the model directory (a rename, so the engine never sees half a
 file) and loaded as `/reload` does; the style is offered in the server that trained it
 until its admins publish it. On failure or cancel the old models stay and the reply says
-why. The uploaded text lives in a temporary folder for the job only.
+why. The uploaded text lives in a temporary folder for the job only, unless the admin
+asks to keep it (`keep_text:True`): then a trained style's text is kept as
+`STYLE.txt` in RNNBOT_TRAIN_TEXTS (default: `texts/` in the model directory), to train
+it again later.
 
 Limits come from the environment: RNNBOT_TRAIN_MAX_BYTES (1 MB), RNNBOT_TRAIN_MIN_CHARS
 (5,000), RNNBOT_TRAIN_SECONDS (780: a reply can be edited for 15 minutes only),
@@ -125,6 +128,7 @@ class TrainCog(commands.GroupCog, group_name="train"):
         name="The new style's name (lowercase letters, digits, - and _)",
         text="A UTF-8 text file in the style to learn",
         base="The style to start from (default: the first loaded)",
+        keep_text="Keep the text once the style is trained (default: it is deleted)",
     )
     async def style(
         self,
@@ -132,6 +136,7 @@ class TrainCog(commands.GroupCog, group_name="train"):
         name: app_commands.Range[str, 1, 32],
         text: discord.Attachment,
         base: app_commands.Range[str, 1, 100] | None = None,
+        keep_text: bool = False,
     ) -> None:
         base_file = self.check(name, text, base)
         if self.job is not None:
@@ -146,10 +151,24 @@ class TrainCog(commands.GroupCog, group_name="train"):
             )
             (job.folder / "text.txt").write_text(content, encoding="utf-8")
             message = await self.run(interaction, job, base_file)
+            if keep_text and message.startswith("✅"):
+                message = f"{message}\n{self.keep(job)}"[:1900]
             await interaction.edit_original_response(content=message, view=None)
         finally:
             shutil.rmtree(job.folder, ignore_errors=True)  # the upload goes with it
             self.job = None
+
+    def keep(self, job: TrainingJob) -> str:
+        """Keep a trained style's text (the admin asked to); says where, or why not."""
+        folder = Path(
+            os.environ.get("RNNBOT_TRAIN_TEXTS") or self.services.engine.model_dir / "texts"
+        )
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(job.folder / "text.txt", folder / f"{job.style}.txt")
+        except OSError as error:
+            return f"The text could not be kept ({error.strerror}); it is deleted."
+        return f"The text is kept as `{job.style}.txt` for retraining."
 
     async def read_text(self, text: discord.Attachment) -> str:
         """The upload as text, if it is UTF-8 and long enough to learn from."""

@@ -119,14 +119,18 @@ def load_colors(paths: list[Path]) -> ColorTable:
     return ColorTable(names, np.asarray(colors, dtype=np.uint8), sources, dropped)
 
 
-def is_validation_name(name: str, fraction: float = 0.1) -> bool:
-    """Stable split by a hash of the name: a name stays on its side when lists are added."""
-    digest = hashlib.sha1(name.encode("utf-8")).digest()
+def is_validation_name(name: str, fraction: float = 0.1, salt: str = "") -> bool:
+    """Stable split by a hash of the name: a name stays on its side when lists are added.
+    A `salt` gives a split independent of the unsalted one (a refit's list may be names
+    that its base held out)."""
+    digest = hashlib.sha1((salt + name).encode("utf-8")).digest()
     return int.from_bytes(digest[:4], "big") < fraction * 2**32
 
 
-def split(table: ColorTable, fraction: float = 0.1) -> tuple[ColorTable, ColorTable]:
-    mask = np.array([is_validation_name(n, fraction) for n in table.names])
+def split(
+    table: ColorTable, fraction: float = 0.1, salt: str = ""
+) -> tuple[ColorTable, ColorTable]:
+    mask = np.array([is_validation_name(n, fraction, salt) for n in table.names])
     pick = lambda m: ColorTable(  # noqa: E731
         [n for n, keep in zip(table.names, m, strict=True) if keep], table.rgb[m]
     )
