@@ -60,3 +60,77 @@ def test_finetune_keeps_the_base_characters_and_adds_the_new_ones(text_file, tmp
     assert np.isfinite(
         float((tmp_path / "ft2" / "log.csv").read_text().splitlines()[1].split(",")[-1])
     )
+
+
+def step_logits(path, tokens: list[int]) -> np.ndarray:
+    """The exported step graph's logits after each token, from a zero state."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    states = {i.name: np.zeros((1, i.shape[1]), np.float32) for i in session.get_inputs()[1:]}
+    outputs = [o.name for o in session.get_outputs()]
+    rows = []
+    for token in tokens:
+        values = dict(
+            zip(
+                outputs,
+                session.run(outputs, {"tokens": np.array([token], np.int32), **states}),
+                strict=True,
+            )
+        )
+        states = {name: values[name.replace("_in", "_out")] for name in states}
+        rows.append(values["logits"][0])
+    return np.stack(rows)
+
+
+def test_weights_read_back_from_an_exported_step_graph(model_dir):
+    """A caption model keeps no Keras weights beside it; its file holds them all."""
+    from training.finetune import base_model, base_of
+
+    base = base_of(model_dir / "captions.onnx", task="caption")
+    assert not (model_dir / "captions.weights.h5").exists()
+    model = base_model(base)
+    tokens = [0, 5, 9, 3, 7, 2]
+    keras_logits = np.asarray(model(np.array([tokens], np.int32)))[0]
+    assert np.abs(keras_logits - step_logits(model_dir / "captions.onnx", tokens)).max() < 1e-4
+
+
+def test_finetune_caption_makes_a_caption_style(model_dir, tmp_path):
+    from bot.caption.service import CaptionRequest
+
+    data = tmp_path / "mine.txt"
+    lines = [
+        f"A zebra {verb} in the {place} .\n"
+        for verb in ["runs", "naps", "eats", "hides"]
+        for place in ["sun", "grass", "water", "snow", "field", "park"]
+    ]
+    data.write_text("".join(lines * 3), encoding="utf-8")  # 24 captions, the repeats dropped
+    models = tmp_path / "models"
+    models.mkdir()
+    argv = ["finetune", "caption", "--from", str(model_dir / "captions.onnx"), "--data", str(data)]
+    argv += ["--epochs", "40", "--patience", "40", "--batch-size", "4", "--learning-rate", "1e-2"]
+    argv += ["--val-fraction", "0.2", "--sample-length", "0", "--run-dir", str(tmp_path / "run")]
+    argv += ["--out", str(models / "captions.onnx")]
+    from training.__main__ import main as training_main
+
+    assert training_main(argv) == 0
+    log = (tmp_path / "run" / "log.csv").read_text().splitlines()[1:]
+    losses = [float(row.split(",")[-1]) for row in log]
+    assert min(losses) < losses[0]
+
+    services = Services.start(Settings(model_dir=models, prefer_gpu=False))
+    try:
+        meta = services.engine.get("captions", "charlm").metadata
+        base_vocab = base_vocabulary(model_dir / "captions.onnx")
+        assert meta.vocabulary[: len(base_vocab)] == base_vocab
+        assert "z" in meta.extra["new_characters"] and meta.extra["task"] == "caption"
+        result = services.caption.caption(CaptionRequest(count=3, temperature=0.5, seed=1))
+        assert any("zebra" in c for c in result.captions), result.captions
+    finally:
+        services.close(grace=1.0)
+
+
+def base_vocabulary(path) -> list[str]:
+    from bot.engine import InferenceEngine
+
+    return InferenceEngine(path.parent, prefer_gpu=False).load_file(path).metadata.vocabulary

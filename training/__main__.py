@@ -143,6 +143,28 @@ def _finetune_parser(actions) -> None:
     p.set_defaults(patience=3, epochs=20)
 
     p = _handler(
+        kinds.add_parser("caption", help="a new caption style from the caption model"),
+        "training.finetune:finetune_caption",
+    )
+    p.add_argument(
+        "--from",
+        dest="base",
+        type=Path,
+        required=True,
+        help="the base: an exported caption model (captions.onnx) or its run directory",
+    )
+    p.add_argument(
+        "--data",
+        type=Path,
+        action="append",
+        required=True,
+        help="one caption per line, image,caption CSV or COCO JSON (repeatable)",
+    )
+    p.add_argument("--val-fraction", type=float, default=0.1, help="share held out")
+    _training_arguments(p, 64, learning_rate=5e-4, dropout=0.2)
+    p.set_defaults(patience=3, epochs=20)
+
+    p = _handler(
         kinds.add_parser("color", help="refit a colour model on your own name,hex list"),
         "training.color.finetune:finetune_color",
     )

@@ -14,54 +14,78 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import keras
 import numpy as np
 
+from bot.caption.tokens import END, START
 from bot.engine import InferenceEngine
 from bot.vocabulary import Vocabulary
 from training.charlm.corpus import read_texts, split_chunks
 from training.charlm.model import LMConfig, build_train_model
+from training.charlm.onnx_weights import load_step_weights
 from training.charlm.train import BEST_WEIGHTS, CONFIG_FILE, lm_settings, run_info
 from training.errors import UserError
 from training.write import START_TOKEN, WEIGHTS_SUFFIX, fit_style
 
 
-def base_of(source: Path) -> tuple[LMConfig, list[str], Path, str]:
-    """(config, vocabulary, weights file, style) of a run directory or of an exported
-    model with its `NAME.weights.h5` beside it."""
+@dataclass
+class Base:
+    """What a fine-tune starts from: the base's shape, vocabulary and weights."""
+
+    config: LMConfig
+    vocabulary: list[str]
+    load: Callable[[keras.Model], None]  # sets a train model's weights to the base's
+    name: str  # its style, or its file's name
+
+
+def base_of(source: Path, task: str = "write") -> Base:
+    """A run directory, or an exported model of `task`: with its `NAME.weights.h5` beside
+    it if there is one, else with the weights read back from the step graph."""
     source = Path(source)
     if source.is_dir():
         try:
             info = json.loads((source / CONFIG_FILE).read_text())
         except FileNotFoundError:
             raise UserError(f"{source} is not a training run (no {CONFIG_FILE})") from None
-        style = info["extra"].get("style", source.name)
-        return LMConfig(**info["config"]), info["vocabulary"], source / BEST_WEIGHTS, style
+        if info["extra"].get("task") != task:
+            raise UserError(f"{source} is not a run of a {task} model")
+        config = LMConfig(**info["config"])
+        name = info["extra"].get("style", source.name)
+        return Base(config, info["vocabulary"], weights_loader(source / BEST_WEIGHTS), name)
     if source.suffix != ".onnx" or not source.exists():
         raise UserError(f"--from must be a run directory or an exported .onnx file: {source}")
     try:
         metadata = InferenceEngine(source.parent, prefer_gpu=False).load_file(source).metadata
     except ValueError as error:
         raise UserError(str(error)) from None
-    if metadata.extra.get("task") != "write":
-        raise UserError(f"{source} is not a /write style model")
-    weights = source.with_suffix(WEIGHTS_SUFFIX)
-    if not weights.exists():
-        raise UserError(
-            f"{source} has no {weights.name} beside it (export keeps the Keras weights there); "
-            "pass its run directory instead"
-        )
+    if metadata.extra.get("task") != task:
+        raise UserError(f"{source} is not a {task} model")
     config = LMConfig(**metadata.extra["config"])
-    return config, metadata.vocabulary, weights, metadata.extra.get("style", source.stem)
+    weights = source.with_suffix(WEIGHTS_SUFFIX)
+    if weights.exists():
+        load = weights_loader(weights)
+    else:
+        load = lambda model: load_step_weights(model, config, source)  # noqa: E731
+    return Base(config, metadata.vocabulary, load, metadata.extra.get("style", source.stem))
+
+
+def weights_loader(path: Path) -> Callable[[keras.Model], None]:
+    def load(model: keras.Model) -> None:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            model.load_weights(path)
+
+    return load
 
 
 def extended_vocabulary(base: list[str], texts: list[str]) -> tuple[Vocabulary, list[str]]:
     """The base's tokens, then the new text's characters it lacks (sorted)."""
     known = set(base)
-    new = sorted({c for text in texts for c in text} - known - {START_TOKEN})
+    new = sorted({c for text in texts for c in text} - known - {START_TOKEN, START, END})
     return Vocabulary(list(base) + new), new
 
 
@@ -103,8 +127,15 @@ def data_provenance(paths: list[Path], texts: list[str]) -> list[dict]:
     ]
 
 
+def base_model(base: Base) -> keras.Model:
+    model = build_train_model(base.config, learning_rate=None)
+    base.load(model)
+    return model
+
+
 def finetune_write(args) -> None:
-    config, base_vocab, weights, base_style = base_of(args.base)
+    base = base_of(args.base)
+    config, base_vocab, base_style = base.config, base.vocabulary, base.name
     texts = read_texts(args.data)
     vocab, new_chars = extended_vocabulary(base_vocab, texts)
     ids = np.concatenate([vocab.encode(t).ids for t in texts])
@@ -132,11 +163,65 @@ def finetune_write(args) -> None:
             "new_characters": new_chars,
         },
     )
-    base = build_train_model(replace(config, vocab_size=len(base_vocab)), learning_rate=None)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
-        base.load_weights(weights)
+    trained = base_model(base)
     print(f"base {base_style}: {len(base_vocab)} characters; new: {''.join(new_chars)!r}")
     fit_style(
-        args, config, vocab, split, settings, info, lambda m: extend_into(m, base, len(base_vocab))
+        args,
+        config,
+        vocab,
+        split,
+        settings,
+        info,
+        lambda m: extend_into(m, trained, len(base_vocab)),
     )
+
+
+def finetune_caption(args) -> None:
+    """A new caption style: the caption model fine-tuned on your own captions (a text file
+    with one per line, an image,caption CSV or COCO JSON), held out by image or caption."""
+    from training.caption.data import caption_examples, load_captions, split
+    from training.charlm.export import export_run
+    from training.charlm.train import train_lm
+    from training.data_report import print_dropped
+
+    base = base_of(args.base, task="caption")
+    data = load_captions(args.data)
+    print_dropped(data.sources, data.dropped, "captions")
+    train, val = split(data.captions, args.val_fraction)
+    if len(val) < 2:
+        raise UserError(f"{len(data.captions)} captions hold out only {len(val)}; add more")
+    vocab, new_chars = extended_vocabulary(base.vocabulary, [c.text for c in data.captions])
+    config = replace(base.config, vocab_size=vocab.size, dropout=args.dropout)
+    settings = lm_settings(args, seq_len=0)
+    sources = [
+        {**source, **file_digest(path)}
+        for source, path in zip(data.sources, args.data, strict=True)
+    ]
+    split_info = {"val_fraction": args.val_fraction, "train": len(train), "val": len(val)}
+    extra = {
+        "task": "caption",
+        "start_token": START,
+        "end_token": END,
+        "base_model": {"source": str(args.base), "name": base.name},
+        "new_characters": new_chars,
+    }
+    info = run_info(vocab.tokens, sources, split_info, settings, extra)
+    trained = base_model(base)
+    print(f"base {base.name}: {len(base.vocabulary)} tokens; new: {''.join(new_chars)!r}")
+    print(f"{len(train):,} training and {len(val):,} held-out captions")
+    result = train_lm(
+        args.run_dir,
+        config,
+        caption_examples(vocab, [c.text for c in train]),
+        caption_examples(vocab, [c.text for c in val]),
+        settings,
+        args.resume,
+        vocab.encode(START).ids.tolist(),
+        vocab.decode,
+        info,
+        sample_end=int(vocab.encode(END).ids[0]),
+        start=lambda m: extend_into(m, trained, len(base.vocabulary)),
+    )
+    print(json.dumps(result))
+    if args.out:
+        export_run(args.run_dir, args.out)
