@@ -179,9 +179,9 @@ def finetune_write(args) -> None:
 def finetune_caption(args) -> None:
     """A new caption style: the caption model fine-tuned on your own captions (a text file
     with one per line, an image,caption CSV or COCO JSON), held out by image or caption."""
-    from training.caption.data import caption_examples, load_captions, split
+    from training.caption.data import load_captions, split
+    from training.caption.train import fit_captions
     from training.charlm.export import export_run
-    from training.charlm.train import train_lm
     from training.data_report import print_dropped
 
     base = base_of(args.base, task="caption")
@@ -209,19 +209,7 @@ def finetune_caption(args) -> None:
     trained = base_model(base)
     print(f"base {base.name}: {len(base.vocabulary)} tokens; new: {''.join(new_chars)!r}")
     print(f"{len(train):,} training and {len(val):,} held-out captions")
-    result = train_lm(
-        args.run_dir,
-        config,
-        caption_examples(vocab, [c.text for c in train]),
-        caption_examples(vocab, [c.text for c in val]),
-        settings,
-        args.resume,
-        vocab.encode(START).ids.tolist(),
-        vocab.decode,
-        info,
-        sample_end=int(vocab.encode(END).ids[0]),
-        start=lambda m: extend_into(m, trained, len(base.vocabulary)),
-    )
-    print(json.dumps(result))
+    start = lambda m: extend_into(m, trained, len(base.vocabulary))  # noqa: E731
+    fit_captions(args, config, vocab, train, val, settings, info, start)
     if args.out:
         export_run(args.run_dir, args.out)

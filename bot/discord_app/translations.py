@@ -120,6 +120,9 @@ FRENCH: dict[str, str] = {
     "The style to start from (default: the first loaded)": (
         "Le style de départ (par défaut : le premier chargé)"
     ),
+    "Keep the text once the style is trained (default: it is deleted)": (
+        "Garder le texte une fois le style entraîné (par défaut : il est supprimé)"
+    ),
     "Offer a style trained here in every server": (
         "Proposer dans tous les serveurs un style entraîné ici"
     ),
@@ -221,6 +224,9 @@ GERMAN: dict[str, str] = {
     ),
     "The style to start from (default: the first loaded)": (
         "Der Ausgangsstil (Standard: der erste geladene)"
+    ),
+    "Keep the text once the style is trained (default: it is deleted)": (
+        "Den Text nach dem Training behalten (Standard: er wird gelöscht)"
     ),
     "Offer a style trained here in every server": (
         "Einen hier trainierten Stil auf allen Servern anbieten"

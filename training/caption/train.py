@@ -3,12 +3,51 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
+import keras
+
 from bot.caption.tokens import END, START
-from training.caption.data import caption_examples, caption_vocabulary, load_captions, split
-from training.charlm.train import lm_config, lm_settings, run_info, train_lm
+from bot.vocabulary import Vocabulary
+from training.caption.data import (
+    Caption,
+    caption_examples,
+    caption_vocabulary,
+    load_captions,
+    split,
+)
+from training.charlm.model import LMConfig
+from training.charlm.train import TrainSettings, lm_config, lm_settings, run_info, train_lm
 from training.data_report import print_dropped
+
+
+def fit_captions(
+    args,
+    config: LMConfig,
+    vocab: Vocabulary,
+    train: list[Caption],
+    val: list[Caption],
+    settings: TrainSettings,
+    info: dict,
+    start: Callable[[keras.Model], None] | None = None,
+) -> None:
+    """Train a caption language model (START + caption predicts caption + END) in
+    `args.run_dir`; shared by `train caption` and `finetune caption`."""
+    result = train_lm(
+        args.run_dir,
+        config,
+        caption_examples(vocab, [c.text for c in train]),
+        caption_examples(vocab, [c.text for c in val]),
+        settings,
+        args.resume,
+        vocab.encode(START).ids.tolist(),
+        vocab.decode,
+        info,
+        sample_end=int(vocab.encode(END).ids[0]),
+        start=start,
+    )
+    print(json.dumps(result))
 
 
 def train_caption(args) -> None:
@@ -38,19 +77,7 @@ def train_caption(args) -> None:
         {"task": "caption", "start_token": START, "end_token": END},
     )
     print(f"{len(train):,} training and {len(val):,} validation captions (split by image)")
-    result = train_lm(
-        args.run_dir,
-        lm_config(vocab.size, args),
-        caption_examples(vocab, [c.text for c in train]),
-        caption_examples(vocab, [c.text for c in val]),
-        settings,
-        args.resume,
-        vocab.encode(START).ids.tolist(),
-        vocab.decode,
-        info,
-        sample_end=int(vocab.encode(END).ids[0]),
-    )
-    print(json.dumps(result))
+    fit_captions(args, lm_config(vocab.size, args), vocab, train, val, settings, info)
     if args.out:
         from training.charlm.export import export_run
 

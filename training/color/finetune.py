@@ -13,7 +13,6 @@ names (the list wins where it disagrees), so they are answered exactly.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import keras
@@ -24,13 +23,12 @@ from bot.colors.service import encode_names
 from bot.metadata import ModelMetadata
 from bot.render import hex_color
 from bot.vocabulary import Vocabulary
-from training.callbacks import standard_callbacks
 from training.color.bins import soft_targets
 from training.color.data import ColorTable, load_colors, split
 from training.color.export import _read_color_file, load_onnx_weights
 from training.color.metrics import color_metrics
 from training.color.model import build_color_model
-from training.color.train import export_color
+from training.color.train import export_color, fit_color
 from training.data_report import print_dropped
 from training.errors import UserError
 from training.finetune import extend_into, file_digest
@@ -77,20 +75,9 @@ def finetune_color(args) -> dict:
     before = score()
     print("base on the held-out names: " + json.dumps(before))
 
-    started = time.perf_counter()
-    history = model.fit(
-        x_train,
-        y_train,
-        validation_data=(x_val, y_val),
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        verbose=2 if args.verbose else 0,
-        callbacks=standard_callbacks(Path(args.run_dir), "colour refit", args.patience),
-    )
-    seconds = time.perf_counter() - started
+    losses, seconds = fit_color(model, (x_train, y_train), (x_val, y_val), args, "colour refit")
     model.load_weights(Path(args.run_dir) / "best.weights.h5")
     metrics = score()
-    losses = history.history["val_loss"]
     metrics.update(
         variant=variant.name,
         base_on_held_out=before,

@@ -33,6 +33,22 @@ def encode(vocab: Vocabulary, names: list[str], variant: ColorVariant) -> np.nda
     return encode_names(vocab, names, MAX_NAME_LENGTH, variant.padding == "left")
 
 
+def fit_color(
+    model: keras.Model, train: tuple, val: tuple, args, title: str
+) -> tuple[list[float], float]:
+    """Fit with the standard callbacks in `args.run_dir`; (validation losses, seconds)."""
+    started = time.perf_counter()
+    history = model.fit(
+        *train,
+        validation_data=val,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        verbose=2 if args.verbose else 0,
+        callbacks=standard_callbacks(Path(args.run_dir), title, args.patience),
+    )
+    return history.history["val_loss"], time.perf_counter() - started
+
+
 def train_color(args) -> dict:
     if args.out == Path(""):
         args.out = None
@@ -68,18 +84,9 @@ def train_color(args) -> dict:
     run_dir = Path(args.run_dir)
     model = build_color_model(variant, vocab.size, MAX_NAME_LENGTH)
     model.summary(print_fn=lambda line, **_: print(line))
-    started = time.perf_counter()
-    history = model.fit(
-        x_train,
-        y_train,
-        validation_data=(x_val, y_val),
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        verbose=2 if args.verbose else 0,
-        callbacks=standard_callbacks(run_dir, f"color ({variant.name})", args.patience),
+    losses, seconds = fit_color(
+        model, (x_train, y_train), (x_val, y_val), args, f"color ({variant.name})"
     )
-    seconds = time.perf_counter() - started
-    losses = history.history["val_loss"]
     predicted = model.predict(x_val, verbose=0)
     metrics = color_metrics(val.rgb, decoder.answers(predicted) if bins else predicted, mean_rgb)
     metrics.update(
