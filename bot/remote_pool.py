@@ -39,11 +39,14 @@ class RemotePool(Pool):
         self, address: str | None = None, app_name: str = APP_NAME, max_batch: int = 32
     ) -> None:
         """Connects now if it can; if the tier cannot be reached, says so once in the log
-        and tries again (at most every RETRY_SECONDS) when requests come."""
+        and, when requests come, tries again in the background (at most every
+        RETRY_SECONDS): a request may come from the event loop, where Ray's blocking calls
+        must not run, so it is refused at once instead of waiting for the attempt."""
         self.address, self.app_name, self.max_batch = address or "auto", app_name, max_batch
         self.steps: dict | None = None  # task -> handle of the deployment serving it
         self._last_try = -math.inf
         self._warned = False
+        self._connecting = threading.Lock()  # held while an attempt runs
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="remote-pool")
         self._thread.daemon = True
@@ -86,10 +89,20 @@ class RemotePool(Pool):
     def _ready(self) -> None:
         if self.steps is not None:
             return
-        if time.monotonic() - self._last_try < RETRY_SECONDS or not self._connect():
-            raise ModelUnavailable(
-                "The inference service cannot be reached right now; try again in a minute."
-            )
+        if time.monotonic() - self._last_try >= RETRY_SECONDS and self._connecting.acquire(
+            blocking=False
+        ):
+            self._last_try = time.monotonic()
+            threading.Thread(target=self._connect_in_background, daemon=True).start()
+        raise ModelUnavailable(
+            "The inference service cannot be reached right now; try again in a minute."
+        )
+
+    def _connect_in_background(self) -> None:
+        try:
+            self._connect()
+        finally:
+            self._connecting.release()
 
     def submit(self, graph: StepGraph, generation: Generation) -> Generation:
         if self._closed:

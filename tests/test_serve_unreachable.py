@@ -34,3 +34,38 @@ def test_an_unreachable_tier_is_logged_once_and_requests_get_a_clear_error(
             services.close(grace=1.0)
     errors = [r for r in caplog.records if "cannot be reached" in r.getMessage()]
     assert len(errors) == 1
+
+
+def test_the_tier_coming_up_later_is_used_from_the_event_loop(model_dir, monkeypatch):
+    """A request on the event loop (as every Discord command is) must not run Ray's
+    blocking connect there: it is refused while a background attempt runs, and once the
+    tier is up, requests on the loop are served."""
+    import asyncio
+    import time
+
+    import ray
+    from ray import serve
+
+    from bot.serve_app import start_local
+
+    if ray.is_initialized():
+        ray.shutdown()
+    monkeypatch.setattr("bot.remote_pool.RETRY_SECONDS", 0)
+    services = Services.start(Settings(model_dir=model_dir, prefer_gpu=False, serve_address="auto"))
+    request = WriteRequest("tiny", "the", 50, 0.8, 1)
+    try:
+        ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
+        start_local(model_dir)
+        deadline, text = time.monotonic() + 60, None
+        while text is None:
+            assert time.monotonic() < deadline, "the tier was never used"
+            try:
+                text = asyncio.run(services.write.write_async(request)).text
+            except ModelUnavailable as refused:
+                assert "cannot be reached" in str(refused)
+                time.sleep(0.5)
+        assert len(text) == len("the") + 50
+    finally:
+        services.close(grace=1.0)
+        serve.shutdown()
+        ray.shutdown()
