@@ -91,8 +91,7 @@ class RemotePool(Pool):
             return
         if time.monotonic() - self._last_try >= RETRY_SECONDS and self._connecting.acquire(
             blocking=False
-        ):
-            self._last_try = time.monotonic()
+        ):  # `_connect` stamps `_last_try`; the lock keeps attempts one at a time
             threading.Thread(target=self._connect_in_background, daemon=True).start()
         raise ModelUnavailable(
             "The inference service cannot be reached right now; try again in a minute."

@@ -791,22 +791,14 @@ class LocalDiscord:
     ) -> Conversation:
         """A right-click command: on a message (`message`, as `message_payload` makes it)
         or on a user (`user`, as `user_payload` makes it)."""
-        if message is not None:
-            data = {
-                "id": snowflake(),
-                "name": name,
-                "type": 3,
-                "target_id": message["id"],
-                "resolved": {"messages": {message["id"]: message}},
-            }
-        else:
-            data = {
-                "id": snowflake(),
-                "name": name,
-                "type": 2,
-                "target_id": user["id"],
-                "resolved": {"users": {user["id"]: user}},
-            }
+        kind, key, target = (3, "messages", message) if message is not None else (2, "users", user)
+        data = {
+            "id": snowflake(),
+            "name": name,
+            "type": kind,
+            "target_id": target["id"],
+            "resolved": {key: {target["id"]: target}},
+        }
         return await self._interact(
             2, data, user_id, permissions, user_installed, GUILD_ID, timeout, wait
         )

@@ -5,6 +5,7 @@ import json
 import numpy as np
 
 from bot.config import Settings
+from bot.engine import InferenceEngine
 from bot.services import Services
 from bot.write.service import WriteRequest
 from tests.conftest import write_train_args
@@ -62,37 +63,23 @@ def test_finetune_keeps_the_base_characters_and_adds_the_new_ones(text_file, tmp
     )
 
 
-def step_logits(path, tokens: list[int]) -> np.ndarray:
-    """The exported step graph's logits after each token, from a zero state."""
-    import onnxruntime as ort
-
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    states = {i.name: np.zeros((1, i.shape[1]), np.float32) for i in session.get_inputs()[1:]}
-    outputs = [o.name for o in session.get_outputs()]
-    rows = []
-    for token in tokens:
-        values = dict(
-            zip(
-                outputs,
-                session.run(outputs, {"tokens": np.array([token], np.int32), **states}),
-                strict=True,
-            )
-        )
-        states = {name: values[name.replace("_in", "_out")] for name in states}
-        rows.append(values["logits"][0])
-    return np.stack(rows)
-
-
 def test_weights_read_back_from_an_exported_step_graph(model_dir):
     """A caption model keeps no Keras weights beside it; its file holds them all."""
     from training.finetune import base_model, base_of
 
     base = base_of(model_dir / "captions.onnx", task="caption")
     assert not (model_dir / "captions.weights.h5").exists()
+    import onnxruntime as ort
+
+    from training.caption.image_export import stepwise_difference
+
     model = base_model(base)
-    tokens = [0, 5, 9, 3, 7, 2]
-    keras_logits = np.asarray(model(np.array([tokens], np.int32)))[0]
-    assert np.abs(keras_logits - step_logits(model_dir / "captions.onnx", tokens)).max() < 1e-4
+    tokens = np.array([0, 5, 9, 3, 7, 2])
+    keras_logits = np.asarray(model(tokens[None].astype(np.int32)))[0]
+    path = model_dir / "captions.onnx"
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    layout = InferenceEngine(model_dir, prefer_gpu=False).load_file(path).metadata.extra["state"]
+    assert stepwise_difference(session, layout, {}, tokens, keras_logits) < 1e-4
 
 
 def test_finetune_caption_makes_a_caption_style(model_dir, tmp_path):
@@ -131,6 +118,4 @@ def test_finetune_caption_makes_a_caption_style(model_dir, tmp_path):
 
 
 def base_vocabulary(path) -> list[str]:
-    from bot.engine import InferenceEngine
-
     return InferenceEngine(path.parent, prefer_gpu=False).load_file(path).metadata.vocabulary

@@ -121,19 +121,13 @@ def _finetune_parser(actions) -> None:
     kinds = actions.add_parser(
         "finetune", help="teach a trained model new data, starting from its weights"
     ).add_subparsers(dest="kind", required=True)
-    p = _handler(
-        kinds.add_parser("write", help="a new /write style from a trained one"),
+    p = _finetune_kind(
+        kinds,
+        "write",
+        "a new /write style from a trained one",
         "training.finetune:finetune_write",
-    )
-    p.add_argument(
-        "--from",
-        dest="base",
-        type=Path,
-        required=True,
-        help="the base: an exported .onnx with its .weights.h5 beside it, or a run directory",
-    )
-    p.add_argument(
-        "--data", type=Path, action="append", required=True, help="UTF-8 text file (repeatable)"
+        base="the base: an exported .onnx (with or without its .weights.h5) or a run directory",
+        data="UTF-8 text file (repeatable)",
     )
     p.add_argument("--style", required=True, help="the new style's name, e.g. lore")
     p.add_argument("--seq-len", type=int, default=100)
@@ -142,45 +136,25 @@ def _finetune_parser(actions) -> None:
     _training_arguments(p, 32, learning_rate=5e-4, dropout=0.3)
     p.set_defaults(patience=3, epochs=20)
 
-    p = _handler(
-        kinds.add_parser("caption", help="a new caption style from the caption model"),
+    p = _finetune_kind(
+        kinds,
+        "caption",
+        "a new caption style from the caption model",
         "training.finetune:finetune_caption",
-    )
-    p.add_argument(
-        "--from",
-        dest="base",
-        type=Path,
-        required=True,
-        help="the base: an exported caption model (captions.onnx) or its run directory",
-    )
-    p.add_argument(
-        "--data",
-        type=Path,
-        action="append",
-        required=True,
-        help="one caption per line, image,caption CSV or COCO JSON (repeatable)",
+        base="the base: an exported caption model (captions.onnx) or its run directory",
+        data="one caption per line, image,caption CSV or COCO JSON (repeatable)",
     )
     p.add_argument("--val-fraction", type=float, default=0.1, help="share held out")
     _training_arguments(p, 64, learning_rate=5e-4, dropout=0.2)
     p.set_defaults(patience=3, epochs=20)
 
-    p = _handler(
-        kinds.add_parser("color", help="refit a colour model on your own name,hex list"),
+    p = _finetune_kind(
+        kinds,
+        "color",
+        "refit a colour model on your own name,hex list",
         "training.color.finetune:finetune_color",
-    )
-    p.add_argument(
-        "--from",
-        dest="base",
-        type=Path,
-        required=True,
-        help="the base: an exported colour model (its weights are read from the file)",
-    )
-    p.add_argument(
-        "--data",
-        type=Path,
-        action="append",
-        required=True,
-        help="CSV with name,hex or name,red,green,blue (repeatable)",
+        base="the base: an exported colour model (its weights are read from the file)",
+        data="CSV with name,hex or name,red,green,blue (repeatable)",
     )
     p.add_argument("--val-fraction", type=float, default=0.2, help="share of names held out")
     p.add_argument("--learning-rate", type=float, default=3e-4)
@@ -191,6 +165,16 @@ def _finetune_parser(actions) -> None:
     p.add_argument("--run-dir", type=Path, required=True)
     p.add_argument("--out", type=Path, help="ONNX file to export to (the base is left as it is)")
     p.add_argument("--verbose", action="store_true")
+
+
+def _finetune_kind(
+    kinds, name: str, summary: str, handler: str, base: str, data: str
+) -> argparse.ArgumentParser:
+    """One `finetune KIND`: every kind starts `--from` a base and learns `--data`."""
+    p = _handler(kinds.add_parser(name, help=summary), handler)
+    p.add_argument("--from", dest="base", type=Path, required=True, help=base)
+    p.add_argument("--data", type=Path, action="append", required=True, help=data)
+    return p
 
 
 def _write_train_parser(sub) -> None:

@@ -133,17 +133,23 @@ def base_model(base: Base) -> keras.Model:
     return model
 
 
+def starting_weights(base: Base) -> Callable[[keras.Model], None]:
+    """A fine-tune's `start`: sets its model (whose vocabulary may have grown) to the
+    base's weights, with rows for the new tokens."""
+    trained = base_model(base)
+    return lambda model: extend_into(model, trained, len(base.vocabulary))
+
+
 def finetune_write(args) -> None:
     base = base_of(args.base)
-    config, base_vocab, base_style = base.config, base.vocabulary, base.name
     texts = read_texts(args.data)
-    vocab, new_chars = extended_vocabulary(base_vocab, texts)
+    vocab, new_chars = extended_vocabulary(base.vocabulary, texts)
     ids = np.concatenate([vocab.encode(t).ids for t in texts])
     val_chunk = min(args.val_chunk, max(200, len(ids) // (args.val_every * 2)))
     split = split_chunks(ids, val_chunk, args.val_every)
     if len(split.val) < 2 * args.seq_len:
         raise UserError(f"{len(ids):,} characters is too little text to hold some out; add more")
-    config = replace(config, vocab_size=vocab.size, dropout=args.dropout)
+    config = replace(base.config, vocab_size=vocab.size, dropout=args.dropout)
     settings = lm_settings(args, args.seq_len)
     info = run_info(
         vocab.tokens,
@@ -159,21 +165,13 @@ def finetune_write(args) -> None:
             "task": "write",
             "style": args.style,
             "start_token": START_TOKEN,
-            "base_model": {"source": str(args.base), "style": base_style},
+            "base_model": {"source": str(args.base), "style": base.name},
             "new_characters": new_chars,
         },
     )
-    trained = base_model(base)
-    print(f"base {base_style}: {len(base_vocab)} characters; new: {''.join(new_chars)!r}")
-    fit_style(
-        args,
-        config,
-        vocab,
-        split,
-        settings,
-        info,
-        lambda m: extend_into(m, trained, len(base_vocab)),
-    )
+    start = starting_weights(base)
+    print(f"base {base.name}: {len(base.vocabulary)} characters; new: {''.join(new_chars)!r}")
+    fit_style(args, config, vocab, split, settings, info, start)
 
 
 def finetune_caption(args) -> None:
@@ -206,10 +204,9 @@ def finetune_caption(args) -> None:
         "new_characters": new_chars,
     }
     info = run_info(vocab.tokens, sources, split_info, settings, extra)
-    trained = base_model(base)
+    start = starting_weights(base)
     print(f"base {base.name}: {len(base.vocabulary)} tokens; new: {''.join(new_chars)!r}")
     print(f"{len(train):,} training and {len(val):,} held-out captions")
-    start = lambda m: extend_into(m, trained, len(base.vocabulary))  # noqa: E731
     fit_captions(args, config, vocab, train, val, settings, info, start)
     if args.out:
         export_run(args.run_dir, args.out)

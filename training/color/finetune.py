@@ -32,7 +32,7 @@ from training.color.train import export_color, fit_color
 from training.data_report import print_dropped
 from training.errors import UserError
 from training.finetune import extend_into, file_digest
-from training.runtime import hardware, training_command, utc_now
+from training.runtime import training_command, utc_now
 
 SPLIT_SALT = "refit:"
 MIN_HELD_OUT = 20  # held-out names below which a refit's report would mean nothing
@@ -75,18 +75,9 @@ def finetune_color(args) -> dict:
     before = score()
     print("base on the held-out names: " + json.dumps(before))
 
-    losses, seconds = fit_color(model, (x_train, y_train), (x_val, y_val), args, "colour refit")
-    model.load_weights(Path(args.run_dir) / "best.weights.h5")
+    run = fit_color(model, (x_train, y_train), (x_val, y_val), args, "colour refit")
     metrics = score()
-    metrics.update(
-        variant=variant.name,
-        base_on_held_out=before,
-        epochs_run=len(losses),
-        best_epoch=int(np.argmin(losses)) + 1,
-        n_train=len(train),
-        training_seconds=round(seconds, 1),
-        hardware=hardware(),
-    )
+    metrics.update(variant=variant.name, base_on_held_out=before, n_train=len(train), **run)
     print(json.dumps(metrics))
     (Path(args.run_dir) / "metrics.json").write_text(json.dumps(metrics, indent=2))
     if args.out:

@@ -33,10 +33,9 @@ def encode(vocab: Vocabulary, names: list[str], variant: ColorVariant) -> np.nda
     return encode_names(vocab, names, MAX_NAME_LENGTH, variant.padding == "left")
 
 
-def fit_color(
-    model: keras.Model, train: tuple, val: tuple, args, title: str
-) -> tuple[list[float], float]:
-    """Fit with the standard callbacks in `args.run_dir`; (validation losses, seconds)."""
+def fit_color(model: keras.Model, train: tuple, val: tuple, args, title: str) -> dict:
+    """Fit with the standard callbacks in `args.run_dir` (the model ends with its best
+    epoch's weights); returns the run's facts for its metrics."""
     started = time.perf_counter()
     history = model.fit(
         *train,
@@ -46,7 +45,13 @@ def fit_color(
         verbose=2 if args.verbose else 0,
         callbacks=standard_callbacks(Path(args.run_dir), title, args.patience),
     )
-    return history.history["val_loss"], time.perf_counter() - started
+    losses = history.history["val_loss"]
+    return {
+        "epochs_run": len(losses),
+        "best_epoch": int(np.argmin(losses)) + 1,
+        "training_seconds": round(time.perf_counter() - started, 1),
+        "hardware": hardware(),
+    }
 
 
 def train_color(args) -> dict:
@@ -84,19 +89,10 @@ def train_color(args) -> dict:
     run_dir = Path(args.run_dir)
     model = build_color_model(variant, vocab.size, MAX_NAME_LENGTH)
     model.summary(print_fn=lambda line, **_: print(line))
-    losses, seconds = fit_color(
-        model, (x_train, y_train), (x_val, y_val), args, f"color ({variant.name})"
-    )
+    run = fit_color(model, (x_train, y_train), (x_val, y_val), args, f"color ({variant.name})")
     predicted = model.predict(x_val, verbose=0)
     metrics = color_metrics(val.rgb, decoder.answers(predicted) if bins else predicted, mean_rgb)
-    metrics.update(
-        variant=variant.name,
-        epochs_run=len(losses),
-        best_epoch=int(np.argmin(losses)) + 1,
-        n_train=len(train),
-        training_seconds=round(seconds, 1),
-        hardware=hardware(),
-    )
+    metrics.update(variant=variant.name, n_train=len(train), **run)
     print(json.dumps(metrics))
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
 
