@@ -154,3 +154,23 @@ def test_a_channel_cooldown_override_applies_and_help_answers(services, tmp_path
         assert shown.final.ephemeral and "/write" in str(embed) and "/settings" in str(embed)
 
     run_with_bot(services, scenario, timeout=60)
+
+
+def test_one_request_reads_the_channel_settings_once(services, monkeypatch):
+    """The enabled check, the cooldown and the reply all need the channel's settings;
+    a /write reads them from the database once, not once per question."""
+    reads = []
+    real = SettingsStore.channel
+
+    async def counted(self, guild_id, channel_id):
+        reads.append((guild_id, channel_id))
+        return await real(self, guild_id, channel_id)
+
+    monkeypatch.setattr(SettingsStore, "channel", counted)
+
+    async def scenario(discord, bot):
+        write = await discord.run("write", style="tiny", length=60, seed=1, wait=False)
+        await write.wait_until(lambda c: bool(c.message_ids) and bool(c.message.get("components")))
+        assert reads == [(GUILD_ID, CHANNEL)]
+
+    run_with_bot(services, scenario, timeout=60)

@@ -15,6 +15,8 @@ from discord import app_commands
 from bot.server_settings import DEFAULTS as DEFAULT_SETTINGS
 from bot.server_settings import ChannelSettings, SettingsStore
 
+SETTINGS_EXTRA = "rnnbot.channel_settings"  # the key in `Interaction.extras`
+
 DEFAULTS = {
     "color": (5, 10.0),
     "write": (2, 30.0),
@@ -39,11 +41,20 @@ def settings_store(interaction: discord.Interaction) -> SettingsStore | None:
 
 
 async def channel_settings(interaction: discord.Interaction) -> ChannelSettings:
-    """What `/settings` says for the interaction's channel (defaults without a store)."""
+    """What `/settings` says for the interaction's channel (defaults without a store).
+
+    Read once per interaction and kept in its `extras`: the enabled check, the cooldown's
+    key and bucket, the spoiler and the default style all ask during one request."""
+    extras = getattr(interaction, "extras", None)
+    if extras is not None and SETTINGS_EXTRA in extras:
+        return extras[SETTINGS_EXTRA]
     store = settings_store(interaction)
     if store is None:
         return DEFAULT_SETTINGS
-    return await store.channel(interaction.guild_id, interaction.channel_id)
+    settings = await store.channel(interaction.guild_id, interaction.channel_id)
+    if extras is not None:
+        extras[SETTINGS_EXTRA] = settings
+    return settings
 
 
 async def style_offered(interaction: discord.Interaction, style: str) -> bool:
