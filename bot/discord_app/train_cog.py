@@ -106,6 +106,16 @@ class CancelView(discord.ui.View):
 
 
 @server_admin_only
+def stage(job: TrainingJob, model_dir: Path) -> None:
+    """Copy the job's model (and its weights) into `model_dir` under a temporary name and
+    rename it there, so the engine never sees half a file."""
+    for source in (job.model, job.model.with_suffix(".weights.h5")):
+        if source.exists():
+            staged = model_dir / f".{source.name}.part"
+            shutil.copyfile(source, staged)
+            staged.replace(model_dir / source.name)
+
+
 class TrainCog(commands.GroupCog, group_name="train"):
     """Teach the bot a new writing style"""
 
@@ -149,14 +159,15 @@ class TrainCog(commands.GroupCog, group_name="train"):
                 view=CancelView(self, interaction.user.id),
                 allowed_mentions=NO_MENTIONS,
             )
-            (job.folder / "text.txt").write_text(content, encoding="utf-8")
+            text_file = job.folder / "text.txt"
+            await asyncio.to_thread(text_file.write_text, content, encoding="utf-8")
             message = await self.run(interaction, job, base_file)
             if keep_text and message.startswith("✅"):
-                message = f"{message}\n{self.keep(job)}"[:1900]
+                message = f"{message}\n{await asyncio.to_thread(self.keep, job)}"[:1900]
             await interaction.edit_original_response(content=message, view=None)
-        finally:
-            shutil.rmtree(job.folder, ignore_errors=True)  # the upload goes with it
+        finally:  # file work off the event loop, which must keep every shard's heartbeat
             self.job = None
+            await asyncio.to_thread(shutil.rmtree, job.folder, ignore_errors=True)
 
     def keep(self, job: TrainingJob) -> str:
         """Keep a trained style's text (the admin asked to); says where, or why not."""
@@ -242,11 +253,7 @@ class TrainCog(commands.GroupCog, group_name="train"):
     async def install(self, interaction: discord.Interaction, job: TrainingJob) -> str:
         """Move the model into the model directory (atomically) and load it."""
         engine = self.services.engine
-        for source in (job.model, job.model.with_suffix(".weights.h5")):
-            if source.exists():
-                staged = engine.model_dir / f".{source.name}.part"
-                shutil.copyfile(source, staged)
-                staged.replace(engine.model_dir / source.name)
+        await asyncio.to_thread(stage, job, engine.model_dir)
         report = await asyncio.to_thread(engine.reload)
         store = settings_store(interaction)
         if store is not None:
