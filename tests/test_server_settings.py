@@ -152,6 +152,8 @@ def test_a_channel_cooldown_override_applies_and_help_answers(services, tmp_path
         shown = await discord.run("help")
         embed = shown.final.payload["data"]["embeds"][0]
         assert shown.final.ephemeral and "/write" in str(embed) and "/settings" in str(embed)
+        fields = {f["name"]: f["value"] for f in embed["fields"]}
+        assert "Cooldown: 1 use per 60 s." in fields["/color"]  # this channel's, not the default
 
     run_with_bot(services, scenario, timeout=60)
 

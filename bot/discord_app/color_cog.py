@@ -10,7 +10,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.colors.service import ColorResult, ColorService
+from bot.colors.service import MAX_INPUT_LENGTH, ColorResult, ColorService
 from bot.discord_app.admission import Admission
 from bot.discord_app.buttons import answer_button, handle_press
 from bot.discord_app.limits import per_user_cooldown
@@ -94,7 +94,7 @@ class ColorCog(commands.Cog):
     @app_commands.describe(name="A colour name, real or invented (e.g. forest)")
     @per_user_cooldown("color")
     async def color(
-        self, interaction: discord.Interaction, name: app_commands.Range[str, 1, 100]
+        self, interaction: discord.Interaction, name: app_commands.Range[str, 1, MAX_INPUT_LENGTH]
     ) -> None:
         # Validate before deferring so that a bad name gets a private (ephemeral) reply.
         model = self.service.model()

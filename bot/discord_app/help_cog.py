@@ -1,8 +1,9 @@
 """`/help`: how to use each command, with an example and the limits that apply now.
 
 The limits are read when someone asks (cooldowns can be changed in the environment and
-the waiting line in the settings), and the text limits come from the services' own
-constants, so the help cannot drift from what the commands enforce.
+per server or channel with `/settings`, the waiting line in the configuration), and the
+text limits come from the services' own constants, so the help cannot drift from what
+the commands enforce.
 """
 
 from __future__ import annotations
@@ -12,14 +13,15 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.caption.service import COUNT_RANGE
-from bot.discord_app.limits import cooldown_for
+from bot.colors.service import MAX_INPUT_LENGTH
+from bot.config import Settings
+from bot.discord_app.limits import channel_cooldown
 from bot.images import ALLOWED_FORMATS, MAX_BYTES
+from bot.server_settings import COMMANDS
 from bot.write.service import LENGTH_RANGE, MAX_PROMPT
 
 HELP_DESCRIPTION = "How to use each command, with examples and the limits here"
-DEFAULT_WAITING = 32  # bot.config.Settings.max_waiting's default
-NAME_CHARS = 100  # what /color and /name accept (their Range[str, 1, 100])
-COMMANDS = ("color", "write", "caption", "paint", "name")
+DEFAULT_WAITING = Settings.max_waiting  # the configuration's default
 
 EXTRA_FIELDS = (
     (
@@ -57,7 +59,7 @@ def _command_texts() -> dict[str, tuple[str, str, str]]:
         "color": (
             "Shows the colour a name evokes, real or invented, with a swatch.",
             "/color name:sunset over the bay",
-            f"Name up to {NAME_CHARS} characters.",
+            f"Name up to {MAX_INPUT_LENGTH} characters.",
         ),
         "write": (
             "Writes new text in a learned style, continuing your prompt if you give one.",
@@ -77,7 +79,7 @@ def _command_texts() -> dict[str, tuple[str, str, str]]:
         "name": (
             "Invents names for a colour given as hex, rgb() or a colour name.",
             "/name color:#7a9e3b",
-            f"Colour text up to {NAME_CHARS} characters.",
+            f"Colour text up to {MAX_INPUT_LENGTH} characters.",
         ),
     }
 
@@ -122,7 +124,7 @@ class HelpCog(commands.Cog):
 
     @app_commands.command(name="help", description=HELP_DESCRIPTION)
     async def show_help(self, interaction: discord.Interaction) -> None:
-        limits = {command: cooldown_for(command) for command in COMMANDS}
+        limits = {command: await channel_cooldown(interaction, command) for command in COMMANDS}
         await interaction.response.send_message(
             embed=help_embed(limits, waiting_line(interaction.client)),
             ephemeral=True,

@@ -9,6 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.colors.service import MAX_INPUT_LENGTH
 from bot.discord_app.admission import Admission
 from bot.discord_app.limits import per_user_cooldown
 from bot.discord_app.progress import admitted
@@ -45,7 +46,7 @@ class NameCog(commands.Cog):
     async def name(
         self,
         interaction: discord.Interaction,
-        color: app_commands.Range[str, 1, 100],
+        color: app_commands.Range[str, 1, MAX_INPUT_LENGTH],
         temperature: app_commands.Range[float, 0.0, 2.0] = 0.8,
         seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
     ) -> None:
