@@ -39,7 +39,7 @@ def tutorial_paint(pixels: int, seed: int) -> float:
 
     meta = InferenceEngine(MODELS, prefer_gpu=False).load_file(MODELS / "monet.onnx").metadata
     extra = meta.extra
-    model = build_train_model(LMConfig(**extra["config"]), learning_rate=None)
+    model = build_train_model(LMConfig(**extra["config"]))
     model.load_weights(MODELS / "monet.weights.h5")
     size, k = extra["size"], extra["start_token"]
     kinds = context_kinds(extra["contexts"])

@@ -38,7 +38,7 @@ def tutorial_generate(chars: int, seed: int, window: int = 100) -> tuple[str, fl
 
     engine = InferenceEngine(MODELS, prefer_gpu=False)
     meta = engine.load_file(MODELS / "shakespeare.onnx").metadata
-    model = build_train_model(LMConfig(**meta.extra["config"]), learning_rate=None)
+    model = build_train_model(LMConfig(**meta.extra["config"]))
     model.load_weights(MODELS / "shakespeare.weights.h5")
     vocab = Vocabulary(meta.vocabulary)
     ids = vocab.encode(PROMPT).ids.tolist()

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import keras
@@ -27,7 +27,7 @@ from bot.vocabulary import Vocabulary
 from training.charlm.corpus import read_texts, split_chunks
 from training.charlm.model import LMConfig, build_train_model
 from training.charlm.onnx_weights import load_step_weights
-from training.charlm.train import BEST_WEIGHTS, CONFIG_FILE, lm_settings, run_info
+from training.charlm.train import BEST_WEIGHTS, CONFIG_FILE, lm_settings, run_info, start_from
 from training.errors import UserError
 from training.write import START_TOKEN, WEIGHTS_SUFFIX, fit_style
 
@@ -55,7 +55,8 @@ def base_of(source: Path, task: str = "write") -> Base:
             raise UserError(f"{source} is not a run of a {task} model")
         config = LMConfig(**info["config"])
         name = info["extra"].get("style", source.name)
-        return Base(config, info["vocabulary"], weights_loader(source / BEST_WEIGHTS), name)
+        load = partial(start_from, weights=source / BEST_WEIGHTS)
+        return Base(config, info["vocabulary"], load, name)
     if source.suffix != ".onnx" or not source.exists():
         raise UserError(f"--from must be a run directory or an exported .onnx file: {source}")
     try:
@@ -67,19 +68,10 @@ def base_of(source: Path, task: str = "write") -> Base:
     config = LMConfig(**metadata.extra["config"])
     weights = source.with_suffix(WEIGHTS_SUFFIX)
     if weights.exists():
-        load = weights_loader(weights)
+        load = partial(start_from, weights=weights)
     else:
         load = lambda model: load_step_weights(model, config, source)  # noqa: E731
     return Base(config, metadata.vocabulary, load, metadata.extra.get("style", source.stem))
-
-
-def weights_loader(path: Path) -> Callable[[keras.Model], None]:
-    def load(model: keras.Model) -> None:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
-            model.load_weights(path)
-
-    return load
 
 
 def extended_vocabulary(base: list[str], texts: list[str]) -> tuple[Vocabulary, list[str]]:
@@ -128,7 +120,7 @@ def data_provenance(paths: list[Path], texts: list[str]) -> list[dict]:
 
 
 def base_model(base: Base) -> keras.Model:
-    model = build_train_model(base.config, learning_rate=None)
+    model = build_train_model(base.config)
     base.load(model)
     return model
 

@@ -37,7 +37,7 @@ def load_run(
     if not (run_dir / BEST_WEIGHTS).exists():
         raise UserError(f"{run_dir} has no {BEST_WEIGHTS} yet (train at least one epoch)")
     config = LMConfig(**info["config"])
-    model = build(config, info) if build else build_train_model(config, learning_rate=None)
+    model = build(config, info) if build else build_train_model(config)
     with warnings.catch_warnings():  # the optimizer state in the file is not needed here
         warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
         model.load_weights(run_dir / BEST_WEIGHTS)

@@ -56,13 +56,10 @@ def _embed_inputs(config: LMConfig, tokens, contexts: list):
 
 
 def build_train_model(
-    config: LMConfig,
-    learning_rate: float | None = 2e-3,
-    optimizer: keras.optimizers.Optimizer | None = None,
+    config: LMConfig, optimizer: keras.optimizers.Optimizer | None = None
 ) -> keras.Model:
-    """The sequence model; uncompiled (no optimizer state) when `learning_rate` is None.
-
-    `optimizer` replaces the default Adam (clipped at norm 5) at `learning_rate`."""
+    """The sequence model, compiled with `optimizer` (training's `make_optimizer`), or
+    uncompiled with no optimizer state (export, fine-tuning's base, benchmarks)."""
     tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
     contexts = [keras.Input(shape=(None,), dtype="int32", name=n) for n in context_names(config)]
     x = _embed_inputs(config, tokens, contexts)
@@ -72,10 +69,10 @@ def build_train_model(
             x = layers.Dropout(config.dropout)(x)
     logits = layers.Dense(config.vocab_size, name="logits")(x)
     model = keras.Model([tokens, *contexts] if contexts else tokens, logits, name="charlm")
-    if learning_rate is None:
+    if optimizer is None:
         return model
     model.compile(
-        optimizer=optimizer or keras.optimizers.Adam(learning_rate, clipnorm=5.0),
+        optimizer=optimizer,
         # Averaged over the weighted positions only, so padded rows still give nats/token.
         loss=keras.losses.SparseCategoricalCrossentropy(
             from_logits=True, reduction="mean_with_sample_weight"
