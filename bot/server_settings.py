@@ -285,6 +285,22 @@ class SettingsStore:
             return None
         return (int(row[0]), bool(row[1])) if row else None
 
+    async def styles_hidden_from(self, guild_id: int | None) -> set[str]:
+        """The trained styles not offered in `guild_id` (other servers' unpublished ones),
+        in one query: autocomplete asks on every keystroke."""
+        if not self.healthy:
+            return set()
+        try:
+            async with self._db.execute(
+                "SELECT style FROM styles WHERE published = 0 AND guild_id IS NOT ?",
+                (guild_id,),
+            ) as cursor:
+                rows = await cursor.fetchall()
+        except sqlite3.Error as error:
+            log.warning("settings database %s: %s", self.path, error)
+            return set()
+        return {row[0] for row in rows}
+
     async def style_offered(self, style: str, guild_id: int | None) -> bool:
         """Whether `style` may be used in `guild_id`: the bot's own, published, or its own."""
         owner = await self.style_owner(style)

@@ -176,3 +176,30 @@ def test_one_request_reads_the_channel_settings_once(services, monkeypatch):
         assert reads == [(GUILD_ID, CHANNEL)]
 
     run_with_bot(services, scenario, timeout=60)
+
+
+def test_the_styles_hidden_from_a_server_agree_with_style_offered(tmp_path):
+    """Autocomplete's one query gives the same answer as asking style by style."""
+
+    async def scenario():
+        store = SettingsStore(tmp_path / "settings.sqlite3")
+        await store.open()
+        await store.add_style("lore", 1)
+        await store.add_style("saga", 2)
+        await store.add_style("myth", 2)
+        assert await store.publish_style("saga", 2)
+        answers = {}
+        for guild in (1, 2, 3, None):
+            hidden = await store.styles_hidden_from(guild)
+            for style in ("lore", "saga", "myth", "shakespeare"):
+                assert (style not in hidden) == await store.style_offered(style, guild)
+            answers[guild] = hidden
+        await store.close()
+        return answers
+
+    assert asyncio.run(scenario()) == {
+        1: {"myth"},
+        2: {"lore"},
+        3: {"lore", "myth"},
+        None: {"lore", "myth"},
+    }

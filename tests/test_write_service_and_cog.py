@@ -181,3 +181,26 @@ def test_progress_snapshots_are_prefixes_of_the_final_text(services):
     assert len(seen) == 100 // 16
     for i, snapshot in enumerate(seen, 1):
         assert result.text.startswith(snapshot) and len(snapshot) == len("the king") + 16 * i
+
+
+def test_style_autocomplete_offers_only_this_servers_styles(services, tmp_path):
+    """A style another server trained and has not published is not suggested here."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from bot.discord_app.write_cog import WriteCog
+    from bot.server_settings import SettingsStore
+
+    async def scenario():
+        store = SettingsStore(tmp_path / "settings.sqlite3")
+        await store.open()
+        cog = WriteCog(services.write)
+        here = SimpleNamespace(client=SimpleNamespace(server_settings=store), guild_id=1)
+        before = await cog.style_autocomplete(here, "ti")
+        await store.add_style("tiny", 2)  # as if server 2 had trained it
+        after = await cog.style_autocomplete(here, "ti")
+        await store.close()
+        return before, after
+
+    before, after = asyncio.run(scenario())
+    assert [c.value for c in before] == ["tiny"] and after == []

@@ -63,6 +63,13 @@ async def style_offered(interaction: discord.Interaction, style: str) -> bool:
     return store is None or await store.style_offered(style, interaction.guild_id)
 
 
+async def offered_styles(interaction: discord.Interaction, styles: list[str]) -> list[str]:
+    """Those of `styles` offered in the interaction's server (see `style_offered`)."""
+    store = settings_store(interaction)
+    hidden = set() if store is None else await store.styles_hidden_from(interaction.guild_id)
+    return [style for style in styles if style not in hidden]
+
+
 async def channel_cooldown(interaction: discord.Interaction, command: str) -> tuple[int, float]:
     """The channel's override from `/settings`, else the bot's own cooldown."""
     override = (await channel_settings(interaction)).cooldown(command)

@@ -12,7 +12,12 @@ from discord.ext import commands
 
 from bot.discord_app.admission import Admission
 from bot.discord_app.buttons import answer_button, fits, handle_press
-from bot.discord_app.limits import channel_settings, per_user_cooldown, style_offered
+from bot.discord_app.limits import (
+    channel_settings,
+    offered_styles,
+    per_user_cooldown,
+    style_offered,
+)
 from bot.discord_app.progress import admitted, run_with_progress
 from bot.discord_app.replies import NO_MENTIONS, plain_text, shown_text, spoilered
 from bot.errors import InvalidInput
@@ -334,8 +339,6 @@ class WriteCog(commands.Cog):
     async def style_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        return [
-            app_commands.Choice(name=s, value=s)
-            for s in self.service.styles()
-            if current.lower() in s.lower() and await style_offered(interaction, s)
-        ][:25]
+        matching = [s for s in self.service.styles() if current.lower() in s.lower()]
+        offered = await offered_styles(interaction, matching)
+        return [app_commands.Choice(name=s, value=s) for s in offered][:25]
