@@ -249,3 +249,20 @@ def test_a_passing_outage_leaves_the_buttons_on():
     interaction.response.edit_message.assert_not_awaited()
     (message,), kwargs = interaction.response.send_message.await_args
     assert "try again" in message and kwargs["ephemeral"]
+
+
+def test_press_cooldowns_wait_and_forget_expired_buckets():
+    """The second press within the rate waits; a bucket whose window has passed is
+    dropped (a bot that sees many users would otherwise keep one per user forever)."""
+    import time
+
+    from bot.discord_app.buttons import PressCooldowns
+
+    cooldowns = PressCooldowns()
+    assert cooldowns.hit("write", 1, 1, 0.2) is None
+    assert cooldowns.hit("write", 1, 1, 0.2) > 0  # the same user again, too soon
+    assert cooldowns.hit("write", 1, 2, 0.2) is None  # a changed rate applies at once
+    assert cooldowns.hit("write", 2, 1, 0.2) is None  # another user has their own
+    time.sleep(0.3)
+    assert cooldowns.hit("write", 3, 1, 0.2) is None
+    assert list(cooldowns._mapping._cache) == [("write", 3, 1, 0.2)]  # the expired are gone

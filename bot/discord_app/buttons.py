@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 import discord
+from discord.ext import commands
 
 from bot.discord_app.limits import channel_cooldown, channel_settings
 from bot.discord_app.replies import NO_MENTIONS, report_error, send_ephemeral
@@ -29,19 +30,21 @@ class NotYours(UserFacingError):
 
 
 class PressCooldowns:
-    """Per-user press cooldowns with each command's rate (its own bucket, as the command's)."""
+    """Per-user press cooldowns with each command's rate (its own bucket, as the command's).
+
+    discord.py's cooldown mapping holds the buckets and forgets those that have expired;
+    the key carries the rate, so a changed `/settings` cooldown applies at once."""
 
     def __init__(self) -> None:
-        self._buckets: dict[tuple[str, int], discord.app_commands.Cooldown] = {}
+        self._mapping = commands.DynamicCooldownMapping(
+            lambda key: discord.app_commands.Cooldown(key[2], key[3]), lambda key: key
+        )
 
     def hit(self, command: str, user_id: int, rate: int, per: float) -> float | None:
         """Seconds to wait, or None when the press may go ahead."""
         if rate <= 0:
             return None
-        bucket = self._buckets.get((command, user_id))
-        if bucket is None or (bucket.rate, bucket.per) != (rate, per):
-            bucket = self._buckets[(command, user_id)] = discord.app_commands.Cooldown(rate, per)
-        return bucket.update_rate_limit()
+        return self._mapping.update_rate_limit((command, user_id, rate, per))
 
 
 def answer_button(emoji: str, label: str, custom_id: str) -> discord.ui.Button:
