@@ -55,15 +55,24 @@ class SettingsUnavailable(UserFacingError):
     pass
 
 
-def _cooldown(text: str) -> str:
+def parse_cooldown(text: str) -> tuple[int, float]:
+    """ "uses/seconds" as (uses, seconds); ValueError if it is not that shape. Shared by
+    the settings' check, the settings' reading and the environment's RNNBOT_COOLDOWN_*."""
     rate, slash, per = text.partition("/")
+    if slash != "/":
+        raise ValueError(f"{text!r} is not uses/seconds")
+    return int(rate), float(per)
+
+
+def _cooldown(text: str) -> str:
     try:
-        ok = slash == "/" and int(rate) >= 0 and float(per) >= 0
+        rate, per = parse_cooldown(text)
+        ok = rate >= 0 and per >= 0
     except ValueError:
         ok = False
     if not ok:
         raise InvalidInput("A cooldown is uses/seconds, e.g. 2/30 (0/0 switches it off).")
-    return f"{int(rate)}/{float(per):g}"
+    return f"{rate}/{per:g}"
 
 
 def _choice(options: tuple[str, ...]) -> Callable[[str], str]:
@@ -109,10 +118,7 @@ class ChannelSettings:
     def cooldown(self, command: str) -> tuple[int, float] | None:
         """The override (uses, seconds), or None for the bot's own default."""
         raw = self.values.get(f"cooldown.{command}")
-        if raw is None:
-            return None
-        rate, _, per = raw.partition("/")
-        return int(rate), float(per)
+        return None if raw is None else parse_cooldown(raw)
 
     @property
     def write_style(self) -> str | None:
@@ -224,20 +230,14 @@ class SettingsStore:
         )
         return value
 
-    async def reset(self, guild_id: int, channel_id: int | None, key: str | None = None) -> None:
-        """Forget one value, or all of a channel's (or the server's own) values."""
-        if key is not None and key not in KEYS:
+    async def reset(self, guild_id: int, channel_id: int | None, key: str) -> None:
+        """Forget one value of a channel (or of the server itself)."""
+        if key not in KEYS:
             raise InvalidInput(f"Unknown setting {key!r}; see /settings show.")
-        if key is None:
-            await self._write(
-                "DELETE FROM settings WHERE guild_id = ? AND channel_id = ?",
-                (guild_id, channel_id or SERVER_WIDE),
-            )
-        else:
-            await self._write(
-                "DELETE FROM settings WHERE guild_id = ? AND channel_id = ? AND key = ?",
-                (guild_id, channel_id or SERVER_WIDE, key),
-            )
+        await self._write(
+            "DELETE FROM settings WHERE guild_id = ? AND channel_id = ? AND key = ?",
+            (guild_id, channel_id or SERVER_WIDE, key),
+        )
 
     async def _write(self, sql: str, parameters: tuple) -> None:
         if not self.healthy:

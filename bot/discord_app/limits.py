@@ -13,7 +13,7 @@ import discord
 from discord import app_commands
 
 from bot.server_settings import DEFAULTS as DEFAULT_SETTINGS
-from bot.server_settings import ChannelSettings, SettingsStore
+from bot.server_settings import ChannelSettings, SettingsStore, parse_cooldown
 
 SETTINGS_EXTRA = "rnnbot.channel_settings"  # the key in `Interaction.extras`
 
@@ -28,10 +28,7 @@ DEFAULTS = {
 
 def cooldown_for(command: str) -> tuple[int, float]:
     raw = os.environ.get(f"RNNBOT_COOLDOWN_{command.upper()}", "")
-    if raw:
-        rate, _, per = raw.partition("/")
-        return int(rate), float(per)
-    return DEFAULTS[command]
+    return parse_cooldown(raw) if raw else DEFAULTS[command]
 
 
 def settings_store(interaction: discord.Interaction) -> SettingsStore | None:

@@ -30,7 +30,6 @@ FRENCH: dict[str, str] = {
     ),
     # /write
     "Write new text in a learned style": "Écrire un nouveau texte dans un style appris",
-    "Whose style to imitate": "Le style à imiter",
     "Whose style to imitate (default: this server's choice)": (
         "Le style à imiter (par défaut : celui choisi par le serveur)"
     ),
@@ -137,7 +136,6 @@ GERMAN: dict[str, str] = {
     ),
     # /write
     "Write new text in a learned style": "Neuen Text in einem erlernten Stil schreiben",
-    "Whose style to imitate": "Wessen Stil nachgeahmt werden soll",
     "Whose style to imitate (default: this server's choice)": (
         "Wessen Stil nachgeahmt werden soll (Standard: die Wahl dieses Servers)"
     ),

@@ -279,11 +279,11 @@ class WriteCog(commands.Cog):
         text = await message_text(message) if mine else message.content
         if not text.strip():
             raise InvalidInput("That message has no text to continue; right-click one with text.")
-        styles = sorted(self.service.styles())
-        chosen = (await channel_settings(interaction)).write_style
-        if chosen or len(styles) == 1:
-            await self.continue_text(interaction, text, chosen or styles[0])
+        style = await self.default_style(interaction)
+        if style is not None:
+            await self.continue_text(interaction, text, style)
             return
+        styles = sorted(self.service.styles())
         if not styles:
             raise InvalidInput("No writing style is loaded right now; try again later.")
         await interaction.response.send_message(
@@ -321,19 +321,21 @@ class WriteCog(commands.Cog):
         seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
     ) -> None:
         style = style or await self.default_style(interaction)
+        if style is None:
+            styles = ", ".join(sorted(self.service.styles())) or "none are loaded"
+            raise InvalidInput(f"Pick a style: {styles}.")
         await self.respond(
             interaction, WriteRequest(style, prompt or "", length, temperature, seed)
         )
 
-    async def default_style(self, interaction: discord.Interaction) -> str:
-        """The channel's `write_style` setting, else the only loaded style, else an error."""
+    async def default_style(self, interaction: discord.Interaction) -> str | None:
+        """The channel's `write_style` setting, else the only loaded style; None when the
+        user must choose."""
         chosen = (await channel_settings(interaction)).write_style
         if chosen:
             return chosen
-        styles = sorted(self.service.styles())
-        if len(styles) == 1:
-            return styles[0]
-        raise InvalidInput(f"Pick a style: {', '.join(styles) or 'none are loaded'}.")
+        styles = list(self.service.styles())
+        return styles[0] if len(styles) == 1 else None
 
     @write.autocomplete("style")
     async def style_autocomplete(
