@@ -40,7 +40,7 @@ async def answered(conversation, timeout: float) -> dict:
     return conversation.message
 
 
-async def smoke(image: str, timeout: float) -> list[str]:
+async def smoke(image: str, timeout: float, save: Path | None = None) -> list[str]:
     discord = LocalDiscord(host="0.0.0.0", public_host="host.docker.internal")
     await discord.start()
     env = {
@@ -72,6 +72,8 @@ async def smoke(image: str, timeout: float) -> list[str]:
         message = await answered(paint, timeout)
         files = [name for (mid, name) in discord.files if mid == message["id"]]
         lines.append(f"/paint: {message['content']!r}, files {files}")
+        if save is not None:  # to look at what the containers painted
+            save.write_bytes(discord.files[(message["id"], "painting.png")])
         return lines
     finally:
         await asyncio.to_thread(subprocess.run, [*COMPOSE, "logs", "--tail", "20", "bot"], env=env)
@@ -83,8 +85,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--image", default="rnnbot:cpu")
     parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument("--save", type=Path, help="write the painting there")
     args = parser.parse_args()
-    for line in asyncio.run(smoke(args.image, args.timeout)):
+    for line in asyncio.run(smoke(args.image, args.timeout, args.save)):
         print(line)
 
 
