@@ -43,8 +43,9 @@ def tutorial_paint(pixels: int, seed: int) -> float:
     model.load_weights(MODELS / "monet.weights.h5")
     size, k = extra["size"], extra["start_token"]
     kinds = context_kinds(extra["contexts"])
+    grid = int(extra.get("thumbnail", 0))  # a thumbnail's tokens come first
     uses_context = bool(kinds)
-    canvas = np.zeros(size * size, np.int32)
+    canvas = np.zeros(grid * grid + size * size, np.int32)
     rng = np.random.default_rng(seed)
     config = SamplingConfig(1.0)
 
@@ -53,7 +54,7 @@ def tutorial_paint(pixels: int, seed: int) -> float:
         positions = np.arange(lo, t + 1)
         previous = np.where(positions > 0, canvas[positions - 1], k)
         painted = canvas.tolist()
-        contexts = [context_at(painted[:p], size, k, kinds) for p in positions]
+        contexts = [context_at(painted[:p], size, k, kinds, grid) for p in positions]
         return [previous[None], *(np.array(c, np.int32)[None] for c in zip(*contexts, strict=True))]
 
     model.predict(window(0), verbose=0)  # warm-up, not timed

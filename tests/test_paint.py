@@ -13,13 +13,13 @@ from PIL import Image
 
 from bot.discord_app.paint_cog import PaintCog
 from bot.errors import InvalidInput
-from bot.paint.service import PaintRequest
-from bot.paint.tokens import KINDS, context_at, context_kinds, step_inputs
+from bot.paint.service import CANVAS, PaintRequest, render_png
+from bot.paint.tokens import KINDS, context_at, context_kinds, step_inputs, step_targets
 from tests.conftest import paint_train_args
 from tests.test_color_cog import fake_interaction
 from training.__main__ import main as training_main
 from training.errors import UserError
-from training.paint.data import fit_palette, load_paintings, quantize
+from training.paint.data import fit_palette, load_paintings, quantize, thumbnails
 
 
 def test_loading_skips_non_images_and_empty_folder_is_an_error(painting_dir, tmp_path):
@@ -58,6 +58,45 @@ def test_painting_sees_the_contexts_it_was_trained_on(kinds):
     tokens = indices.reshape(-1).tolist()
     for t in range(16):
         assert context_at(tokens[:t], 4, 5, kinds) == tuple(s[0, t] for s in streams)
+
+
+def test_a_thumbnail_is_painted_first_and_seen_by_every_pixel_after():
+    indices = np.random.default_rng(1).integers(0, 5, (2, 4, 4))
+    thumbnail = np.array([[[0, 1], [2, 3]], [[4, 4], [0, 1]]])
+    streams = step_inputs(indices, 5, KINDS, thumbnail)
+    targets = step_targets(indices, thumbnail)
+    assert targets.shape == (2, 4 + 16) and (targets[:, :4] == thumbnail.reshape(2, 4)).all()
+    for n in range(2):
+        tokens = targets[n].tolist()
+        for t in range(len(tokens)):
+            assert streams[0][n, t] == (tokens[t - 1] if t else 5)
+            contexts = context_at(tokens[:t], 4, 5, KINDS, grid=2)
+            assert contexts == tuple(s[n, t] for s in streams[1:])
+    by_kind = dict(zip(KINDS, streams[1:], strict=True))
+    # The thumbnail's cells sit at their blocks' centres and see no thumbnail yet...
+    assert by_kind["row"][0, :4].tolist() == [1, 1, 3, 3]
+    assert by_kind["coarse"][0, :4].tolist() == [5] * 4
+    # ...then the pixel at row 1, column 2 sees cell (0, 1), none right of it, (1, 1) below.
+    at = 4 + 1 * 4 + 2
+    assert [by_kind[k][0, at] for k in ("coarse", "coarse_right", "coarse_below")] == [1, 5, 3]
+
+
+def test_thumbnail_cells_are_the_blocks_mean_colours():
+    palette = np.array([[0, 0, 0], [255, 255, 255], [128, 128, 128]], np.uint8)
+    image = np.zeros((1, 4, 4, 3), np.uint8)
+    image[0, :2, :2] = 255  # white block
+    image[0, 2:, 2:] = [[255, 255, 255], [0, 0, 0]]  # half white: grey
+    assert thumbnails(image, palette, 2).tolist() == [[[1, 0], [0, 2]]]
+    with pytest.raises(UserError, match="must divide"):
+        thumbnails(image, palette, 3)
+
+
+def test_unpainted_canvas_is_linen():
+    palette = np.array([[200, 0, 0]], np.uint8)
+    indices = np.repeat([[0], [1]], 8, axis=0).repeat(16, axis=1)  # lower half: index K
+    image = np.asarray(Image.open(io.BytesIO(render_png(indices, palette, display=64)))).astype(int)
+    assert np.abs(image[-1, 32] - CANVAS).max() <= 2
+    assert np.abs(image[0, 32] - (200, 0, 0)).max() <= 2
 
 
 def test_files_without_context_kinds_read_as_above_and_column():
@@ -191,3 +230,72 @@ def test_paint_card_scores_every_painter_on_the_same_paintings(model_dir, painti
     other = [line for line in card.splitlines() if line.startswith("| `other.onnx` |")]
     assert rows and other and rows[0].split("|")[3] == other[0].split("|")[3]  # same file
     assert "| tutorial-style control (earlier) | previous pixel only | 2.766 |" in card
+
+
+@pytest.fixture(scope="module")
+def thumbnail_painter(painting_dir, tmp_path_factory):
+    """A tiny painter that sketches a 4x4 thumbnail (2x2-pixel blocks) first."""
+    from training.paint.train import train_paint
+
+    folder = tmp_path_factory.mktemp("thumbnail_painter")
+    args = paint_train_args(painting_dir, folder / "run", folder / "monet.onnx", "thumbnail")
+    args.thumbnail, args.seq_len, args.units = 4, 40, 32
+    args.epochs, args.patience, args.learning_rate = 30, 30, 1e-2
+    train_paint(args)
+    return folder / "monet.onnx"
+
+
+def test_a_thumbnail_painter_paints_what_its_thumbnail_says(thumbnail_painter, painting_dir):
+    """The bands of each painting follow the thumbnail it drew first: measured against
+    another painting's thumbnail, which a painter ignoring its own would match as well."""
+    from bot.batching import BatcherPool
+    from bot.engine import InferenceEngine
+    from bot.paint.service import PaintService
+
+    engine = InferenceEngine(thumbnail_painter.parent, prefer_gpu=False)
+    engine.load_all()
+    service = PaintService(engine, BatcherPool())
+    seen = []
+    jobs = [service.submit(PaintRequest(seed=s), lambda c, r: seen.append(r)) for s in range(8)]
+    paintings = np.stack([job.result().indices for job in jobs])
+    sketches = np.stack([job.generation.tokens[:16] for job in jobs]).reshape(8, 4, 4)
+    blocks = np.kron(sketches, np.ones((2, 2), int))  # each cell over its 2x2 block
+    own = (paintings == blocks).mean()
+    other = (paintings == np.roll(blocks, 1, axis=0)).mean()
+    # The data's own pixels match their thumbnail 88% of the time, another's 23%.
+    assert own > 0.7 and own > other + 0.3, (own, other)
+    assert seen.count(0) == 8  # each painting's underpainting is shown before its rows
+    assert paintings.shape == (8, 8, 8) and paintings.max() < 6
+
+
+def test_a_thumbnail_painter_is_scored_with_its_thumbnail(thumbnail_painter, painting_dir):
+    from training.paint.evaluate import evaluate_paint
+
+    metrics = evaluate_paint(thumbnail_painter, painting_dir)
+    assert metrics["variant"] == "thumbnail" and metrics["pixels"] == 16 * 64
+    assert 0 < metrics["thumbnail_bits_per_pixel"] < metrics["bits_per_pixel"] < np.log2(7)
+
+
+def test_a_painter_grows_new_context_inputs_from_one_without_them(tmp_path):
+    """`--init-weights` from a painter with fewer contexts: the grown model answers as
+    the old one did until training teaches it the new inputs."""
+    from training.charlm.model import LMConfig, build_train_model
+    from training.charlm.train import BEST_WEIGHTS, CONFIG_FILE, start_from
+
+    base = LMConfig(vocab_size=7, embedding=4, units=8, layers=2, dropout=0.0, contexts=(7, 8))
+    grown = LMConfig(**{**base.as_dict(), "contexts": (7, 8, 7, 7)})
+    old = build_train_model(base)
+    (tmp_path / CONFIG_FILE).write_text(json.dumps({"config": base.as_dict()}))
+    old.save_weights(tmp_path / BEST_WEIGHTS)
+    new = build_train_model(grown)
+    start_from(new, tmp_path / BEST_WEIGHTS, grown)
+    rng = np.random.default_rng(0)
+    tokens, above, column = (rng.integers(0, 7, (3, 10)) for _ in range(3))
+    coarse = [rng.integers(0, 7, (3, 10)) for _ in range(2)]
+    expected = old.predict([tokens, above, column], verbose=0)
+    assert np.allclose(
+        new.predict([tokens, above, column, *coarse], verbose=0), expected, atol=1e-5
+    )
+    other = LMConfig(**{**grown.as_dict(), "units": 16})
+    with pytest.raises(UserError, match="does not fit"):
+        start_from(build_train_model(other), tmp_path / BEST_WEIGHTS, other)

@@ -332,7 +332,18 @@ def _paint_train_parser(sub) -> None:
         default="above",
         help="; ".join(f"{name}: {text}" for name, (text, _) in PAINT_VARIANTS.items()),
     )
-    p.add_argument("--seq-len", type=int, default=512, help="training window in pixels")
+    p.add_argument(
+        "--thumbnail",
+        type=int,
+        default=8,
+        help="thumbnail grid of the variants that paint one first (G x G blocks)",
+    )
+    p.add_argument(
+        "--seq-len",
+        type=int,
+        help="training window in tokens (default: an eighth of a painting's stream, "
+        "512 at 64x64, 520 with an 8x8 thumbnail)",
+    )
     _lm_arguments(p, units=192, batch_size=32)
 
 

@@ -635,6 +635,46 @@ def palette_sizes_table(data: Path, size: int, val_names: list[str]) -> list[str
     return rows
 
 
+COMPOSITION_PAINTINGS = 64
+
+
+def composition_rows(
+    services: list[tuple[str, object]], train_pixels: np.ndarray, held_out: np.ndarray
+) -> list[str]:
+    """Layouts of 64 paintings by each painter (seeds 1-64) against the training
+    paintings', beside the floor (real held-out paintings) and a texture control (the
+    held-out paintings with their blocks shuffled: real colours, no composition)."""
+    from bot.paint.service import PaintRequest
+    from training.paint.layout import frechet, layouts, vertical_contrast
+
+    reference = layouts(train_pixels)
+    real = layouts(held_out)
+    rng = np.random.default_rng(0)
+    shuffled = np.array([rng.permutation(layout) for layout in real])
+    sets = [("real held-out paintings (floor)", real), ("held-out, blocks shuffled", shuffled)]
+    for label, service in services:
+        seeds = range(1, COMPOSITION_PAINTINGS + 1)
+        jobs = [service.submit(PaintRequest(seed=seed)) for seed in seeds]
+        indices = np.stack([job.result().indices for job in jobs])
+        palette = np.asarray(jobs[0].result().palette)
+        size = train_pixels.shape[1]
+        factor = size // indices.shape[1]
+        pixels = palette[indices].repeat(factor, axis=1).repeat(factor, axis=2)
+        sets.append((label, layouts(pixels)))
+    rows = [
+        "| paintings | layout distance to the training paintings | top minus bottom "
+        "lightness | top lighter |",
+        "|---|---|---|---|",
+    ]
+    for label, layout in sets:
+        contrast = vertical_contrast(layout)
+        rows.append(
+            f"| {label} ({len(layout)}) | {frechet(reference, layout):.0f} | "
+            f"{contrast.mean():+.1f} | {(contrast > 0).mean():.0%} |"
+        )
+    return rows
+
+
 # The previous-pixel-only control as measured when the first painter shipped (same
 # held-out paintings; its file was not kept): exported_models/monet.md at commit 3400359.
 PREVIOUS_PIXEL_BITS = 2.766
@@ -644,8 +684,8 @@ def paint_card(model_path: Path, run_dir: Path, others: list[Path], data: Path) 
     """`others`: painters to compare on the same held-out paintings (variants, controls)."""
     from bot.paint.service import PaintService
     from training.charlm.evaluate import load_step_model
-    from training.paint.data import load_paintings, quantize
-    from training.paint.evaluate import painting_nats
+    from training.paint.data import load_paintings
+    from training.paint.evaluate import bits_per_pixel, painting_nats
     from training.paint.variants import VARIANTS as PAINT_VARIANTS
 
     step = load_step_model(model_path)
@@ -653,16 +693,21 @@ def paint_card(model_path: Path, run_dir: Path, others: list[Path], data: Path) 
     val_names = extra["split"]["val_names"]
     paintings = load_paintings(data, extra["size"])
     keep = np.array([n in set(val_names) for n in paintings.names])
-    rows = []
+    held_out = paintings.pixels[keep]
+    rows, painters = [], []
     for path in [model_path, *others]:
         graph = step if path == model_path else load_step_model(path)
         gm = graph.model.metadata
-        palette = np.asarray(gm.extra["palette"], np.uint8)
-        indices = quantize(paintings.pixels[keep], palette)
-        bits = painting_nats(graph, indices) / indices.size / np.log(2)
+        bits = bits_per_pixel(painting_nats(graph, held_out), held_out[..., 0].size)
         label = "this model" if path == model_path else f"`{path.name}`"
         inputs = PAINT_VARIANTS[gm.extra["variant"]][0]
         rows.append((label, inputs, bits, gm.metrics["epochs_run"]))
+        alone = InferenceEngine(path.parent, prefer_gpu=False)
+        alone.models[path.stem] = graph.model
+        painters.append((label, PaintService(alone, BatcherPool())))
+    composition = composition_rows(painters, paintings.pixels[~keep], held_out)
+    for _, service in painters:
+        service.pool.close()
     results = {label: round(bits, 4) for label, _, bits, _ in rows}
     if not any("previous pixel only" in inputs for _, inputs, _, _ in rows):
         rows.append(
@@ -712,6 +757,17 @@ def paint_card(model_path: Path, run_dir: Path, others: list[Path], data: Path) 
         ),
         "",
         f"![loss curve]({curve.name})",
+        "",
+        "## Composition",
+        "",
+        "Where light sits on the canvas: each painting's layout is the CIELAB lightness of "
+        "a 4x4 grid of block means; the distance is the Fréchet distance between Gaussians "
+        "fitted to two sets of layouts (as FID does with image features), here against "
+        f"the {int((~keep).sum())} training paintings; lower is closer. A painter of "
+        "textures with no composition lands near the shuffled control. "
+        "(`training.paint.layout`)",
+        "",
+        *composition,
         "",
         "## Palette size",
         "",

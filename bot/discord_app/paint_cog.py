@@ -99,7 +99,7 @@ class PaintCog(commands.Cog):
 
             async def show(snapshot: tuple[np.ndarray, int]) -> None:
                 canvas, rows = snapshot
-                partial = await asyncio.to_thread(render_png, canvas, painter.palette, rows)
+                partial = await asyncio.to_thread(render_png, canvas, painter.palette)
                 await interaction.edit_original_response(
                     content=f"Painting… {rows}/{painter.size} rows",
                     attachments=[png_file(partial, "partial.png")],

@@ -60,16 +60,14 @@ class PaintResult:
         return int(self.indices.shape[0])
 
     def png(self, display: int = DISPLAY_SIZE) -> bytes:
-        return render_png(self.indices, self.palette, self.size, display)
+        return render_png(self.indices, self.palette, display)
 
 
-def render_png(
-    indices: np.ndarray, palette: np.ndarray, rows_done: int, display: int = DISPLAY_SIZE
-) -> bytes:
+def render_png(indices: np.ndarray, palette: np.ndarray, display: int = DISPLAY_SIZE) -> bytes:
     """Upscale so it reads as brushwork, not pixels: enlarge 3x, let a mode filter merge
-    neighbouring pixels into dabs of one colour, enlarge to `display`, soften the edges."""
-    rgb = palette[indices].astype(np.uint8)
-    rgb[rows_done:] = CANVAS
+    neighbouring pixels into dabs of one colour, enlarge to `display`, soften the edges.
+    Index K (one past the palette) is canvas not painted yet, shown as linen."""
+    rgb = np.vstack([palette, CANVAS]).astype(np.uint8)[indices]
     size = indices.shape[0]
     image = Image.fromarray(rgb, "RGB").resize((size * 3, size * 3), Image.Resampling.BICUBIC)
     image = image.filter(ImageFilter.ModeFilter(5))
@@ -86,20 +84,30 @@ class PixelGeneration(Generation):
 
     size: int
     kinds: tuple[str, ...]
+    grid: int = 0  # the thumbnail's G (0: none): its G*G tokens come first
     on_rows: Callable[[np.ndarray, int], None] | None = None
 
     def next_contexts(self) -> tuple[int, ...]:
-        return context_at(self.tokens, self.size, self.prompt[0], self.kinds)
+        return context_at(self.tokens, self.size, self.prompt[0], self.kinds, self.grid)
 
     def canvas(self) -> np.ndarray:
-        flat = np.zeros(self.size * self.size, np.int32)
-        flat[: len(self.tokens)] = self.tokens
+        """The painting so far: what is not painted yet shows the thumbnail's colours
+        (the underpainting) once it is there, else K (bare canvas: `render_png`)."""
+        cells = self.grid * self.grid
+        flat = np.full(self.size * self.size, self.prompt[0], np.int32)
+        if self.grid and len(self.tokens) >= cells:
+            block = self.size // self.grid
+            sketch = np.asarray(self.tokens[:cells], np.int32).reshape(self.grid, self.grid)
+            flat = np.kron(sketch, np.ones((block, block), np.int32)).reshape(-1)
+        painted = self.tokens[cells:]
+        flat[: len(painted)] = painted
         return flat.reshape(self.size, self.size)
 
     def accept(self, token: int) -> bool:
+        """Reports the canvas every few rows, and once the thumbnail is there."""
         finished = super().accept(token)
-        done = len(self.tokens)
-        if self.on_rows and (done % (self.size * PROGRESS_ROWS) == 0 or finished):
+        done = len(self.tokens) - self.grid * self.grid
+        if self.on_rows and done >= 0 and (done % (self.size * PROGRESS_ROWS) == 0 or finished):
             self.on_rows(self.canvas(), done // self.size)
         return finished
 
@@ -114,6 +122,12 @@ class Painter:
         self.start = int(extra["start_token"])
         self.palette = np.asarray(extra["palette"], np.uint8)
         self.kinds = context_kinds(extra.get("contexts", []))
+        self.grid = int(extra.get("thumbnail", 0))
+
+    @property
+    def steps(self) -> int:
+        """Tokens per painting: the thumbnail's, then every pixel's."""
+        return self.grid * self.grid + self.size * self.size
 
     def generation(
         self,
@@ -124,12 +138,13 @@ class Painter:
     ) -> PixelGeneration:
         return PixelGeneration(
             prompt=[self.start],
-            max_new=self.size * self.size,
+            max_new=self.steps,
             sampling=SamplingConfig(temperature),
             rng=rng,
             banned=[self.start],
             size=self.size,
             kinds=self.kinds,
+            grid=self.grid,
             on_rows=on_rows,
             deadline=deadline,
         )
@@ -181,7 +196,8 @@ class PaintService:
         seed = secrets.randbelow(MAX_SEED) if request.seed is None else request.seed
         rng = np.random.default_rng(seed)
         if request.variation is not None:
-            rng = VariationRng(seed, request.variation, painter.size * painter.size // 2)
+            top_half = painter.steps - painter.size * painter.size // 2
+            rng = VariationRng(seed, request.variation, top_half)
         started = time.perf_counter()
         generation = painter.generation(request.temperature, rng, on_rows, deadline)
         self.pool.submit(painter.graph, generation)

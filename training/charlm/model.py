@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 import keras
+import numpy as np
 from keras import layers
 
 CONTEXT_EMBEDDING = 16
@@ -98,6 +99,30 @@ def build_step_model(config: LMConfig) -> keras.Model:
     x = layers.Reshape((config.units,))(x)
     logits = layers.Dense(config.vocab_size, name="logits")(x)
     return keras.Model([tokens, *contexts, *states_in], [logits, *states_out], name="charlm_step")
+
+
+def copy_widened(source: keras.Model, target: keras.Model) -> list[str]:
+    """Copy a model with fewer context inputs into `target`, which answers exactly as
+    `source` did: the first LSTM's rows for the new contexts start at zero, their
+    embeddings as initialised, so training learns to use them from the old model's loss.
+    Returns what was widened or added, to report."""
+    changes = []
+    for layer in target.layers:
+        if not layer.weights:
+            continue
+        try:
+            old = source.get_layer(layer.name).get_weights()
+        except ValueError:
+            changes.append(f"{layer.name} new")
+            continue
+        new = layer.get_weights()
+        if layer.name == "lstm_0" and old[0].shape[0] < new[0].shape[0]:
+            kernel = np.zeros_like(new[0])
+            kernel[: old[0].shape[0]] = old[0]
+            changes.append(f"lstm_0 input rows {old[0].shape[0]} -> {kernel.shape[0]}")
+            old = [kernel, *old[1:]]
+        layer.set_weights(old)  # any other mismatch: Keras says which
+    return changes
 
 
 def copy_weights(source: keras.Model, target: keras.Model) -> None:

@@ -20,7 +20,13 @@ import numpy as np
 from bot.lm import generate
 from bot.sampling import SamplingConfig
 from training.callbacks import standard_callbacks
-from training.charlm.model import LMConfig, build_step_model, build_train_model, copy_weights
+from training.charlm.model import (
+    LMConfig,
+    build_step_model,
+    build_train_model,
+    copy_weights,
+    copy_widened,
+)
 from training.errors import UserError
 
 CONFIG_FILE = "config.json"
@@ -189,11 +195,43 @@ def metrics_from_log(run_dir: Path) -> dict:
     }
 
 
-def start_from(model: keras.Model, weights: Path) -> None:
+def weights_config(weights: Path) -> LMConfig | None:
+    """The configuration a weights file was trained with: its run's `config.json`, or
+    the metadata of the exported `X.onnx` beside an exported `X.weights.h5`."""
+    run_config = weights.parent / CONFIG_FILE
+    if weights.name == BEST_WEIGHTS and run_config.exists():
+        return LMConfig(**json.loads(run_config.read_text())["config"])
+    exported = weights.parent / weights.name.replace(".weights.h5", ".onnx")
+    if weights.name.endswith(".weights.h5") and exported.exists():
+        from bot.onnx_guard import metadata_props
+
+        extra = json.loads(metadata_props(exported.read_bytes()).get("rnnbot.extra", "{}"))
+        if "config" in extra:
+            return LMConfig(**extra["config"])
+    return None
+
+
+def start_from(model: keras.Model, weights: Path, config: LMConfig | None = None) -> None:
     """Load another run's weights (a `best.weights.h5` or an exported `*.weights.h5`) into
-    a model of the same configuration, so training continues from them."""
+    a model of the same configuration, so training continues from them; given this
+    model's `config`, also weights of the same model with fewer context inputs."""
     if not weights.exists():
         raise UserError(f"{weights} does not exist")
+    base = weights_config(weights) if config else None
+    if (
+        base
+        and base.contexts != config.contexts
+        and base
+        == LMConfig(**{**config.as_dict(), "contexts": config.contexts[: len(base.contexts)]})
+    ):
+        source = build_train_model(base)
+        _load(source, weights)
+        print(f"starting from {weights}: {', '.join(copy_widened(source, model))}")
+        return
+    _load(model, weights)
+
+
+def _load(model: keras.Model, weights: Path) -> None:
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
@@ -246,7 +284,7 @@ def train_lm(
         steps = math.ceil(len(train.y) / settings.batch_size)
         model = build_train_model(config, optimizer=make_optimizer(settings, steps))
         if settings.init_weights:
-            start_from(model, Path(settings.init_weights))
+            start_from(model, Path(settings.init_weights), config)
         if start is not None:
             start(model)
     config_path.write_text(json.dumps({"config": config.as_dict(), **info}, indent=2))

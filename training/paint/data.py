@@ -93,3 +93,14 @@ def quantization_psnr(images: np.ndarray, palette: np.ndarray) -> float:
     restored = palette[quantize(images, palette)].astype(np.float64)
     mse = float(((restored - images.astype(np.float64)) ** 2).mean())
     return 10 * np.log10(255.0**2 / mse)
+
+
+def thumbnails(images: np.ndarray, palette: np.ndarray, grid: int) -> np.ndarray:
+    """(n, s, s, 3) uint8 -> (n, grid, grid) palette indices: each cell the palette
+    colour nearest the mean colour of its block (what a painter's underpainting holds)."""
+    n, size = images.shape[:2]
+    if size % grid:
+        raise UserError(f"the thumbnail grid {grid} must divide the painting size {size}")
+    block = size // grid
+    means = images.reshape(n, grid, block, grid, block, 3).astype(np.float32).mean(axis=(2, 4))
+    return nearest(means.reshape(-1, 3), palette).reshape(n, grid, grid)

@@ -3,6 +3,8 @@
 Images are resized to the model's size and quantised with its own palette; every
 painting is scored whole (all its pixels, state carried), paintings side by side in one
 batched step call per pixel position. Bits are of the palette index, not of raw RGB.
+A painter that draws a thumbnail first pays for it too: its bits per pixel are the
+thumbnail's and the painting's nats together, over the painting's pixels.
 """
 
 from __future__ import annotations
@@ -15,23 +17,37 @@ import numpy as np
 
 from bot.engine import InferenceEngine
 from bot.lm import StepGraph, log_softmax
-from bot.paint.tokens import context_kinds, step_inputs
+from bot.paint.tokens import context_kinds, step_inputs, step_targets
 from training.errors import UserError
-from training.paint.data import load_paintings, quantize
+from training.paint.data import load_paintings, quantize, thumbnails
 
 
-def painting_nats(graph: StepGraph, indices: np.ndarray) -> float:
-    """Total nats of all pixels of `indices` (n, h, w) under the step model."""
+def painting_nats(graph: StepGraph, pixels: np.ndarray) -> dict[str, float]:
+    """Total nats of the paintings `pixels` (n, size, size, 3) under the step model, in
+    its palette: `thumbnail` (0 for painters without one) and `painting`."""
     extra = graph.model.metadata.extra
     k = extra["start_token"]
-    previous, *contexts = step_inputs(indices, k, context_kinds(extra.get("contexts", [])))
-    targets = indices.reshape(len(indices), -1)
+    palette = np.asarray(extra["palette"], np.uint8)
+    indices = quantize(pixels, palette)
+    grid = int(extra.get("thumbnail", 0))
+    thumbnail = thumbnails(pixels, palette, grid) if grid else None
+    kinds = context_kinds(extra.get("contexts", []))
+    previous, *contexts = step_inputs(indices, k, kinds, thumbnail)
+    targets = step_targets(indices, thumbnail)
     state = graph.zero_state(len(indices))
-    total = 0.0
+    nats = np.zeros(targets.shape[1])
     for t in range(targets.shape[1]):
         logits, state = graph(previous[:, t], state, [c[:, t] for c in contexts])
-        total -= float(log_softmax(logits)[np.arange(len(indices)), targets[:, t]].sum())
-    return total
+        nats[t] = -log_softmax(logits)[np.arange(len(indices)), targets[:, t]].sum()
+    return {
+        "thumbnail": float(nats[: grid * grid].sum()),
+        "painting": float(nats[grid * grid :].sum()),
+    }
+
+
+def bits_per_pixel(nats: dict[str, float], pixels: int) -> float:
+    """Bits per painted pixel, a thumbnail's included."""
+    return sum(nats.values()) / pixels / math.log(2)
 
 
 def evaluate_paint(model_path: Path, folder: Path) -> dict:
@@ -42,15 +58,15 @@ def evaluate_paint(model_path: Path, folder: Path) -> dict:
         raise UserError(str(exc)) from None
     extra = graph.model.metadata.extra
     paintings = load_paintings(folder, extra["size"])
-    indices = quantize(paintings.pixels, np.asarray(extra["palette"], np.uint8))
-    nats = painting_nats(graph, indices)
-    pixels = indices.size
+    nats = painting_nats(graph, paintings.pixels)
+    pixels = paintings.pixels[..., 0].size
     return {
         "n_images": len(paintings.names),
         "skipped_files": sum(paintings.skipped.values()),
         "pixels": int(pixels),
-        "bits_per_pixel": round(nats / pixels / math.log(2), 4),
-        "nats_per_pixel": round(nats / pixels, 4),
+        "bits_per_pixel": round(bits_per_pixel(nats, pixels), 4),
+        "nats_per_pixel": round(sum(nats.values()) / pixels, 4),
+        "thumbnail_bits_per_pixel": round(nats["thumbnail"] / pixels / math.log(2), 4),
         "variant": extra["variant"],
         "colors": len(extra["palette"]),
     }

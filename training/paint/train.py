@@ -7,15 +7,17 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.paint.tokens import NEIGHBOURS, context_size, step_inputs
+from bot.paint.tokens import COARSE, NEIGHBOURS, context_size, step_inputs, step_targets
 from bot.render import hex_color
 from training.charlm.train import Examples, lm_config, lm_settings, run_info, train_lm
+from training.errors import UserError
 from training.paint.data import (
     fit_palette,
     is_validation,
     load_paintings,
     quantization_psnr,
     quantize,
+    thumbnails,
 )
 from training.paint.variants import MEANINGS, VARIANTS
 
@@ -25,17 +27,34 @@ def windows(arrays: list[np.ndarray], seq_len: int) -> list[np.ndarray]:
     return [a.reshape(-1, seq_len) for a in arrays]
 
 
-def paint_examples(indices: np.ndarray, k: int, seq_len: int, variant: str) -> Examples:
-    streams = step_inputs(indices, k, VARIANTS[variant][1])
-    targets = indices.reshape(len(indices), -1).astype(np.int32)
-    *inputs, targets = windows([*streams, targets], seq_len)
+def paint_examples(
+    pixels: np.ndarray, palette: np.ndarray, seq_len: int, variant: str, grid: int
+) -> Examples:
+    """Training windows of `pixels` (n, s, s, 3), with their thumbnails first if `grid`."""
+    k = len(palette)
+    indices = quantize(pixels, palette)
+    thumbnail = thumbnails(pixels, palette, grid) if grid else None
+    streams = step_inputs(indices, k, VARIANTS[variant][1], thumbnail)
+    *inputs, targets = windows([*streams, step_targets(indices, thumbnail)], seq_len)
     return Examples(inputs if len(inputs) > 1 else inputs[0], targets)
+
+
+def thumbnail_grid(args) -> int:
+    """The variant's thumbnail grid (0: it paints no thumbnail first)."""
+    if not any(kind in COARSE for kind in VARIANTS[args.variant][1]):
+        return 0
+    if args.size % args.thumbnail:
+        raise UserError(f"--thumbnail {args.thumbnail} must divide --size {args.size}")
+    return args.thumbnail
 
 
 def train_paint(args) -> None:
     size = args.size
-    if (size * size) % args.seq_len:
-        raise SystemExit(f"--seq-len must divide {size * size}")
+    grid = thumbnail_grid(args)
+    stream = grid * grid + size * size
+    seq_len = args.seq_len or stream // 8
+    if stream % seq_len:
+        raise UserError(f"--seq-len must divide the {stream} tokens of a painting")
     paintings = load_paintings(args.data, size)
     for reason, count in paintings.skipped.items():
         print(f"  skipped {count} files: {reason}")
@@ -46,14 +65,15 @@ def train_paint(args) -> None:
     psnr = quantization_psnr(val_px, palette)
     print(f"palette of {args.colors} colours: validation quantisation PSNR {psnr:.2f} dB")
     k = args.colors
-    settings = lm_settings(args, args.seq_len)
+    settings = lm_settings(args, seq_len)
     settings.sample_length = 0  # samples are paintings: see `python -m bot paint`
     kinds = VARIANTS[args.variant][1]
     contexts = [
         {
             "kind": kind,
             "meaning": MEANINGS[kind]
-            + (f" (index {k} off the canvas)" if kind in NEIGHBOURS else ""),
+            + (f" (index {k} off the canvas)" if kind in NEIGHBOURS else "")
+            + (f" (index {k} off it, and while it is painted)" if kind in COARSE else ""),
         }
         for kind in kinds
     ]
@@ -81,6 +101,7 @@ def train_paint(args) -> None:
             "palette": palette.tolist(),
             "quantization_psnr_db": round(psnr, 2),
             "contexts": contexts,
+            **({"thumbnail": grid} if grid else {}),
         },
     )
     config = lm_config(k + 1, args)
@@ -90,8 +111,8 @@ def train_paint(args) -> None:
     result = train_lm(
         args.run_dir,
         config,
-        paint_examples(quantize(train_px, palette), k, args.seq_len, args.variant),
-        paint_examples(quantize(val_px, palette), k, args.seq_len, args.variant),
+        paint_examples(train_px, palette, seq_len, args.variant, grid),
+        paint_examples(val_px, palette, seq_len, args.variant, grid),
         settings,
         args.resume,
         [k],

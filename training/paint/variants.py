@@ -7,6 +7,20 @@ VARIANTS = {
         "previous pixel + pixels above-left, above, above-right + column + row",
         ("above_left", "above", "above_right", "column", "row"),
     ),
+    "thumbnail": (
+        "an 8x8 thumbnail painted first, then the neighbours' painting, which also sees "
+        "the thumbnail's colours at its block and the blocks right and below",
+        (
+            "above_left",
+            "above",
+            "above_right",
+            "column",
+            "row",
+            "coarse",
+            "coarse_right",
+            "coarse_below",
+        ),
+    ),
     "previous": ("previous pixel only (the tutorial's model)", ()),
 }
 MEANINGS = {
@@ -15,4 +29,7 @@ MEANINGS = {
     "above_right": "pixel above and to the right",
     "column": "column of the pixel being predicted",
     "row": "row of the pixel being predicted",
+    "coarse": "thumbnail colour of the pixel's block",
+    "coarse_right": "thumbnail colour of the block to the right",
+    "coarse_below": "thumbnail colour of the block below",
 }
