@@ -91,6 +91,15 @@ def test_thumbnail_cells_are_the_blocks_mean_colours():
         thumbnails(image, palette, 3)
 
 
+def test_mirrored_paintings_are_added_flipped_left_to_right():
+    from training.paint.train import mirrored
+
+    pixels = np.arange(2 * 2 * 3 * 3).reshape(2, 2, 3, 3)
+    both = mirrored(pixels)
+    assert len(both) == 4 and (both[:2] == pixels).all()
+    assert (both[2, :, 0] == pixels[0, :, 2]).all()
+
+
 def test_unpainted_canvas_is_linen():
     palette = np.array([[200, 0, 0]], np.uint8)
     indices = np.repeat([[0], [1]], 8, axis=0).repeat(16, axis=1)  # lower half: index K

@@ -339,6 +339,12 @@ def _paint_train_parser(sub) -> None:
         help="thumbnail grid of the variants that paint one first (G x G blocks)",
     )
     p.add_argument(
+        "--mirror",
+        action="store_true",
+        help="train on each painting and its mirror image (the palette is fitted on the "
+        "paintings as they are)",
+    )
+    p.add_argument(
         "--seq-len",
         type=int,
         help="training window in tokens (default: an eighth of a painting's stream, "
@@ -449,6 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="another painter to score on the same held-out paintings (repeatable)",
     )
     p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--note", default="", help="how the model came to be, beyond its command")
 
     evaluate = actions.add_parser("evaluate", help="score an exported ONNX model on data")
     eval_kinds = evaluate.add_subparsers(dest="kind", required=True)

@@ -680,7 +680,9 @@ def composition_rows(
 PREVIOUS_PIXEL_BITS = 2.766
 
 
-def paint_card(model_path: Path, run_dir: Path, others: list[Path], data: Path) -> Path:
+def paint_card(
+    model_path: Path, run_dir: Path, others: list[Path], data: Path, note: str = ""
+) -> Path:
     """`others`: painters to compare on the same held-out paintings (variants, controls)."""
     from bot.paint.service import PaintService
     from training.charlm.evaluate import load_step_model
@@ -729,7 +731,16 @@ def paint_card(model_path: Path, run_dir: Path, others: list[Path], data: Path) 
         f"{extra['size']}x{extra['size']} pictures in raster order over a palette of "
         f"{len(extra['palette'])} colours learned by k-means on the training paintings. Each "
         f"step sees: {described}, so the picture holds together vertically and knows where on "
-        "the canvas it is. Exported as a single-step ONNX graph; the bot upscales the "
+        "the canvas it is."
+        + (
+            f" The same step graph first paints a {extra['thumbnail']}x{extra['thumbnail']} "
+            "thumbnail (each cell the palette colour nearest a block's mean), whose colours "
+            "the painting then follows: the composition is chosen before the brushwork, and "
+            "the reply shows it as the underpainting while the rows fill in."
+            if extra.get("thumbnail")
+            else ""
+        )
+        + " Exported as a single-step ONNX graph; the bot upscales the "
         "result to 512x512 (3x bicubic, a mode filter that merges pixels into dabs, bicubic, "
         "softening).",
         "",
@@ -740,7 +751,9 @@ def paint_card(model_path: Path, run_dir: Path, others: list[Path], data: Path) 
         f"`{meta.data_sources[0]['folder']}`; {extra['split']['train_paintings']} training, "
         f"{extra['split']['val_paintings']} held out (by a hash of the file name)",
         f"- Palette K = {len(extra['palette'])}, size {extra['size']}, windows of "
-        f"{extra['settings']['seq_len']} pixels, batch {extra['settings']['batch_size']}",
+        f"{extra['settings']['seq_len']} tokens, batch {extra['settings']['batch_size']}"
+        + (", each painting also mirrored" if extra["split"].get("mirrored") else ""),
+        *([f"- Note: {note}"] if note else []),
         f"- Epochs: {m['epochs_run']} (best {m['best_epoch']}); hardware {m['hardware']}; "
         f"training time {_fmt_seconds(m['training_seconds'])}",
         "",
@@ -788,7 +801,7 @@ def paint_card(model_path: Path, run_dir: Path, others: list[Path], data: Path) 
 
 
 def paint_card_main(args) -> None:
-    paint_card(args.model, args.run_dir, args.compare, args.data)
+    paint_card(args.model, args.run_dir, args.compare, args.data, args.note)
 
 
 CARD_NAME_COLORS = [

@@ -11,7 +11,7 @@ import json
 import math
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import keras
@@ -195,6 +195,12 @@ def metrics_from_log(run_dir: Path) -> dict:
     }
 
 
+def adds_contexts(base: LMConfig, config: LMConfig) -> bool:
+    """Whether `config` is `base` with more context inputs after base's own."""
+    n = len(base.contexts)
+    return len(config.contexts) > n and base == replace(config, contexts=config.contexts[:n])
+
+
 def weights_config(weights: Path) -> LMConfig | None:
     """The configuration a weights file was trained with: its run's `config.json`, or
     the metadata of the exported `X.onnx` beside an exported `X.weights.h5`."""
@@ -218,12 +224,7 @@ def start_from(model: keras.Model, weights: Path, config: LMConfig | None = None
     if not weights.exists():
         raise UserError(f"{weights} does not exist")
     base = weights_config(weights) if config else None
-    if (
-        base
-        and base.contexts != config.contexts
-        and base
-        == LMConfig(**{**config.as_dict(), "contexts": config.contexts[: len(base.contexts)]})
-    ):
+    if base and adds_contexts(base, config):
         source = build_train_model(base)
         _load(source, weights)
         print(f"starting from {weights}: {', '.join(copy_widened(source, model))}")

@@ -39,6 +39,12 @@ def paint_examples(
     return Examples(inputs if len(inputs) > 1 else inputs[0], targets)
 
 
+def mirrored(pixels: np.ndarray) -> np.ndarray:
+    """The paintings and their mirror images: a landscape flipped left to right is still
+    one, and twice the training data for a painter that fits what it has."""
+    return np.concatenate([pixels, pixels[:, :, ::-1]])
+
+
 def thumbnail_grid(args) -> int:
     """The variant's thumbnail grid (0: it paints no thumbnail first)."""
     if not any(kind in COARSE for kind in VARIANTS[args.variant][1]):
@@ -90,6 +96,7 @@ def train_paint(args) -> None:
             "by": "painting",
             "train_paintings": int(len(train_px)),
             "val_paintings": int(len(val_px)),
+            "mirrored": bool(args.mirror),
             "val_names": [n for n, v in zip(paintings.names, val_mask, strict=True) if v],
         },
         settings,
@@ -111,7 +118,9 @@ def train_paint(args) -> None:
     result = train_lm(
         args.run_dir,
         config,
-        paint_examples(train_px, palette, seq_len, args.variant, grid),
+        paint_examples(
+            mirrored(train_px) if args.mirror else train_px, palette, seq_len, args.variant, grid
+        ),
         paint_examples(val_px, palette, seq_len, args.variant, grid),
         settings,
         args.resume,
