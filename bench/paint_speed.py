@@ -67,13 +67,15 @@ def tutorial_paint(pixels: int, seed: int) -> float:
     return time.perf_counter() - started
 
 
-def step_paint(seed: int) -> tuple[float, int]:
+def step_paint(seed: int) -> tuple[float, int, int]:
+    """Seconds for one whole painting on the step graph, its size and its steps (the
+    pixels, and a thumbnail's cells if the painter sketches one first)."""
     engine = InferenceEngine(MODELS, prefer_gpu=False)
     engine.load_all()
     service = PaintService(engine, BatcherPool())
     service.paint(PaintRequest(seed=seed + 1))  # warm-up, not timed
     result = service.paint(PaintRequest(seed=seed))
-    return result.seconds, result.size
+    return result.seconds, result.size, service.painter(result.size).steps
 
 
 def main() -> None:
@@ -81,17 +83,16 @@ def main() -> None:
     parser.add_argument("--tutorial-pixels", type=int, default=256)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    step_seconds, size = step_paint(args.seed)
-    total = size * size
-    print(f"step      {total} pixels in {step_seconds:8.3f} s ({total / step_seconds:8.0f} px/s)")
+    step_seconds, size, total = step_paint(args.seed)
+    print(f"step      {total} steps in {step_seconds:8.3f} s ({total / step_seconds:8.0f} steps/s)")
     seconds = tutorial_paint(args.tutorial_pixels, args.seed)
     estimate = seconds / args.tutorial_pixels * total
     print(
-        f"tutorial  {args.tutorial_pixels} pixels in {seconds:8.3f} s "
-        f"({args.tutorial_pixels / seconds:8.1f} px/s); whole {size}x{size} picture "
-        f"extrapolated: {estimate:,.0f} s"
+        f"tutorial  {args.tutorial_pixels} steps in {seconds:8.3f} s "
+        f"({args.tutorial_pixels / seconds:8.1f} steps/s); whole {size}x{size} picture "
+        f"({total} steps) extrapolated: {estimate:,.0f} s"
     )
-    print(f"ratio tutorial/step (per pixel): {estimate / step_seconds:.0f}x")
+    print(f"ratio tutorial/step (per step): {estimate / step_seconds:.0f}x")
 
 
 if __name__ == "__main__":

@@ -101,6 +101,7 @@ _CHARLM_EXTRA = {
                 "properties": {
                     "size": {"type": "integer", "minimum": 1, "maximum": 1024},
                     "start_token": {"type": "integer", "minimum": 0},
+                    "thumbnail": {"type": "integer", "minimum": 1},
                     "palette": {
                         "type": "array",
                         "minItems": 1,
@@ -171,6 +172,8 @@ def _check_consistency(meta: ModelMetadata) -> None:
     task = extra.get("task")
     if task == "paint" and not extra["start_token"] < len(vocabulary):
         raise ValueError("metadata field extra.start_token is outside the vocabulary")
+    if task == "paint" and extra["size"] % extra.get("thumbnail", 1):
+        raise ValueError("metadata field extra.thumbnail does not divide extra.size")
     if task == "caption":
         for key in ("start_token", "end_token"):
             if extra[key] not in vocabulary:

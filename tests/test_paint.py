@@ -265,7 +265,10 @@ def test_a_thumbnail_painter_paints_what_its_thumbnail_says(thumbnail_painter, p
     engine.load_all()
     service = PaintService(engine, BatcherPool())
     seen = []
-    jobs = [service.submit(PaintRequest(seed=s), lambda c, r: seen.append(r)) for s in range(8)]
+    jobs = [
+        service.submit(PaintRequest(seed=s), lambda c, r: seen.append((c.copy(), r)))
+        for s in range(8)
+    ]
     paintings = np.stack([job.result().indices for job in jobs])
     sketches = np.stack([job.generation.tokens[:16] for job in jobs]).reshape(8, 4, 4)
     blocks = np.kron(sketches, np.ones((2, 2), int))  # each cell over its 2x2 block
@@ -273,16 +276,30 @@ def test_a_thumbnail_painter_paints_what_its_thumbnail_says(thumbnail_painter, p
     other = (paintings == np.roll(blocks, 1, axis=0)).mean()
     # The data's own pixels match their thumbnail 88% of the time, another's 23%.
     assert own > 0.7 and own > other + 0.3, (own, other)
-    assert seen.count(0) == 8  # each painting's underpainting is shown before its rows
+    # Each painting's first report, before any row, shows its thumbnail as underpainting.
+    first = [canvas for canvas, rows in seen if rows == 0]
+    assert len(first) == 8
+    assert sorted(c.tobytes() for c in first) == sorted(
+        b.astype(np.int32).tobytes() for b in blocks
+    )
     assert paintings.shape == (8, 8, 8) and paintings.max() < 6
 
 
 def test_a_thumbnail_painter_is_scored_with_its_thumbnail(thumbnail_painter, painting_dir):
-    from training.paint.evaluate import evaluate_paint
+    from training.charlm.evaluate import load_step_model
+    from training.paint.evaluate import evaluate_paint, painting_nats
 
     metrics = evaluate_paint(thumbnail_painter, painting_dir)
     assert metrics["variant"] == "thumbnail" and metrics["pixels"] == 16 * 64
     assert 0 < metrics["thumbnail_bits_per_pixel"] < metrics["bits_per_pixel"] < np.log2(7)
+    # The thumbnail's nats are the first 16 steps' of the step graph, paid on top.
+    graph = load_step_model(thumbnail_painter)
+    pixels = load_paintings(painting_dir, 8).pixels
+    nats = painting_nats(graph, pixels)
+    painting_only = nats["painting"] / pixels[..., 0].size / np.log(2)
+    assert metrics["bits_per_pixel"] - painting_only == pytest.approx(
+        metrics["thumbnail_bits_per_pixel"], abs=2e-4
+    )
 
 
 def test_a_painter_grows_new_context_inputs_from_one_without_them(tmp_path):

@@ -635,41 +635,51 @@ def palette_sizes_table(data: Path, size: int, val_names: list[str]) -> list[str
     return rows
 
 
-COMPOSITION_PAINTINGS = 64
+COMPOSITION_SETS = 8  # sets of paintings per painter: the distance varies from set to set
 
 
 def composition_rows(
     services: list[tuple[str, object]], train_pixels: np.ndarray, held_out: np.ndarray
 ) -> list[str]:
-    """Layouts of 64 paintings by each painter (seeds 1-64) against the training
-    paintings', beside the floor (real held-out paintings) and a texture control (the
-    held-out paintings with their blocks shuffled: real colours, no composition)."""
+    """Layouts of each painter's paintings (seeds 1 to 8n, eight sets of n) against the
+    training paintings', beside the floor (the n real held-out paintings) and a texture
+    control (the same with their blocks shuffled: real colours, no composition). Every
+    set has n paintings, since the distance's estimate grows as sets shrink, and the
+    real ones are seen through the first painter's palette, as the painters' are."""
     from bot.paint.service import PaintRequest
+    from training.paint.data import quantize
     from training.paint.layout import frechet, layouts, vertical_contrast
 
+    n = len(held_out)
+    if n < 2:
+        return [f"({n} held-out painting: too few to compare layouts)"]
     reference = layouts(train_pixels)
-    real = layouts(held_out)
+    painted = []
+    for label, service in services:
+        seeds = range(1, COMPOSITION_SETS * n + 1)
+        results = [job.result() for job in [service.submit(PaintRequest(seed=s)) for s in seeds]]
+        palette = np.asarray(results[0].palette)
+        factor = train_pixels.shape[1] // results[0].size
+        pixels = np.stack([palette[r.indices] for r in results])
+        painted.append((label, layouts(pixels.repeat(factor, axis=1).repeat(factor, axis=2))))
+    palette = np.asarray(services[0][1].painter(None).palette)
+    real = layouts(palette[quantize(held_out, palette)])
     rng = np.random.default_rng(0)
     shuffled = np.array([rng.permutation(layout) for layout in real])
     sets = [("real held-out paintings (floor)", real), ("held-out, blocks shuffled", shuffled)]
-    for label, service in services:
-        seeds = range(1, COMPOSITION_PAINTINGS + 1)
-        jobs = [service.submit(PaintRequest(seed=seed)) for seed in seeds]
-        indices = np.stack([job.result().indices for job in jobs])
-        palette = np.asarray(jobs[0].result().palette)
-        size = train_pixels.shape[1]
-        factor = size // indices.shape[1]
-        pixels = palette[indices].repeat(factor, axis=1).repeat(factor, axis=2)
-        sets.append((label, layouts(pixels)))
+    sets += painted
     rows = [
         "| paintings | layout distance to the training paintings | top minus bottom "
         "lightness | top lighter |",
         "|---|---|---|---|",
     ]
     for label, layout in sets:
+        sets_of_n = layout.reshape(-1, n, layout.shape[1])
+        distances = [frechet(reference, one) for one in sets_of_n]
+        spread = f" ± {np.std(distances):.0f}" if len(distances) > 1 else ""
         contrast = vertical_contrast(layout)
         rows.append(
-            f"| {label} ({len(layout)}) | {frechet(reference, layout):.0f} | "
+            f"| {label} ({len(layout)}) | {np.mean(distances):.0f}{spread} | "
             f"{contrast.mean():+.1f} | {(contrast > 0).mean():.0%} |"
         )
     return rows
@@ -696,6 +706,7 @@ def paint_card(
     paintings = load_paintings(data, extra["size"])
     keep = np.array([n in set(val_names) for n in paintings.names])
     held_out = paintings.pixels[keep]
+    n_held = len(held_out)
     rows, painters = [], []
     for path in [model_path, *others]:
         graph = step if path == model_path else load_step_model(path)
@@ -708,17 +719,15 @@ def paint_card(
         alone.models[path.stem] = graph.model
         painters.append((label, PaintService(alone, BatcherPool())))
     composition = composition_rows(painters, paintings.pixels[~keep], held_out)
-    for _, service in painters:
-        service.pool.close()
     results = {label: round(bits, 4) for label, _, bits, _ in rows}
     if not any("previous pixel only" in inputs for _, inputs, _, _ in rows):
         rows.append(
             ("tutorial-style control (earlier)", "previous pixel only", PREVIOUS_PIXEL_BITS, "-")
         )
-    engine = InferenceEngine(model_path.parent, prefer_gpu=False)
-    engine.models[model_path.stem] = step.model
     grid = model_path.with_name(f"{model_path.stem}_paintings.png")
-    paint_grid_png(PaintService(engine, BatcherPool()), grid, range(1, 17))
+    paint_grid_png(painters[0][1], grid, range(1, 17))
+    for _, service in painters:
+        service.pool.close()
     curve = model_path.with_name(f"{model_path.stem}_loss.png")
     shutil.copy(run_dir / "loss_curve.png", curve)
     m = meta.metrics
@@ -776,7 +785,10 @@ def paint_card(
         "Where light sits on the canvas: each painting's layout is the CIELAB lightness of "
         "a 4x4 grid of block means; the distance is the Fréchet distance between Gaussians "
         "fitted to two sets of layouts (as FID does with image features), here against "
-        f"the {int((~keep).sum())} training paintings; lower is closer. A painter of "
+        f"the {int((~keep).sum())} training paintings, for sets of {n_held} paintings "
+        f"(a painter's: the mean and spread over {COMPOSITION_SETS} sets, seeds 1-"
+        f"{COMPOSITION_SETS * n_held}), "
+        "the real ones through this model's palette; lower is closer. A painter of "
         "textures with no composition lands near the shuffled control. "
         "(`training.paint.layout`)",
         "",

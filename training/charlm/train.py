@@ -196,24 +196,27 @@ def metrics_from_log(run_dir: Path) -> dict:
 
 
 def adds_contexts(base: LMConfig, config: LMConfig) -> bool:
-    """Whether `config` is `base` with more context inputs after base's own."""
+    """Whether `config` is `base` with more context inputs after base's own (dropout,
+    which holds no weights, may differ)."""
     n = len(base.contexts)
-    return len(config.contexts) > n and base == replace(config, contexts=config.contexts[:n])
+    same = replace(config, contexts=config.contexts[:n], dropout=base.dropout)
+    return len(config.contexts) > n and same == base
 
 
-def weights_config(weights: Path) -> LMConfig | None:
-    """The configuration a weights file was trained with: its run's `config.json`, or
-    the metadata of the exported `X.onnx` beside an exported `X.weights.h5`."""
+def weights_extra(weights: Path) -> dict | None:
+    """What the model of a weights file was (its metadata's `extra`, `config` included):
+    from its run's `config.json`, or from the exported `X.onnx` beside `X.weights.h5`."""
     run_config = weights.parent / CONFIG_FILE
     if weights.name == BEST_WEIGHTS and run_config.exists():
-        return LMConfig(**json.loads(run_config.read_text())["config"])
+        info = json.loads(run_config.read_text())
+        return {**info.get("extra", {}), "config": info["config"]}
     exported = weights.parent / weights.name.replace(".weights.h5", ".onnx")
     if weights.name.endswith(".weights.h5") and exported.exists():
+        from bot.metadata import ModelMetadata
         from bot.onnx_guard import metadata_props
 
-        extra = json.loads(metadata_props(exported.read_bytes()).get("rnnbot.extra", "{}"))
-        if "config" in extra:
-            return LMConfig(**extra["config"])
+        extra = ModelMetadata.from_props(metadata_props(exported.read_bytes())).extra
+        return extra if "config" in extra else None
     return None
 
 
@@ -223,7 +226,8 @@ def start_from(model: keras.Model, weights: Path, config: LMConfig | None = None
     model's `config`, also weights of the same model with fewer context inputs."""
     if not weights.exists():
         raise UserError(f"{weights} does not exist")
-    base = weights_config(weights) if config else None
+    extra = weights_extra(weights) if config else None
+    base = LMConfig(**extra["config"]) if extra else None
     if base and adds_contexts(base, config):
         source = build_train_model(base)
         _load(source, weights)

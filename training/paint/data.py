@@ -95,12 +95,17 @@ def quantization_psnr(images: np.ndarray, palette: np.ndarray) -> float:
     return 10 * np.log10(255.0**2 / mse)
 
 
+def block_means(images: np.ndarray, grid: int) -> np.ndarray:
+    """(n, s, s, 3) -> (n, grid, grid, 3): the mean colour of each of grid x grid blocks."""
+    n, size = images.shape[:2]
+    if size % grid:
+        raise UserError(f"the grid {grid} must divide the painting size {size}")
+    block = size // grid
+    return images.reshape(n, grid, block, grid, block, 3).astype(np.float64).mean(axis=(2, 4))
+
+
 def thumbnails(images: np.ndarray, palette: np.ndarray, grid: int) -> np.ndarray:
     """(n, s, s, 3) uint8 -> (n, grid, grid) palette indices: each cell the palette
     colour nearest the mean colour of its block (what a painter's underpainting holds)."""
-    n, size = images.shape[:2]
-    if size % grid:
-        raise UserError(f"the thumbnail grid {grid} must divide the painting size {size}")
-    block = size // grid
-    means = images.reshape(n, grid, block, grid, block, 3).astype(np.float32).mean(axis=(2, 4))
-    return nearest(means.reshape(-1, 3), palette).reshape(n, grid, grid)
+    means = block_means(images, grid)
+    return nearest(means.reshape(-1, 3), palette).reshape(means.shape[:3])

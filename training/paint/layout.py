@@ -13,16 +13,15 @@ from __future__ import annotations
 import numpy as np
 
 from bot.colors.lab import srgb_to_lab
+from training.paint.data import block_means
 
 GRID = 4
 
 
 def layouts(pixels: np.ndarray, grid: int = GRID) -> np.ndarray:
     """(n, s, s, 3) uint8 -> (n, grid * grid) lightness of each block's mean colour."""
-    n, size = pixels.shape[:2]
-    block = size // grid
-    means = pixels.reshape(n, grid, block, grid, block, 3).astype(np.float64).mean(axis=(2, 4))
-    return srgb_to_lab(means.reshape(-1, 3) / 255.0)[:, 0].reshape(n, grid * grid)
+    means = block_means(pixels, grid)
+    return srgb_to_lab(means.reshape(-1, 3) / 255.0)[:, 0].reshape(len(pixels), grid * grid)
 
 
 def _sqrt_psd(matrix: np.ndarray) -> np.ndarray:

@@ -9,7 +9,14 @@ import numpy as np
 
 from bot.paint.tokens import COARSE, NEIGHBOURS, context_size, step_inputs, step_targets
 from bot.render import hex_color
-from training.charlm.train import Examples, lm_config, lm_settings, run_info, train_lm
+from training.charlm.train import (
+    Examples,
+    lm_config,
+    lm_settings,
+    run_info,
+    train_lm,
+    weights_extra,
+)
 from training.errors import UserError
 from training.paint.data import (
     fit_palette,
@@ -54,6 +61,17 @@ def thumbnail_grid(args) -> int:
     return args.thumbnail
 
 
+def check_base_palette(weights: Path, palette: np.ndarray) -> None:
+    """A painter started from another's weights must share its palette: an index is a
+    colour only through it."""
+    base = weights_extra(weights) if weights.exists() else None
+    if base and "palette" in base and base["palette"] != palette.tolist():
+        raise UserError(
+            f"{weights} was trained over another palette (its colour indices mean other "
+            "colours here); start from a painter of the same paintings, --colors and --seed"
+        )
+
+
 def train_paint(args) -> None:
     size = args.size
     grid = thumbnail_grid(args)
@@ -70,6 +88,8 @@ def train_paint(args) -> None:
     palette = fit_palette(train_px, args.colors, seed=args.seed)
     psnr = quantization_psnr(val_px, palette)
     print(f"palette of {args.colors} colours: validation quantisation PSNR {psnr:.2f} dB")
+    if args.init_weights:
+        check_base_palette(Path(args.init_weights), palette)
     k = args.colors
     settings = lm_settings(args, seq_len)
     settings.sample_length = 0  # samples are paintings: see `python -m bot paint`

@@ -8,8 +8,8 @@ VARIANTS = {
         ("above_left", "above", "above_right", "column", "row"),
     ),
     "thumbnail": (
-        "an 8x8 thumbnail painted first, then the neighbours' painting, which also sees "
-        "the thumbnail's colours at its block and the blocks right and below",
+        "a thumbnail painted first (--thumbnail), then the neighbours' painting, which also "
+        "sees the thumbnail's colours at its block and the blocks right and below",
         (
             "above_left",
             "above",
