@@ -742,8 +742,9 @@ def paint_card(
         f"step sees: {described}, so the picture holds together vertically and knows where on "
         "the canvas it is."
         + (
-            f" The same step graph first paints a {extra['thumbnail']}x{extra['thumbnail']} "
-            "thumbnail (each cell the palette colour nearest a block's mean), whose colours "
+            " The same step graph first paints a thumbnail of "
+            f"{extra['thumbnail']}x{extra['thumbnail']} cells (each cell the palette colour "
+            "nearest a block's mean), whose colours "
             "the painting then follows: the composition is chosen before the brushwork, and "
             "the reply shows it as the underpainting while the rows fill in."
             if extra.get("thumbnail")

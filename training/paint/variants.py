@@ -8,8 +8,9 @@ VARIANTS = {
         ("above_left", "above", "above_right", "column", "row"),
     ),
     "thumbnail": (
-        "a thumbnail painted first (--thumbnail), then the neighbours' painting, which also "
-        "sees the thumbnail's colours at its block and the blocks right and below",
+        "previous pixel + pixels above-left, above, above-right + column + row + the "
+        "colours of the thumbnail painted first (--thumbnail) at the pixel's block and the "
+        "blocks right and below",
         (
             "above_left",
             "above",
