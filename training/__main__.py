@@ -348,7 +348,7 @@ def _paint_train_parser(sub) -> None:
         "--seq-len",
         type=int,
         help="training window in tokens (default: an eighth of a painting's stream, "
-        "512 at 64x64, 520 with an 8x8 thumbnail)",
+        "512 at 64x64, 520 with an 8x8 thumbnail; the whole stream if 8 does not divide it)",
     )
     _lm_arguments(p, units=192, batch_size=32)
 

@@ -76,7 +76,7 @@ def train_paint(args) -> None:
     size = args.size
     grid = thumbnail_grid(args)
     stream = grid * grid + size * size
-    seq_len = args.seq_len or stream // 8
+    seq_len = args.seq_len or (stream // 8 if stream % 8 == 0 else stream)
     if stream % seq_len:
         raise UserError(f"--seq-len must divide the {stream} tokens of a painting")
     paintings = load_paintings(args.data, size)
