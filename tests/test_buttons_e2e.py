@@ -167,7 +167,7 @@ def test_install_anywhere_but_admin_commands_stay_in_servers(services):
         synced = {c["name"]: c for c in discord.synced_commands}
         assert synced["write"]["integration_types"] == [0, 1]
         assert sorted(synced["write"]["contexts"]) == [0, 1, 2]
-        for name in ("reload", "settings"):
+        for name in ("reload", "settings", "train"):
             assert synced[name]["integration_types"] == [0] and synced[name]["contexts"] == [0]
         assert synced["Caption this image"]["type"] == 3
         assert synced["Caption their avatar"]["type"] == 2

@@ -105,7 +105,8 @@ def test_sync_overwrites_the_command_list(services):
             ),
             *("help", "Caption this image", "Continue this text", "Caption their avatar"),
         }
-        assert str(names["reload"]["default_member_permissions"]) == str(MANAGE_GUILD)
+        for admin in ("reload", "settings", "train"):
+            assert str(names[admin]["default_member_permissions"]) == str(MANAGE_GUILD)
 
     run_with_bot(services, scenario)
 

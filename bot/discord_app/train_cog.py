@@ -105,7 +105,6 @@ class CancelView(discord.ui.View):
         await interaction.response.send_message("Cancelling…", ephemeral=True)
 
 
-@server_admin_only
 def stage(job: TrainingJob, model_dir: Path) -> None:
     """Copy the job's model (and its weights) into `model_dir` under a temporary name and
     rename it there, so the engine never sees half a file."""
@@ -116,6 +115,7 @@ def stage(job: TrainingJob, model_dir: Path) -> None:
             staged.replace(model_dir / source.name)
 
 
+@server_admin_only
 class TrainCog(commands.GroupCog, group_name="train"):
     """Teach the bot a new writing style"""
 
