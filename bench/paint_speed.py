@@ -26,7 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from bot.batching import BatcherPool  # noqa: E402
 from bot.engine import InferenceEngine  # noqa: E402
 from bot.paint.service import PaintRequest, PaintService  # noqa: E402
-from bot.paint.tokens import context_at, context_kinds  # noqa: E402
+from bot.paint.tokens import context_at, context_kinds, stream_length  # noqa: E402
 from bot.sampling import SamplingConfig, sample  # noqa: E402
 
 MODELS = ROOT / "exported_models"
@@ -45,7 +45,7 @@ def tutorial_paint(pixels: int, seed: int) -> float:
     kinds = context_kinds(extra["contexts"])
     grid = int(extra.get("thumbnail", 0))  # a thumbnail's tokens come first
     uses_context = bool(kinds)
-    canvas = np.zeros(grid * grid + size * size, np.int32)
+    canvas = np.zeros(stream_length(size, grid), np.int32)
     rng = np.random.default_rng(seed)
     config = SamplingConfig(1.0)
 

@@ -16,7 +16,7 @@ from bot.engine import InferenceEngine
 from bot.errors import InvalidInput, ModelGone
 from bot.lm import StepGraph
 from bot.model_specs import CHARLM
-from bot.paint.tokens import context_at, context_kinds
+from bot.paint.tokens import context_at, context_kinds, stream_length
 from bot.sampling import SamplingConfig
 
 MAX_SEED = 2**31 - 1
@@ -127,7 +127,7 @@ class Painter:
     @property
     def steps(self) -> int:
         """Tokens per painting: the thumbnail's, then every pixel's."""
-        return self.grid * self.grid + self.size * self.size
+        return stream_length(self.size, self.grid)
 
     def generation(
         self,

@@ -43,6 +43,11 @@ def context_size(kind: str, k: int, size: int) -> int:
     return size if kind in POSITIONS else k + 1
 
 
+def stream_length(size: int, grid: int = 0) -> int:
+    """Tokens per painting: a G x G thumbnail's cells first (if any), then every pixel."""
+    return grid * grid + size * size
+
+
 def _phase(
     indices: np.ndarray,
     k: int,

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.paint.tokens import COARSE, NEIGHBOURS, context_size, step_inputs, step_targets
+from bot.paint.tokens import (
+    COARSE,
+    NEIGHBOURS,
+    context_size,
+    step_inputs,
+    step_targets,
+    stream_length,
+)
 from bot.render import hex_color
 from training.charlm.train import (
     Examples,
@@ -75,7 +82,7 @@ def check_base_palette(weights: Path, palette: np.ndarray) -> None:
 def train_paint(args) -> None:
     size = args.size
     grid = thumbnail_grid(args)
-    stream = grid * grid + size * size
+    stream = stream_length(size, grid)
     seq_len = args.seq_len or (stream // 8 if stream % 8 == 0 else stream)
     if stream % seq_len:
         raise UserError(f"--seq-len must divide the {stream} tokens of a painting")
