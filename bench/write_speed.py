@@ -5,6 +5,9 @@
 - step: the exported single-step ONNX graph with explicit state, one small call per
   character, through the bot's own WriteService.
 
+When the style is a mixture (`ensemble write`), the step side runs every member and the
+tutorial side only the first (the weights beside the file), so the ratio understates.
+
 Usage: python bench/write_speed.py [--chars 500] [--method both|tutorial|step]
 Needs the `train` extra (TensorFlow) for the tutorial method.
 """
@@ -38,7 +41,10 @@ def tutorial_generate(chars: int, seed: int, window: int = 100) -> tuple[str, fl
 
     engine = InferenceEngine(MODELS, prefer_gpu=False)
     meta = engine.load_file(MODELS / "shakespeare.onnx").metadata
-    model = build_train_model(LMConfig(**meta.extra["config"]))
+    members = meta.extra.get("ensemble", {}).get("members")
+    if members:  # shakespeare.weights.h5 holds the first member's weights only
+        print(f"the style mixes {len(members)} models; the tutorial side runs member 0 alone")
+    model = build_train_model(LMConfig(**(members[0] if members else meta.extra)["config"]))
     model.load_weights(MODELS / "shakespeare.weights.h5")
     vocab = Vocabulary(meta.vocabulary)
     ids = vocab.encode(PROMPT).ids.tolist()

@@ -401,11 +401,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="default: replace --model")
     p.add_argument("--max-cost", type=float, default=0.002, help="nats/char allowed (0.002)")
 
+    ensemble = actions.add_parser(
+        "ensemble", help="one file answering with the mixture of several models' predictions"
+    )
+    ensemble_kinds = ensemble.add_subparsers(dest="kind", required=True)
+    p = _handler(ensemble_kinds.add_parser("write"), "training.charlm.ensemble:main")
+    p.add_argument(
+        "--member", type=Path, action="append", required=True, help="an exported style (2+)"
+    )
+    p.add_argument("--data", type=Path, action="append", required=True, help="its training text")
+    p.add_argument("--out", type=Path, required=True, help="may be one of the members")
+    p.add_argument(
+        "--weight",
+        type=float,
+        action="append",
+        help="one per member (default: fitted on the held-out chunks)",
+    )
+
     card = actions.add_parser("card", help="write a model card next to an exported model")
     card_kinds = card.add_subparsers(dest="kind", required=True)
     p = _handler(card_kinds.add_parser("write"), "training.cards:write_card_main")
     p.add_argument("--model", type=Path, required=True)
-    p.add_argument("--run-dir", type=Path, required=True)
+    p.add_argument("--run-dir", type=Path, help="its training run (not for an ensemble)")
     p.add_argument("--data", type=Path, action="append", required=True)
     p.add_argument("--prompt", default="")
     p.add_argument("--note", default="", help="a sentence to add under Training")

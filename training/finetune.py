@@ -25,6 +25,7 @@ from bot.caption.tokens import END, START
 from bot.engine import InferenceEngine
 from bot.vocabulary import Vocabulary
 from training.charlm.corpus import read_texts, split_chunks
+from training.charlm.ensemble import member_prefix
 from training.charlm.model import LMConfig, build_train_model
 from training.charlm.onnx_weights import load_step_weights
 from training.charlm.train import BEST_WEIGHTS, CONFIG_FILE, lm_settings, run_info, start_from
@@ -65,12 +66,16 @@ def base_of(source: Path, task: str = "write") -> Base:
         raise UserError(str(error)) from None
     if metadata.extra.get("task") != task:
         raise UserError(f"{source} is not a {task} model")
-    config = LMConfig(**metadata.extra["config"])
-    weights = source.with_suffix(WEIGHTS_SUFFIX)
+    config_dict, prefix = metadata.extra.get("config"), ""
+    if "ensemble" in metadata.extra:  # a mixture: its first member is the base
+        config_dict, prefix = metadata.extra["ensemble"]["members"][0]["config"], member_prefix(0)
+        print(f"{source.name} is a mixture of models; fine-tuning starts from its member 0")
+    config = LMConfig(**config_dict)
+    weights = source.with_suffix(WEIGHTS_SUFFIX)  # beside a mixture: its member 0's weights
     if weights.exists():
         load = partial(start_from, weights=weights)
     else:
-        load = lambda model: load_step_weights(model, config, source)  # noqa: E731
+        load = lambda model: load_step_weights(model, config, source, prefix)  # noqa: E731
     return Base(config, metadata.vocabulary, load, metadata.extra.get("style", source.stem))
 
 

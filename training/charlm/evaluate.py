@@ -20,29 +20,32 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
 
 
-def stream_nats(step: StepGraph, ids: np.ndarray, streams: int) -> float:
-    """Total negative log-likelihood (nats) of `ids[1:]` given the preceding tokens.
+def stream_logps(step: StepGraph, ids: np.ndarray, streams: int) -> np.ndarray:
+    """Log-probability (nats) of each of `ids[1:]` given the tokens before it, in order.
 
     The text is cut into `streams` contiguous pieces scored side by side (one batched step
     call per position); each piece starts from a zero state, as the bot's generation does.
     """
     streams = max(1, min(streams, (len(ids) - 1) // 2))
     length = (len(ids) - 1) // streams
-    total = 0.0
+    logps = np.zeros(len(ids) - 1)
     state = step.zero_state(streams)
     starts = np.arange(streams) * length
     for t in range(length):
         logits, state = step(ids[starts + t], state)
         targets = ids[starts + t + 1]
-        total -= float(log_softmax(logits.astype(np.float64))[np.arange(streams), targets].sum())
+        logps[starts + t] = log_softmax(logits.astype(np.float64))[np.arange(streams), targets]
     # The tail that does not fill a whole column is scored on one stream.
-    tail_start = streams * length
-    if tail_start < len(ids) - 1:
-        state = step.zero_state(1)
-        for t in range(tail_start, len(ids) - 1):
-            logits, state = step(ids[t : t + 1], state)
-            total -= float(log_softmax(logits.astype(np.float64))[0, ids[t + 1]])
-    return total
+    state = step.zero_state(1)
+    for t in range(streams * length, len(ids) - 1):
+        logits, state = step(ids[t : t + 1], state)
+        logps[t] = log_softmax(logits.astype(np.float64))[0, ids[t + 1]]
+    return logps
+
+
+def stream_nats(step: StepGraph, ids: np.ndarray, streams: int) -> float:
+    """Total negative log-likelihood (nats) of `ids[1:]` given the preceding tokens."""
+    return -float(stream_logps(step, ids, streams).sum())
 
 
 def load_step_model(model_path: Path) -> StepGraph:

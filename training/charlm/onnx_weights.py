@@ -20,12 +20,15 @@ from training.color.onnx_graph import keras_lstm_weights
 from training.errors import UserError
 
 
-def load_step_weights(model: keras.Model, config: LMConfig, path: Path) -> None:
-    """Set `model`'s (a `build_train_model` of `config`) weights from the file at `path`."""
+def load_step_weights(model: keras.Model, config: LMConfig, path: Path, prefix: str = "") -> None:
+    """Set `model`'s (a `build_train_model` of `config`) weights from the file at `path`;
+    from a mixture (`ensemble write`), those of the member whose names start with `prefix`."""
     if config.contexts:
         raise UserError(f"{path.name} reads context inputs; its weights are not read back")
     graph = onnx.load(path).graph
-    tensors = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    tensors = {
+        t.name: numpy_helper.to_array(t) for t in graph.initializer if t.name.startswith(prefix)
+    }
 
     def one(pattern: str):
         found = [v for k, v in tensors.items() if re.search(pattern, k)]
@@ -40,7 +43,7 @@ def load_step_weights(model: keras.Model, config: LMConfig, path: Path) -> None:
     model.get_layer("logits").set_weights(
         [one(r"/logits(_\d+)?/Cast/ReadVariableOp"), one(r"/logits(_\d+)?/BiasAdd/ReadVariableOp")]
     )
-    lstms = [n for n in graph.node if n.op_type == "LSTM"]
+    lstms = [n for n in graph.node if n.op_type == "LSTM" and n.name.startswith(prefix)]
     for i in range(config.layers):
         nodes = [n for n in lstms if re.search(rf"/lstm_{i}(_\d+)?/", n.input[0])]
         if len(nodes) != 1:
