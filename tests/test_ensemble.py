@@ -18,6 +18,7 @@ from tests.conftest import write_train_args
 from training.__main__ import build_parser
 from training.charlm.ensemble import fit_weights, mixture_nats
 from training.charlm.ensemble import main as ensemble_main
+from training.charlm.evaluate import log_softmax
 from training.errors import UserError
 from training.finetune import base_of
 from training.onnx_export import attach_metadata
@@ -49,11 +50,6 @@ def load(path):
     return StepGraph(InferenceEngine(path.parent, prefer_gpu=False).load_file(path))
 
 
-def log_softmax(logits):
-    z = logits.astype(np.float64) - logits.max(axis=-1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
-
-
 def test_mixture_is_the_mean_of_the_members_distributions(members, text_file, tmp_path, capsys):
     out = tmp_path / "mixed.onnx"
     ensemble(members, text_file, out)
@@ -71,7 +67,7 @@ def test_mixture_is_the_mean_of_the_members_distributions(members, text_file, tm
         probabilities = []
         for k, member in enumerate(parts):
             member_logits, states[k] = member(batch, states[k])
-            probabilities.append(np.exp(log_softmax(member_logits)))
+            probabilities.append(np.exp(log_softmax(member_logits.astype(np.float64))))
         mix = sum(w * q for w, q in zip(weights, probabilities, strict=True))
         np.testing.assert_allclose(np.exp(logits), mix, atol=1e-5)
     members_meta = mixed.model.metadata.extra["ensemble"]["members"]
