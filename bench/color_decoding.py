@@ -33,6 +33,7 @@ from bot.colors.bins import SHARPEN  # noqa: E402
 from bot.colors.service import ColorModel  # noqa: E402
 from bot.engine import InferenceEngine  # noqa: E402
 from training.color.data import load_colors, split  # noqa: E402
+from training.color.evaluate import bin_probabilities  # noqa: E402
 from training.color.metrics import color_metrics  # noqa: E402
 from training.colorspace import ciede2000, srgb_to_lab  # noqa: E402
 
@@ -71,10 +72,8 @@ def main() -> None:
 
     train, val = split(load_colors([args.data_dir / f for f in LISTS]), 0.1)
     model = ColorModel(InferenceEngine(args.model.parent, prefer_gpu=False).load_file(args.model))
-    p = np.concatenate(
-        [model.raw(val.names[i : i + 1024]) for i in range(0, len(val), 1024)]
-    ).astype(np.float64)
-    mean_rgb = train.rgb.mean(axis=0) / 255
+    p = bin_probabilities(model, val.names).astype(np.float64)
+    mean_rgb = np.asarray(model.model.metadata.extra["mean_rgb"])  # as the card's baseline
     rng = np.random.default_rng(0)
     colours = np.unique(train.rgb, axis=0)
     candidates = colours[rng.choice(len(colours), 4000, replace=False)] / 255

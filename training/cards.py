@@ -252,13 +252,12 @@ def decoding_lines(loaded, data: list[Path]) -> list[str]:
     from bot.colors.bins import DISTINCT, MIN_MASS, RADIUS, SHARPEN
     from bot.colors.service import ColorModel
     from training.color.data import load_colors, split
+    from training.color.evaluate import bin_probabilities
     from training.color.metrics import color_metrics
 
     model = ColorModel(loaded)
     val = split(load_colors(data), 0.1)[1]
-    probabilities = np.concatenate(
-        [model.raw(val.names[i : i + 1024]) for i in range(0, len(val), 1024)]
-    )
+    probabilities = bin_probabilities(model, val.names)
     mean_rgb = np.asarray(loaded.metadata.extra["mean_rgb"])
     rows = [
         "| answer | CIEDE2000 mean | median | chroma ratio | lightness spread ratio |",

@@ -13,6 +13,14 @@ from training.color.data import load_colors, split
 from training.color.metrics import color_metrics
 
 
+def bin_probabilities(model: ColorModel, names: list[str], batch_size: int = 1024) -> np.ndarray:
+    """The bins model's distributions (n, bins) for many names, a batch at a time, as the
+    bot reads them (its own encoder), so the card and the benches decode what users get."""
+    return np.concatenate(
+        [model.raw(names[i : i + batch_size]) for i in range(0, len(names), batch_size)]
+    )
+
+
 def evaluate_color(
     model_path: Path, data: list[Path], val_fraction: float | None = None, batch_size: int = 1024
 ) -> dict:
