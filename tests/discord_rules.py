@@ -28,10 +28,8 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 DOCUMENT_URN = "urn:discord:openapi"
-OPENAPI_CANDIDATES = (
-    Path(__file__).resolve().parent.parent / "shared/data/discord/openapi.json",
-    Path("/work/shared/data/discord/openapi.json"),
-)
+# Vendored: discord/discord-api-spec specs/openapi.json (MIT), see discord_openapi.SOURCE.md.
+OPENAPI_PATH = Path(__file__).resolve().parent / "discord_openapi.json"
 
 # Discord's documented limits that the OpenAPI schemas do not carry.
 EMBED_TOTAL_CHARACTERS = 6000
@@ -108,12 +106,11 @@ class Clock:
 
 
 def _openapi_path() -> Path:
-    """`DISCORD_OPENAPI` first, then the checkout's shared data, then the workspace's."""
-    override = os.environ.get("DISCORD_OPENAPI")
-    for path in ([Path(override)] if override else []) + list(OPENAPI_CANDIDATES):
-        if path.is_file():
-            return path
-    raise FileNotFoundError(f"Discord's openapi.json not found in {OPENAPI_CANDIDATES}")
+    """`DISCORD_OPENAPI` (to try another version of the spec), else the vendored copy."""
+    path = Path(os.environ.get("DISCORD_OPENAPI") or OPENAPI_PATH)
+    if not path.is_file():
+        raise FileNotFoundError(f"Discord's OpenAPI document not found at {path}")
+    return path
 
 
 @functools.cache

@@ -1,4 +1,4 @@
-"""Command line: `python -m training {train,export,evaluate,card} KIND ...`."""
+"""Command line: `python -m training {train,export,evaluate,card} KIND ...`, `... data fetch`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from training.data_fetch import add_parser as data_parser
 from training.errors import UserError
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -364,6 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     _paint_train_parser(train_kinds)
     _name_train_parser(train_kinds)
     _finetune_parser(actions)
+    data_parser(actions)
 
     export = actions.add_parser("export", help="export a training run's best weights to ONNX")
     export_kinds = export.add_subparsers(dest="kind", required=True)
