@@ -8,6 +8,8 @@ so the bot can tell users and admins.
 from __future__ import annotations
 
 import logging
+import os
+import stat
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -21,11 +23,13 @@ from bot.metadata import ModelMetadata, TensorSpec
 from bot.metadata_schema import validate_metadata
 from bot.model_specs import expected_io
 from bot.onnx_guard import metadata_props, references_external_data
+from bot.trained import TRAINED_DIR, model_name
 
 log = logging.getLogger(__name__)
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
+MAX_MODEL_BYTES = 256 * 2**20  # far above any model here; a bound on what a file may cost
 _ORT_TYPES = {
     "tensor(int32)": "int32",
     "tensor(int64)": "int64",
@@ -142,13 +146,9 @@ class InferenceEngine:
         options.add_session_config_entry("session.inter_op.allow_spinning", spin)
         return options
 
-    def load_file(self, path: Path) -> LoadedModel:
+    def load_file(self, path: Path, name: str | None = None) -> LoadedModel:
         """Load and validate one file; raises ValueError (with the reason) if unusable."""
-        try:
-            data = path.read_bytes()
-            mtime = path.stat().st_mtime_ns
-        except OSError as exc:
-            raise ValueError(f"cannot read {path.name}: {exc.strerror}") from exc
+        data, mtime = read_model_file(path)
         try:
             external = references_external_data(data)
         except ValueError as exc:
@@ -171,7 +171,8 @@ class InferenceEngine:
             raise ValueError(f"{path.name} has unusable metadata: {exc}") from exc
         _check_signature(session.get_inputs(), inputs, "inputs")
         _check_signature(session.get_outputs(), outputs, "outputs")
-        return LoadedModel(path.stem, path, meta, session, mtime, [s.name for s in outputs])
+        outputs_named = [s.name for s in outputs]
+        return LoadedModel(name or path.stem, path, meta, session, mtime, outputs_named)
 
     def load_all(self) -> None:
         """Load every *.onnx in the directory, recording failures instead of raising."""
@@ -179,8 +180,8 @@ class InferenceEngine:
             log.error("model directory %s does not exist; no commands have models", self.model_dir)
             return
         with self._reload_lock:
-            for path in self._paths().values():
-                self._load_into_service(path)
+            for name, path in self._paths().items():
+                self._load_into_service(name, path)
 
     def reload(self) -> dict[str, str]:
         """Re-read changed or new files and drop deleted ones, one reload at a time.
@@ -204,40 +205,44 @@ class InferenceEngine:
                 except OSError:
                     unchanged = False
                 if not unchanged:
-                    report[name] = self._load_into_service(path)
+                    report[name] = self._load_into_service(name, path)
             return report
 
     def _paths(self) -> dict[str, Path]:
-        """The files of the directory that this engine serves, by model name."""
-        paths = sorted(self.model_dir.glob("*.onnx"))
-        return {p.stem: p for p in paths if self._serves(p)}
+        """The files this engine serves, by model name: the directory's own models, then
+        the styles servers trained (`bot.trained`)."""
+        named = {p.stem: p for p in sorted(self.model_dir.glob("*.onnx"))}
+        for path in sorted(self.model_dir.glob(f"{TRAINED_DIR}/*/*.onnx")):
+            if path.parent.name.isdigit():
+                named[model_name(int(path.parent.name), path.stem)] = path
+        return {n: p for n, p in named.items() if self._serves(p)}
 
     def _serves(self, path: Path) -> bool:
         if self.serves is None:
             return True
         try:
-            meta = ModelMetadata.from_props(metadata_props(path.read_bytes()))
-        except (OSError, ValueError):
+            meta = ModelMetadata.from_props(metadata_props(read_model_file(path)[0]))
+        except ValueError:
             return True  # loading it records why it is unusable
         return self.serves(meta)
 
-    def _load_into_service(self, path: Path) -> str:
+    def _load_into_service(self, name: str, path: Path) -> str:
         try:
-            model = self.load_file(path)
+            model = self.load_file(path, name)
         except ValueError as exc:
             reason = str(exc)
-            if path.stem in self.models:
-                log.error("model %s not reloaded, previous version kept: %s", path.stem, reason)
+            if name in self.models:
+                log.error("model %s not reloaded, previous version kept: %s", name, reason)
                 return f"failed, previous version kept: {reason}"
-            self.failures[path.stem] = reason
-            log.error("model %s disabled: %s", path.stem, reason)
+            self.failures[name] = reason
+            log.error("model %s disabled: %s", name, reason)
             return f"failed: {reason}"
-        old = self.models.get(path.stem)
-        self.models[path.stem] = model  # a single assignment: readers see old or new, never half
-        self.failures.pop(path.stem, None)
+        old = self.models.get(name)
+        self.models[name] = model  # a single assignment: readers see old or new, never half
+        self.failures.pop(name, None)
         if old is not None:
             self._retire(old)
-        log.info("model %s loaded (%s)", path.stem, model.metadata.kind)
+        log.info("model %s loaded (%s)", name, model.metadata.kind)
         return "loaded"
 
     def _retire(self, model: LoadedModel) -> None:
@@ -262,7 +267,28 @@ class InferenceEngine:
         model = self.models.get(name)
         if model is not None and model.metadata.kind == kind:
             return model
-        reason = self.failures.get(
-            name, f"no {kind} model named {quoted(name)} in {self.model_dir}"
-        )
+        reason = self.failures.get(name, f"no {kind} model named {quoted(name)} is loaded")
         raise ModelGone(f"The {name[:60]} model is unavailable right now ({reason[:300]}).")
+
+
+def read_model_file(path: Path) -> tuple[bytes, int]:
+    """A model file's bytes and mtime; ValueError for what is not a regular file of at most
+    MAX_MODEL_BYTES. Opened without blocking and checked on the open descriptor, so a
+    pipe or device swapped in after the directory was listed is refused too."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise ValueError(f"cannot read {path.name}: {exc.strerror}") from exc
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError(f"{path.name} is not a regular file")
+        if info.st_size > MAX_MODEL_BYTES:
+            raise ValueError(f"{path.name} is larger than {MAX_MODEL_BYTES // 2**20} MiB")
+        try:
+            data = file.read(MAX_MODEL_BYTES + 1)
+        except OSError as exc:
+            raise ValueError(f"cannot read {path.name}: {exc.strerror}") from exc
+    if len(data) > MAX_MODEL_BYTES:
+        raise ValueError(f"{path.name} is larger than {MAX_MODEL_BYTES // 2**20} MiB")
+    return data, info.st_mtime_ns

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,12 +24,17 @@ from pathlib import Path
 import aiosqlite
 
 from bot.errors import InvalidInput, UserFacingError
+from bot.trained import StyleScope, model_name
 
 log = logging.getLogger(__name__)
 
 COMMANDS = ("color", "write", "caption", "paint", "name")
 BUTTON_POLICIES = ("owner", "anyone")
 SERVER_WIDE = 0  # the channel id under which a server's own values are stored
+MAX_COOLDOWN_SECONDS = 86_400  # a day; also keeps out inf and nan
+# Control, format (RTL overrides, zero-width), line and paragraph separators: a value
+# holding one could restyle or break the replies that echo it.
+_UNPRINTABLE = ("Cc", "Cf", "Zl", "Zp")
 
 # Each migration takes the schema from version i to i + 1.
 MIGRATIONS: tuple[str, ...] = (
@@ -47,6 +53,19 @@ MIGRATIONS: tuple[str, ...] = (
         guild_id INTEGER NOT NULL,
         published INTEGER NOT NULL DEFAULT 0
     );
+    """,
+    # A style belongs to the server that trained it: two servers may each have one of
+    # the same name (`bot.trained`), so the key is the pair.
+    """
+    CREATE TABLE trained_styles (
+        guild_id INTEGER NOT NULL,
+        style TEXT NOT NULL,
+        published INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (guild_id, style)
+    );
+    INSERT INTO trained_styles (guild_id, style, published)
+        SELECT guild_id, style, published FROM styles;
+    DROP TABLE styles;
     """,
 )
 
@@ -67,12 +86,22 @@ def parse_cooldown(text: str) -> tuple[int, float]:
 def _cooldown(text: str) -> str:
     try:
         rate, per = parse_cooldown(text)
-        ok = rate >= 0 and per >= 0
+        ok = rate >= 0 and 0 <= per <= MAX_COOLDOWN_SECONDS
     except ValueError:
         ok = False
     if not ok:
-        raise InvalidInput("A cooldown is uses/seconds, e.g. 2/30 (0/0 switches it off).")
+        raise InvalidInput(
+            "A cooldown is uses/seconds, e.g. 2/30, with at most "
+            f"{MAX_COOLDOWN_SECONDS:,} seconds (0/0 switches it off)."
+        )
     return f"{rate}/{per:g}"
+
+
+def printable(text: str) -> str:
+    """`text` if it has no control or formatting characters; InvalidInput otherwise."""
+    if any(unicodedata.category(c) in _UNPRINTABLE for c in text):
+        raise InvalidInput("A setting's value cannot hold control or formatting characters.")
+    return text
 
 
 def _choice(options: tuple[str, ...]) -> Callable[[str], str]:
@@ -222,7 +251,7 @@ class SettingsStore:
         """Check and store one value (`channel_id` None: server-wide); returns it as kept."""
         if key not in KEYS:
             raise InvalidInput(f"Unknown setting {key!r}; see /settings show.")
-        value = KEYS[key](value)
+        value = KEYS[key](printable(value))
         await self._write(
             "INSERT INTO settings (guild_id, channel_id, key, value) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (guild_id, channel_id, key) DO UPDATE SET value = excluded.value",
@@ -256,55 +285,52 @@ class SettingsStore:
                 raise SettingsUnavailable(self._unavailable()) from None
 
     async def add_style(self, style: str, guild_id: int) -> None:
-        """A style trained in `guild_id`: offered there only until it is published."""
+        """A style trained in `guild_id`: offered there only until it is published (again,
+        when it is trained anew)."""
         await self._write(
-            "INSERT INTO styles (style, guild_id, published) VALUES (?, ?, 0) "
-            "ON CONFLICT (style) DO UPDATE SET guild_id = excluded.guild_id, published = 0",
-            (style, guild_id),
+            "INSERT INTO trained_styles (guild_id, style, published) VALUES (?, ?, 0) "
+            "ON CONFLICT (guild_id, style) DO UPDATE SET published = 0",
+            (guild_id, style),
         )
 
     async def publish_style(self, style: str, guild_id: int) -> bool:
-        """Offer a server's style everywhere; False if the style is not that server's."""
-        owner = await self.style_owner(style)
-        if owner is None or owner[0] != guild_id:
+        """Offer a server's style everywhere; False if the server has no style so named."""
+        if (guild_id, style) not in await self.trained_styles(guild_id):
             return False
-        await self._write("UPDATE styles SET published = 1 WHERE style = ?", (style,))
+        await self._write(
+            "UPDATE trained_styles SET published = 1 WHERE guild_id = ? AND style = ?",
+            (guild_id, style),
+        )
         return True
 
-    async def style_owner(self, style: str) -> tuple[int, bool] | None:
-        """(server, published) of a trained style; None for the bot's own styles."""
-        if not self.healthy:
-            return None
-        try:
-            async with self._db.execute(
-                "SELECT guild_id, published FROM styles WHERE style = ?", (style,)
-            ) as cursor:
-                row = await cursor.fetchone()
-        except sqlite3.Error as error:
-            log.warning("settings database %s: %s", self.path, error)
-            return None
-        return (int(row[0]), bool(row[1])) if row else None
+    async def trained_styles(self, guild_id: int) -> set[tuple[int, str]]:
+        """(server, style) of the styles `guild_id` trained."""
+        return await self._styles(
+            "SELECT guild_id, style FROM trained_styles WHERE guild_id = ?", (guild_id,)
+        )
 
-    async def styles_hidden_from(self, guild_id: int | None) -> set[str]:
-        """The trained styles not offered in `guild_id` (other servers' unpublished ones),
-        in one query: autocomplete asks on every keystroke."""
+    async def published_styles(self) -> set[tuple[int, str]]:
+        """(server, style) of every published style."""
+        return await self._styles(
+            "SELECT guild_id, style FROM trained_styles WHERE published = 1", ()
+        )
+
+    async def scope(self, guild_id: int | None) -> StyleScope:
+        """The trained styles a request in `guild_id` may use: its own and the published
+        ones. On a database failure, its own only (they need no lookup)."""
+        published = await self.published_styles()
+        return StyleScope(guild_id, frozenset(model_name(g, s) for g, s in published))
+
+    async def _styles(self, sql: str, parameters: tuple) -> set[tuple[int, str]]:
         if not self.healthy:
             return set()
         try:
-            async with self._db.execute(
-                "SELECT style FROM styles WHERE published = 0 AND guild_id IS NOT ?",
-                (guild_id,),
-            ) as cursor:
+            async with self._db.execute(sql, parameters) as cursor:
                 rows = await cursor.fetchall()
         except sqlite3.Error as error:
             log.warning("settings database %s: %s", self.path, error)
             return set()
-        return {row[0] for row in rows}
-
-    async def style_offered(self, style: str, guild_id: int | None) -> bool:
-        """Whether `style` may be used in `guild_id`: the bot's own, published, or its own."""
-        owner = await self.style_owner(style)
-        return owner is None or owner[1] or owner[0] == guild_id
+        return {(int(guild), style) for guild, style in rows}
 
     def _unavailable(self) -> str:
         return (

@@ -178,28 +178,59 @@ def test_one_request_reads_the_channel_settings_once(services, monkeypatch):
     run_with_bot(services, scenario, timeout=60)
 
 
-def test_the_styles_hidden_from_a_server_agree_with_style_offered(tmp_path):
-    """Autocomplete's one query gives the same answer as asking style by style."""
+def test_trained_styles_belong_to_their_server_and_publish_by_name(tmp_path):
+    """Two servers may each train a style of the same name; publishing is by the owner
+    only, and the scope of any server names the published ones."""
 
     async def scenario():
         store = SettingsStore(tmp_path / "settings.sqlite3")
         await store.open()
         await store.add_style("lore", 1)
-        await store.add_style("saga", 2)
+        await store.add_style("lore", 2)
         await store.add_style("myth", 2)
-        assert await store.publish_style("saga", 2)
-        answers = {}
-        for guild in (1, 2, 3, None):
-            hidden = await store.styles_hidden_from(guild)
-            for style in ("lore", "saga", "myth", "shakespeare"):
-                assert (style not in hidden) == await store.style_offered(style, guild)
-            answers[guild] = hidden
+        assert not await store.publish_style("myth", 1)  # not server 1's
+        assert await store.publish_style("myth", 2)
+        scopes = {guild: await store.scope(guild) for guild in (1, 3, None)}
+        mine = await store.trained_styles(1)
+        await store.add_style("myth", 2)  # trained anew: unpublished until published again
+        again = await store.scope(1)
         await store.close()
-        return answers
+        return scopes, mine, again
 
-    assert asyncio.run(scenario()) == {
-        1: {"myth"},
-        2: {"lore"},
-        3: {"lore", "myth"},
-        None: {"lore", "myth"},
-    }
+    scopes, mine, again = asyncio.run(scenario())
+    assert all(scope.published == {"2/myth"} for scope in scopes.values())
+    assert scopes[1].sees("1/lore") and not scopes[1].sees("2/lore") and scopes[3].sees("2/myth")
+    assert mine == {(1, "lore")} and again.published == frozenset()
+
+
+def test_settings_acknowledges_at_once_while_the_database_is_locked(services, tmp_path):
+    """A write can wait seconds on a locked database (its busy timeout, then each write in
+    turn), longer than Discord's 3 s for the first response: /settings defers first, so
+    every one is acknowledged in time and then told what happened."""
+    path = tmp_path / "settings.sqlite3"
+
+    async def scenario(discord, bot):
+        blocker = sqlite3.connect(path, timeout=0)
+        blocker.execute("BEGIN EXCLUSIVE")
+        try:
+            runs = await asyncio.gather(
+                *(
+                    discord.run(command, permissions=MANAGE_GUILD, timeout=20, **options)
+                    for command, options in (
+                        ("settings set", {"key": "spoiler", "value": "on"}),
+                        ("settings set", {"key": "buttons", "value": "anyone"}),
+                        ("settings reset", {"key": "write_style"}),
+                    )
+                )
+            )
+        finally:
+            blocker.rollback()
+            blocker.close()
+        for conversation in runs:
+            assert conversation.callback.at - conversation.dispatched_at < 3.0
+            assert conversation.callback.payload["type"] == 5 and conversation.callback.ephemeral
+            assert conversation.final.ephemeral and "busy" in conversation.final.text
+        settings = await bot.server_settings.channel(GUILD_ID, CHANNEL)
+        assert not settings.spoiler and not settings.anyone_may_press
+
+    run_with_bot(services, scenario, timeout=90, settings_store=SettingsStore(path))

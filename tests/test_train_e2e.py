@@ -34,8 +34,12 @@ def upload(text: str) -> dict:
     return {"text": (text.encode("utf-8"), "text/plain")}
 
 
+OTHER_GUILD = GUILD_ID + (1 << 22)
+
+
 def test_train_a_style_and_write_with_it_here_only(own_models):
     services = services_for(own_models)
+    shipped = {p.name: p.read_bytes() for p in own_models.iterdir() if p.is_file()}
 
     async def scenario(discord, bot):
         refused = await discord.run("train style", name="lore", attachments=upload(LORE))
@@ -44,6 +48,11 @@ def test_train_a_style_and_write_with_it_here_only(own_models):
             "train style", name="lore", attachments=upload("too short"), permissions=MANAGE_GUILD
         )
         assert tiny.final.ephemeral and "at least 200" in tiny.final.text
+        for taken in ("monet", "color", "captions_encoder", "tiny"):  # models of every kind
+            clash = await discord.run(
+                "train style", name=taken, attachments=upload(LORE), permissions=MANAGE_GUILD
+            )
+            assert clash.final.ephemeral and "bot's models" in clash.final.text, taken
 
         job = await discord.run(
             "train style",
@@ -54,20 +63,41 @@ def test_train_a_style_and_write_with_it_here_only(own_models):
             wait=False,
             timeout=120,
         )
+        ended = ("✅", "failed", "nothing changed")
         await job.wait_until(
-            lambda c: "✅" in c.message.get("content", "") if c.message_ids else False, 180
+            lambda c: (
+                any(e in c.message.get("content", "") for e in ended) if c.message_ids else False
+            ),
+            180,
         )
-        assert "/write style:lore" in job.message["content"]
-        assert (own_models / "lore.onnx").exists() and (own_models / "lore.weights.h5").exists()
-        assert (own_models / "texts" / "lore.txt").read_text(encoding="utf-8") == LORE
+        assert "/write style:lore" in job.message["content"], job.message["content"]
+        own = own_models / "trained" / str(GUILD_ID)
+        assert (own / "lore.onnx").exists() and (own / "lore.weights.h5").exists()
+        assert (own_models / "texts" / str(GUILD_ID) / "lore.txt").read_text("utf-8") == LORE
         assert "kept as `lore.txt`" in job.message["content"]
+        assert str(own_models) not in job.message["content"]
 
         here = await discord.run("write", style="lore", prompt="Zed", length=60, wait=False)
         await here.wait_until(lambda c: bool(c.message_ids) and c.message.get("components"))
-        elsewhere = await discord.run(
-            "write", style="lore", length=60, guild_id=GUILD_ID + (1 << 22)
+        models_here = await discord.run("models")
+        assert "lore (trained here)" in models_here.final.text
+
+        # Another server neither sees nor uses it: not to write, not to train from,
+        # not in /models, nor in the list of styles an error offers.
+        elsewhere = await discord.run("write", style="lore", length=60, guild_id=OTHER_GUILD)
+        assert elsewhere.final.ephemeral and "No writing style" in elsewhere.final.text
+        assert "lore" not in elsewhere.final.text.replace("'lore'", "")
+        based = await discord.run(
+            "train style",
+            name="saga",
+            base="lore",
+            attachments=upload(LORE),
+            permissions=MANAGE_GUILD,
+            guild_id=OTHER_GUILD,
         )
-        assert elsewhere.final.ephemeral and "available here" in elsewhere.final.text
+        assert based.final.ephemeral and "to start from: tiny." in based.final.text
+        models_there = await discord.run("models", guild_id=OTHER_GUILD)
+        assert "lore" not in models_there.final.text
 
         published = await discord.run("train publish", name="lore", permissions=MANAGE_GUILD)
         assert "every server" in published.final.text
@@ -76,6 +106,7 @@ def test_train_a_style_and_write_with_it_here_only(own_models):
         run_with_bot(services, scenario, timeout=240)
     finally:
         services.close(grace=1.0)
+    assert {n: (own_models / n).read_bytes() for n in shipped} == shipped
 
 
 def test_cancel_and_a_failed_job_keep_the_old_models(own_models, monkeypatch):

@@ -11,6 +11,7 @@ import pytest
 from bot.discord_app.replies import plain_text
 from bot.discord_app.write_cog import MESSAGE_LIMIT, WriteCog, final_message
 from bot.errors import InvalidInput, ModelUnavailable
+from bot.trained import SHIPPED
 from bot.write.service import WriteRequest, WriteResult
 from tests.test_color_cog import fake_interaction
 
@@ -147,17 +148,17 @@ class SlowWriteService:
     def __init__(self, real):
         self.real = real
 
-    def styles(self):
-        return self.real.styles()
+    def styles(self, scope=SHIPPED):
+        return self.real.styles(scope)
 
-    def validate(self, request):
-        return self.real.validate(request)
+    def validate(self, request, scope=SHIPPED):
+        return self.real.validate(request, scope)
 
-    async def write_async(self, request, on_progress=None, deadline=None):
+    async def write_async(self, request, on_progress=None, deadline=None, scope=SHIPPED):
         for i in range(50):
             await asyncio.sleep(0.01)
             on_progress("x" * (i + 1))
-        return await self.real.write_async(request, deadline=deadline)
+        return await self.real.write_async(request, deadline=deadline, scope=scope)
 
 
 def test_progress_edits_are_throttled(services, monkeypatch):
@@ -183,24 +184,35 @@ def test_progress_snapshots_are_prefixes_of_the_final_text(services):
         assert result.text.startswith(snapshot) and len(snapshot) == len("the king") + 16 * i
 
 
-def test_style_autocomplete_offers_only_this_servers_styles(services, tmp_path):
+def test_style_autocomplete_offers_only_this_servers_styles(model_dir, tmp_path):
     """A style another server trained and has not published is not suggested here."""
-    import asyncio
+    import shutil
     from types import SimpleNamespace
 
-    from bot.discord_app.write_cog import WriteCog
+    from bot.engine import InferenceEngine
     from bot.server_settings import SettingsStore
+    from bot.write.service import WriteService
+
+    (tmp_path / "models" / "trained" / "2").mkdir(parents=True)
+    shutil.copy(model_dir / "tiny.onnx", tmp_path / "models" / "trained" / "2" / "tiny.onnx")
+    engine = InferenceEngine(tmp_path / "models", prefer_gpu=False)
+    engine.load_all()
 
     async def scenario():
         store = SettingsStore(tmp_path / "settings.sqlite3")
         await store.open()
-        cog = WriteCog(services.write)
-        here = SimpleNamespace(client=SimpleNamespace(server_settings=store), guild_id=1)
-        before = await cog.style_autocomplete(here, "ti")
-        await store.add_style("tiny", 2)  # as if server 2 had trained it
-        after = await cog.style_autocomplete(here, "ti")
+        cog = WriteCog(WriteService(engine, pool=None))
+        client = SimpleNamespace(server_settings=store)
+        offered = {}
+        for guild in (1, 2):
+            where = SimpleNamespace(client=client, guild_id=guild, extras={})
+            offered[guild] = [c.value for c in await cog.style_autocomplete(where, "ti")]
+        await store.add_style("tiny", 2)
+        assert await store.publish_style("tiny", 2)
+        here = SimpleNamespace(client=client, guild_id=1, extras={})
+        offered["published"] = [c.value for c in await cog.style_autocomplete(here, "ti")]
         await store.close()
-        return before, after
+        return offered
 
-    before, after = asyncio.run(scenario())
-    assert [c.value for c in before] == ["tiny"] and after == []
+    assert asyncio.run(scenario()) == {1: [], 2: ["tiny"], "published": ["tiny"]}
+    engine.close()

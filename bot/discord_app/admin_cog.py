@@ -10,9 +10,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.batching import Pool
+from bot.discord_app.limits import style_scope
 from bot.discord_app.replies import NO_MENTIONS
 from bot.engine import InferenceEngine
 from bot.model_info import summary
+from bot.trained import SHIPPED, StyleScope, owner
 
 T = TypeVar("T")
 EMBED_TOTAL = 6000  # characters across one embed, as Discord counts them
@@ -24,11 +26,29 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def models_embed(engine: InferenceEngine) -> discord.Embed:
-    """Every loaded and unavailable model, as many as fit Discord's embed limits (25
-    fields, 6,000 characters); the rest are counted in a last field."""
-    entries = [(name, summary(m)) for name, m in sorted(engine.models.items())]
-    entries += [(f"{name} (unavailable)", why) for name, why in sorted(engine.failures.items())]
+def shown_name(name: str, scope: StyleScope) -> str:
+    """A model's name as a server sees it: a trained style by its style name and whose it
+    is, never by the server id it is filed under."""
+    trainer = owner(name)
+    if trainer is None:
+        return name
+    style = name.partition("/")[2]
+    return f"{style} (trained here)" if trainer == scope.guild_id else f"{style} (published)"
+
+
+def models_embed(engine: InferenceEngine, scope: StyleScope = SHIPPED) -> discord.Embed:
+    """Every loaded and unavailable model `scope` sees, as many as fit Discord's embed
+    limits (25 fields, 6,000 characters); the rest are counted in a last field."""
+    entries = [
+        (shown_name(name, scope), summary(m))
+        for name, m in sorted(engine.models.items())
+        if scope.sees(name)
+    ]
+    entries += [
+        (f"{shown_name(name, scope)} (unavailable)", why)
+        for name, why in sorted(engine.failures.items())
+        if scope.sees(name)
+    ]
     embed = discord.Embed(title="Models")
     used = len(embed.title)
     for index, (name, value) in enumerate(entries):
@@ -41,7 +61,7 @@ def models_embed(engine: InferenceEngine) -> discord.Embed:
         embed.add_field(name=name, value=value, inline=False)
         used += len(name) + len(value)
     if not entries:
-        embed.description = f"No models in {_cut(str(engine.model_dir), 200)}."
+        embed.description = "No models are loaded."
     return embed
 
 
@@ -93,7 +113,7 @@ class AdminCog(commands.Cog):
     @app_commands.command(name="models", description="Loaded models and their key numbers")
     async def models(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        embed = models_embed(self.engine)
+        embed = models_embed(self.engine, await style_scope(interaction))
         replicas = await asyncio.to_thread(self.pool.replicas)
         if replicas:
             embed.add_field(
@@ -109,7 +129,12 @@ class AdminCog(commands.Cog):
     async def reload(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         report = await asyncio.to_thread(self.engine.reload)
-        lines = [f"{name}: {status}" for name, status in sorted(report.items())]
+        scope = await style_scope(interaction)
+        lines = [
+            f"{shown_name(name, scope)}: {status}"
+            for name, status in sorted(report.items())
+            if scope.sees(name)
+        ]
         replicas = await asyncio.to_thread(self.pool.reload_replicas)
         if replicas:
             lines.append(f"inference replicas ({len(replicas)}), one after another:")

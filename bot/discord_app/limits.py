@@ -14,8 +14,10 @@ from discord import app_commands
 
 from bot.server_settings import DEFAULTS as DEFAULT_SETTINGS
 from bot.server_settings import ChannelSettings, SettingsStore, parse_cooldown
+from bot.trained import StyleScope
 
-SETTINGS_EXTRA = "rnnbot.channel_settings"  # the key in `Interaction.extras`
+SETTINGS_EXTRA = "rnnbot.channel_settings"  # the keys in `Interaction.extras`
+SCOPE_EXTRA = "rnnbot.style_scope"
 
 DEFAULTS = {
     "color": (5, 10.0),
@@ -54,17 +56,18 @@ async def channel_settings(interaction: discord.Interaction) -> ChannelSettings:
     return settings
 
 
-async def style_offered(interaction: discord.Interaction, style: str) -> bool:
-    """A style trained in another server is offered there only, until it is published."""
+async def style_scope(interaction: discord.Interaction) -> StyleScope:
+    """The trained styles this interaction may use: its server's own and the published
+    ones (`bot.trained`). Read once per interaction and kept in its `extras`."""
+    extras = getattr(interaction, "extras", None)
+    if extras is not None and SCOPE_EXTRA in extras:
+        return extras[SCOPE_EXTRA]
     store = settings_store(interaction)
-    return store is None or await store.style_offered(style, interaction.guild_id)
-
-
-async def offered_styles(interaction: discord.Interaction, styles: list[str]) -> list[str]:
-    """Those of `styles` offered in the interaction's server (see `style_offered`)."""
-    store = settings_store(interaction)
-    hidden = set() if store is None else await store.styles_hidden_from(interaction.guild_id)
-    return [style for style in styles if style not in hidden]
+    guild_id = interaction.guild_id
+    scope = StyleScope(guild_id) if store is None else await store.scope(guild_id)
+    if extras is not None:
+        extras[SCOPE_EXTRA] = scope
+    return scope
 
 
 async def channel_cooldown(interaction: discord.Interaction, command: str) -> tuple[int, float]:

@@ -4,13 +4,18 @@ The training runs as a separate process (`python -m training finetune write ...`
 the bot never imports TensorFlow and a crash in training cannot take the bot down. One
 job runs at a time per bot; its reply shows progress (epoch, losses, the newest sample,
 drawn at a fixed seed per epoch) about once a minute, with a Cancel button. On success
-the model is moved into the model directory (a rename, so the engine never sees half a
-file) and loaded as `/reload` does; the style is offered in the server that trained it
-until its admins publish it. On failure or cancel the old models stay and the reply says
-why. The uploaded text lives in a temporary folder for the job only, unless the admin
-asks to keep it (`keep_text:True`): then a trained style's text is kept as
-`STYLE.txt` in RNNBOT_TRAIN_TEXTS (default: `texts/` in the model directory), to train
-it again later.
+the model is moved into the server's own folder of the model directory (`bot.trained`;
+a rename, so the engine never sees half a file) and loaded as `/reload` does; the style
+is offered in the server that trained it until its admins publish it. A style name can
+never be a shipped model's, so no install replaces a file `/train` did not write. On
+failure or cancel the old models stay and the reply says why. The uploaded text lives
+in a temporary folder for the job only, unless the admin asks to keep it
+(`keep_text:True`): then it is kept as `SERVER/STYLE.txt` in RNNBOT_TRAIN_TEXTS
+(default: `texts/` in the model directory), to train it again later.
+
+The trainer runs at a lower CPU priority with bounded threads, without the bot's
+secrets, and dies with the bot (also when the bot is killed: Linux's parent-death
+signal); a bot that starts removes what a killed one left behind.
 
 Limits come from the environment: RNNBOT_TRAIN_MAX_BYTES (1 MB), RNNBOT_TRAIN_MIN_CHARS
 (5,000), RNNBOT_TRAIN_SECONDS (780: a reply can be edited for 15 minutes only),
@@ -20,11 +25,16 @@ RNNBOT_TRAIN_EPOCHS (20), RNNBOT_TRAIN_PROGRESS (60 s between progress edits).
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import csv
+import ctypes
+import json
+import logging
 import os
 import re
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -36,13 +46,22 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord_app.admin_cog import can_manage, require_manage, server_admin_only
-from bot.discord_app.limits import settings_store
+from bot.discord_app.limits import settings_store, style_scope
 from bot.discord_app.replies import NO_MENTIONS, shown_text
-from bot.errors import InvalidInput, UserFacingError
+from bot.errors import InvalidInput, UserFacingError, quoted
 from bot.services import Services
+from bot.trained import StyleScope, model_name, model_path, owner
 
 STYLE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 SAMPLE = re.compile(r"--- epoch (\d+), temperature 0\.5 ---\n(.*?)\n\n", re.DOTALL)
+PATH = re.compile(r"(?:/[^\s/'\"`:,]+)+/([^\s/'\"`:,]+)")  # a path, to show by its last part
+JOB_PREFIX = "rnnbot-train-"
+OWNER_FILE = "owner.json"  # which bot and which trainer a job folder belongs to
+OUTPUT_CHARS = 60_000  # the trainer's recent output kept for the progress reply
+SECRETS = ("DISCORD_TOKEN",)  # never in the trainer's environment
+
+
+log = logging.getLogger(__name__)
 
 
 def limit(name: str, default: float) -> float:
@@ -54,10 +73,12 @@ class TrainingJob:
     """One fine-tuning process and what its reply shows."""
 
     style: str
+    guild_id: int
     folder: Path
     process: asyncio.subprocess.Process | None = None
-    output: list[str] = field(default_factory=list)
+    output: str = ""
     cancelled: bool = False
+    installing: bool = False  # past the point where cancelling could undo it
     started: float = field(default_factory=time.monotonic)
 
     @property
@@ -82,7 +103,7 @@ class TrainingJob:
                 f"epoch {len(rows)} · loss {float(last['loss']):.3f} · held-out "
                 f"{float(last['val_loss']):.3f} nats/char (best {best:.3f})"
             )
-        samples = SAMPLE.findall("".join(self.output))
+        samples = SAMPLE.findall(self.output)
         if samples:
             epoch, text = samples[-1]
             lines.append(f"sample after epoch {epoch}:\n> {shown_text(text[:300])}")
@@ -101,18 +122,90 @@ class CancelView(discord.ui.View):
                 "Only the admin who started it can cancel it.", ephemeral=True
             )
             return
-        self.cog.cancel()
-        await interaction.response.send_message("Cancelling…", ephemeral=True)
+        await interaction.response.send_message(self.cog.cancel(), ephemeral=True)
 
 
 def stage(job: TrainingJob, model_dir: Path) -> None:
-    """Copy the job's model (and its weights) into `model_dir` under a temporary name and
-    rename it there, so the engine never sees half a file."""
-    for source in (job.model, job.model.with_suffix(".weights.h5")):
+    """Copy the job's model (and its weights) into the server's folder under a temporary
+    name and rename it there, so the engine never sees half a file. The weights go first:
+    the model's arrival is what a reload sees."""
+    target = model_path(model_dir, job.guild_id, job.style)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for source in (job.model.with_suffix(".weights.h5"), job.model):
         if source.exists():
-            staged = model_dir / f".{source.name}.part"
+            staged = target.parent / f".{source.name}.part"
             shutil.copyfile(source, staged)
-            staged.replace(model_dir / source.name)
+            staged.replace(target.parent / source.name)
+
+
+def without_paths(text: str) -> str:
+    """A trainer's message as users may see it: each file path cut to its last part."""
+    return PATH.sub(r"\1", text)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_up_after_killed_bots(folder: Path | None = None) -> list[Path]:
+    """Remove the job folders of bots that are gone, stopping their trainers if one still
+    runs; the folders of live bots (other shards) are left alone. Returns those removed."""
+    removed = []
+    for job in sorted(Path(folder or tempfile.gettempdir()).glob(f"{JOB_PREFIX}*")):
+        try:
+            owners = json.loads((job / OWNER_FILE).read_text())
+            bot, trainer = int(owners["bot"]), owners.get("trainer")
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # not a job folder of ours, or one still being set up
+        if bot != os.getpid() and alive(bot):
+            continue
+        if trainer is not None and str(job) in _command_line(int(trainer)):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(trainer), signal.SIGKILL)
+        shutil.rmtree(job, ignore_errors=True)
+        removed.append(job)
+    return removed
+
+
+def _command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def trainer_environment() -> dict[str, str]:
+    """The bot's environment without its secrets, with the trainer's threads bounded so
+    the bot keeps a core for answering within Discord's 3 seconds."""
+    threads = str(max(1, (os.cpu_count() or 2) // 2))
+    env = {k: v for k, v in os.environ.items() if k not in SECRETS}
+    env.update(
+        OMP_NUM_THREADS=threads,
+        TF_NUM_INTRAOP_THREADS=threads,
+        TF_NUM_INTEROP_THREADS="1",
+        TF_CPP_MIN_LOG_LEVEL="2",
+    )
+    return env
+
+
+_PR_SET_PDEATHSIG = 1
+_prctl = (
+    getattr(ctypes.CDLL(None, use_errno=True), "prctl", None) if sys.platform == "linux" else None
+)
+
+
+def _as_trainer() -> None:
+    """Runs in the child before it starts: a lower priority, and death with the bot.
+    Only async-signal-safe work here (the bot has threads)."""
+    os.nice(10)
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 @server_admin_only
@@ -127,11 +220,34 @@ class TrainCog(commands.GroupCog, group_name="train"):
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         return await require_manage(interaction)
 
-    def cancel(self) -> None:
-        if self.job is not None and self.job.process is not None:
-            self.job.cancelled = True
+    async def cog_load(self) -> None:
+        removed = await asyncio.to_thread(clean_up_after_killed_bots)
+        if removed:
+            log.warning("removed %d training job(s) left by a bot that was stopped", len(removed))
+
+    async def cog_unload(self) -> None:
+        """The bot stops: so does its trainer, and its folder goes."""
+        job = self.job
+        if job is not None and job.process is not None and job.process.returncode is None:
+            job.cancelled = True
             with contextlib.suppress(ProcessLookupError):
-                self.job.process.kill()
+                job.process.kill()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(job.process.wait(), 5)
+        if job is not None:
+            await asyncio.to_thread(shutil.rmtree, job.folder, ignore_errors=True)
+
+    def cancel(self) -> str:
+        """Stop the running job, if it can still be stopped; says what happened."""
+        job = self.job
+        if job is None or job.process is None:
+            return "No training job is running."
+        if job.installing:
+            return "Too late to cancel: the style is trained and being installed."
+        job.cancelled = True
+        with contextlib.suppress(ProcessLookupError):
+            job.process.kill()
+        return "Cancelling…"
 
     @app_commands.command(name="style", description="Fine-tune a new /write style on a text file")
     @app_commands.describe(
@@ -148,11 +264,14 @@ class TrainCog(commands.GroupCog, group_name="train"):
         base: app_commands.Range[str, 1, 100] | None = None,
         keep_text: bool = False,
     ) -> None:
-        base_file = self.check(name, text, base)
+        scope = await style_scope(interaction)
+        base_file = self.check(name, text, base, scope)
         if self.job is not None:
             raise UserFacingError("A training job is running already; try again when it ends.")
-        self.job = job = TrainingJob(name, Path(tempfile.mkdtemp(prefix="rnnbot-train-")))
-        try:  # the job is claimed before any await, so two uploads cannot both start
+        folder = Path(tempfile.mkdtemp(prefix=JOB_PREFIX))
+        self.job = job = TrainingJob(name, interaction.guild_id, folder)
+        try:  # the job is claimed before the next await, so two uploads cannot both start
+            await asyncio.to_thread(self.write_owners, job)
             content = await self.read_text(text)
             await interaction.response.send_message(
                 f"Training **{name}** from {base_file.stem}: starting…",
@@ -169,11 +288,16 @@ class TrainCog(commands.GroupCog, group_name="train"):
             self.job = None
             await asyncio.to_thread(shutil.rmtree, job.folder, ignore_errors=True)
 
+    @staticmethod
+    def write_owners(job: TrainingJob) -> None:
+        """Who the job folder belongs to, for `clean_up_after_killed_bots`."""
+        trainer = job.process.pid if job.process is not None else None
+        (job.folder / OWNER_FILE).write_text(json.dumps({"bot": os.getpid(), "trainer": trainer}))
+
     def keep(self, job: TrainingJob) -> str:
         """Keep a trained style's text (the admin asked to); says where, or why not."""
-        folder = Path(
-            os.environ.get("RNNBOT_TRAIN_TEXTS") or self.services.engine.model_dir / "texts"
-        )
+        texts = os.environ.get("RNNBOT_TRAIN_TEXTS") or self.services.engine.model_dir / "texts"
+        folder = Path(texts) / str(job.guild_id)
         try:
             folder.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(job.folder / "text.txt", folder / f"{job.style}.txt")
@@ -192,7 +316,9 @@ class TrainCog(commands.GroupCog, group_name="train"):
             raise InvalidInput(f"That text has {len(content):,} characters; at least {minimum:,}.")
         return content
 
-    def check(self, name: str, text: discord.Attachment, base: str | None) -> Path:
+    def check(
+        self, name: str, text: discord.Attachment, base: str | None, scope: StyleScope
+    ) -> Path:
         """The base model's file, once the request is known to be acceptable."""
         if not STYLE_NAME.fullmatch(name):
             raise InvalidInput("A style name is lowercase letters, digits, - and _ (1 to 32).")
@@ -201,16 +327,27 @@ class TrainCog(commands.GroupCog, group_name="train"):
                 f"That file is {text.size:,} bytes; the limit here is "
                 f"{int(limit('MAX_BYTES', 1_000_000)):,}."
             )
-        styles = self.services.write.styles()
-        if name in styles:
-            raise InvalidInput(f"There is a style called {name} already; pick another name.")
+        self.check_name(name, scope)
+        styles = self.services.write.styles(scope)
         if base is None:
+            shipped = list(self.services.write.styles())
             if not styles:
                 raise InvalidInput("No style is loaded to start from.")
-            base = sorted(styles)[0]
+            base = (shipped or list(styles))[0]
         if base not in styles:
-            raise InvalidInput(f"No style {base!r} to start from: {', '.join(sorted(styles))}.")
+            raise InvalidInput(f"No style {quoted(base)} to start from: {', '.join(styles)}.")
         return self.services.engine.models[styles[base]].path
+
+    def check_name(self, name: str, scope: StyleScope) -> None:
+        """A new style may take no shipped model's name (of any kind) and no name another
+        server's published style has; a server may train its own style anew."""
+        engine = self.services.engine
+        shipped = {n for n in [*engine.models, *engine.failures] if owner(n) is None}
+        if name in shipped or name in self.services.write.styles():
+            raise InvalidInput(f"{name} is the name of one of the bot's models; pick another.")
+        theirs = self.services.write.styles(scope).get(name)
+        if theirs is not None and owner(theirs) != scope.guild_id:
+            raise InvalidInput(f"There is a published style called {name}; pick another name.")
 
     async def run(self, interaction: discord.Interaction, job: TrainingJob, base: Path) -> str:
         """Train, showing progress; returns the final message."""
@@ -221,8 +358,13 @@ class TrainCog(commands.GroupCog, group_name="train"):
             "--epochs", str(int(limit("EPOCHS", 20))), "--sample-length", "200",
         ]  # fmt: skip
         job.process = await asyncio.create_subprocess_exec(
-            *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+            *command,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env=trainer_environment(),
+            preexec_fn=_as_trainer,
         )
+        await asyncio.to_thread(self.write_owners, job)
         reader = asyncio.ensure_future(self.read_output(job))
         deadline = job.started + limit("SECONDS", 780)
         interval = limit("PROGRESS", 60)
@@ -241,24 +383,28 @@ class TrainCog(commands.GroupCog, group_name="train"):
         if job.cancelled:
             return f"Training **{job.style}** was cancelled; nothing changed."
         if job.process.returncode != 0 or not job.model.exists():
-            tail = "".join(job.output)[-300:].strip().splitlines()[-1:] or ["no output"]
-            return f"Training **{job.style}** failed ({tail[0][:200]}); the old models stay."
+            tail = job.output[-300:].strip().splitlines()[-1:] or ["no output"]
+            reason = shown_text(without_paths(tail[0])[:200])
+            return f"Training **{job.style}** failed ({reason}); the old models stay."
         return await self.install(interaction, job)
 
     async def read_output(self, job: TrainingJob) -> None:
-        while line := await job.process.stdout.readline():
-            job.output.append(line.decode("utf-8", "replace"))
-            del job.output[:-400]  # keep the recent output only
+        """The trainer's output, in pieces of any length (a line may be longer than any
+        buffer: a text's new characters are printed on one)."""
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        while chunk := await job.process.stdout.read(65536):
+            job.output = (job.output + decoder.decode(chunk))[-OUTPUT_CHARS:]
 
     async def install(self, interaction: discord.Interaction, job: TrainingJob) -> str:
-        """Move the model into the model directory (atomically) and load it."""
+        """Move the model into the server's folder (atomically) and load it."""
+        job.installing = True
         engine = self.services.engine
         await asyncio.to_thread(stage, job, engine.model_dir)
         report = await asyncio.to_thread(engine.reload)
         store = settings_store(interaction)
         if store is not None:
-            await store.add_style(job.style, interaction.guild_id)
-        status = report.get(job.style, "loaded")
+            await store.add_style(job.style, job.guild_id)
+        status = report.get(model_name(job.guild_id, job.style), "loaded")
         return (
             f"✅ **{job.style}** is trained ({status}): try `/write style:{job.style}`. "
             "It is offered in this server only; `/train publish` offers it everywhere."
@@ -270,8 +416,14 @@ class TrainCog(commands.GroupCog, group_name="train"):
     @app_commands.describe(name="A style this server trained")
     async def publish(self, interaction: discord.Interaction, name: str) -> None:
         store = settings_store(interaction)
-        if store is None or not await store.publish_style(name, interaction.guild_id):
-            raise InvalidInput(f"{name!r} is not a style this server trained.")
+        scope = await style_scope(interaction)
+        offered = self.services.write.styles(scope).get(name)
+        if store is None or offered != model_name(interaction.guild_id, name):
+            raise InvalidInput(f"{quoted(name)} is not a style this server trained.")
+        if any(s == name for _, s in await store.published_styles()):
+            raise InvalidInput(f"Another server has published a style called {name} already.")
+        if not await store.publish_style(name, interaction.guild_id):
+            raise InvalidInput(f"{quoted(name)} is not a style this server trained.")
         await interaction.response.send_message(
             f"**{name}** is now offered in every server.", ephemeral=True
         )

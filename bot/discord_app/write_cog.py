@@ -12,15 +12,11 @@ from discord.ext import commands
 
 from bot.discord_app.admission import Admission
 from bot.discord_app.buttons import answer_button, fits, handle_press
-from bot.discord_app.limits import (
-    channel_settings,
-    offered_styles,
-    per_user_cooldown,
-    style_offered,
-)
+from bot.discord_app.limits import channel_settings, per_user_cooldown, style_scope
 from bot.discord_app.progress import admitted, run_with_progress
 from bot.discord_app.replies import NO_MENTIONS, plain_text, shown_text, spoilered
 from bot.errors import InvalidInput
+from bot.trained import StyleScope
 from bot.write.service import (
     LENGTH_RANGE,
     MAX_PROMPT,
@@ -213,6 +209,7 @@ class WriteCog(commands.Cog):
         deadline: float,
         kept: str,
         spoiler: bool,
+        scope: StyleScope,
     ) -> WriteResult:
         """Generate on the style's batcher, editing the reply with the text so far."""
 
@@ -223,7 +220,9 @@ class WriteCog(commands.Cog):
             )
 
         return await run_with_progress(
-            lambda report: self.service.write_async(request, report, deadline), show, EDIT_INTERVAL
+            lambda report: self.service.write_async(request, report, deadline, scope),
+            show,
+            EDIT_INTERVAL,
         )
 
     async def respond(
@@ -236,12 +235,11 @@ class WriteCog(commands.Cog):
         """Generate for a command or a press and answer with the text and its buttons.
         `kept` goes in front of the generated text; `given` (default: the prompt's
         length) is how much of the shown text was not generated."""
-        if not await style_offered(interaction, request.style):
-            raise InvalidInput(f"No writing style {request.style!r} is available here.")
-        self.service.validate(request)  # bad options: an ephemeral error, before deferring
+        scope = await style_scope(interaction)
+        self.service.validate(request, scope)  # bad options: an ephemeral error, before deferring
         spoiler = (await channel_settings(interaction)).spoiler
         async with admitted(self.admission, f"write:{request.style}", interaction) as deadline:
-            result = await self._generate(interaction, request, deadline, kept, spoiler)
+            result = await self._generate(interaction, request, deadline, kept, spoiler, scope)
         result = replace(result, text=kept + result.text)
         content, attachment = final_message(result, request.temperature, spoiler)
         answer = Answer(
@@ -283,7 +281,7 @@ class WriteCog(commands.Cog):
         if style is not None:
             await self.continue_text(interaction, text, style)
             return
-        styles = sorted(self.service.styles())
+        styles = list(self.service.styles(await style_scope(interaction)))
         if not styles:
             raise InvalidInput("No writing style is loaded right now; try again later.")
         await interaction.response.send_message(
@@ -322,7 +320,8 @@ class WriteCog(commands.Cog):
     ) -> None:
         style = style or await self.default_style(interaction)
         if style is None:
-            styles = ", ".join(sorted(self.service.styles())) or "none are loaded"
+            styles = ", ".join(self.service.styles(await style_scope(interaction)))
+            styles = styles or "none are loaded"
             raise InvalidInput(f"Pick a style: {styles}.")
         await self.respond(
             interaction, WriteRequest(style, prompt or "", length, temperature, seed)
@@ -334,13 +333,13 @@ class WriteCog(commands.Cog):
         chosen = (await channel_settings(interaction)).write_style
         if chosen:
             return chosen
-        styles = list(self.service.styles())
+        styles = list(self.service.styles(await style_scope(interaction)))
         return styles[0] if len(styles) == 1 else None
 
     @write.autocomplete("style")
     async def style_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        matching = [s for s in self.service.styles() if current.lower() in s.lower()]
-        offered = await offered_styles(interaction, matching)
-        return [app_commands.Choice(name=s, value=s) for s in offered][:25]
+        styles = self.service.styles(await style_scope(interaction))
+        matching = [s for s in styles if current.lower() in s.lower()]
+        return [app_commands.Choice(name=s, value=s) for s in matching][:25]

@@ -16,6 +16,7 @@ from bot.errors import InvalidInput, ModelGone, quoted
 from bot.lm import StepGraph
 from bot.model_specs import CHARLM
 from bot.sampling import SamplingConfig
+from bot.trained import SHIPPED, StyleScope
 from bot.vocabulary import Vocabulary
 
 LENGTH_RANGE = (50, 1500)
@@ -89,27 +90,34 @@ class WriteService:
         self.pool = pool
         self._cache: dict[str, tuple[object, StyleModel]] = {}
 
-    def styles(self) -> dict[str, str]:
-        """Style name -> model name, for every loaded writing model."""
-        return {
-            m.metadata.extra.get("style", name): name
-            for name, m in sorted(self.engine.by_kind(CHARLM).items())
-            if m.metadata.extra.get("task") == "write"
-        }
+    def styles(self, scope: StyleScope = SHIPPED) -> dict[str, str]:
+        """Style name -> model name, for the loaded writing models `scope` sees. Where two
+        share a style name, the shipped one wins, then the server's own."""
+        models = [
+            (scope.rank(name), name, m.metadata.extra.get("style", name))
+            for name, m in self.engine.by_kind(CHARLM).items()
+            if m.metadata.extra.get("task") == "write" and scope.sees(name)
+        ]
+        styles: dict[str, str] = {}
+        for _, name, style in sorted(models):
+            styles.setdefault(style, name)
+        return dict(sorted(styles.items()))
 
-    def style_model(self, style: str) -> StyleModel:
-        styles = self.styles()
+    def style_model(self, style: str, scope: StyleScope = SHIPPED) -> StyleModel:
+        styles = self.styles(scope)
         if style not in styles:
             known = ", ".join(styles) or "none are loaded"
             raise ModelGone(f"No writing style {quoted(style)} is available ({known}).")
         loaded = self.engine.get(styles[style], CHARLM)
-        cached = self._cache.get(style)
+        cached = self._cache.get(loaded.name)
         if cached is None or cached[0] is not loaded:
             cached = (loaded, StyleModel(StepGraph(loaded)))
-            self._cache[style] = cached
+            self._cache[loaded.name] = cached
         return cached[1]
 
-    def validate(self, request: WriteRequest) -> tuple[StyleModel, str, list[str]]:
+    def validate(
+        self, request: WriteRequest, scope: StyleScope = SHIPPED
+    ) -> tuple[StyleModel, str, list[str]]:
         """Check every option before any work, so errors reach the user at once."""
         low, high = LENGTH_RANGE
         if not low <= request.length <= high:
@@ -127,7 +135,7 @@ class WriteService:
             SamplingConfig(request.temperature, request.top_k, request.top_p)
         except ValueError as exc:
             raise InvalidInput(str(exc)) from None
-        model = self.style_model(request.style)
+        model = self.style_model(request.style, scope)
         prompt, notes = model.clean_prompt(request.prompt)
         if request.prompt.strip() and not prompt.strip():
             raise InvalidInput(
@@ -141,10 +149,11 @@ class WriteService:
         request: WriteRequest,
         on_progress: Callable[[str], None] | None = None,
         deadline: float | None = None,
+        scope: StyleScope = SHIPPED,
     ) -> Job[WriteResult]:
         """Start generating on the style's batcher. `on_progress(text_so_far)` runs on the
         batcher thread."""
-        model, prompt, notes = self.validate(request)
+        model, prompt, notes = self.validate(request, scope)
         seed = secrets.randbelow(MAX_SEED) if request.seed is None else request.seed
         sampling = SamplingConfig(request.temperature, request.top_k, request.top_p)
         prompt_ids = model.vocabulary.encode(prompt).ids.tolist()
@@ -187,6 +196,7 @@ class WriteService:
         request: WriteRequest,
         on_progress: Callable[[str], None] | None = None,
         deadline: float | None = None,
+        scope: StyleScope = SHIPPED,
     ) -> WriteResult:
         """Generate without holding a thread; `on_progress` is called on the event loop."""
-        return await self.submit(request, on_loop(on_progress), deadline).wait()
+        return await self.submit(request, on_loop(on_progress), deadline, scope).wait()

@@ -1,0 +1,57 @@
+"""Values `/settings` refuses (non-finite cooldowns, control and formatting characters),
+and the migration that gives trained styles to the servers that trained them."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+import pytest
+
+from bot.errors import InvalidInput
+from bot.server_settings import MIGRATIONS, SettingsStore
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("cooldown.color", "1/inf"),
+        ("cooldown.color", "1/nan"),
+        ("cooldown.color", "1/1e9"),
+        ("write_style", "lore\u202eevil"),  # a right-to-left override
+        ("write_style", "two\nlines"),
+        ("write_style", "bell\x07"),
+        ("write_style", "zero\u200bwidth"),
+    ],
+)
+def test_unsafe_values_are_refused_and_nothing_is_written(tmp_path, key, value):
+    async def scenario():
+        store = SettingsStore(tmp_path / "settings.sqlite3")
+        await store.open()
+        with pytest.raises(InvalidInput):
+            await store.set(1, None, key, value)
+        rows = await store.stored(1)
+        kept = await store.set(1, None, "cooldown.color", "2/30")
+        await store.close()
+        return rows, kept
+
+    rows, kept = asyncio.run(scenario())
+    assert rows == [] and kept == "2/30"
+
+
+def test_styles_of_the_older_schema_keep_their_servers(tmp_path):
+    path = tmp_path / "settings.sqlite3"
+    with sqlite3.connect(path) as db:
+        for migration in MIGRATIONS[:2]:
+            db.executescript(migration)
+        db.execute("PRAGMA user_version = 2")
+        db.execute("INSERT INTO styles VALUES ('lore', 7, 1), ('myth', 8, 0)")
+
+    async def scenario():
+        store = SettingsStore(path)
+        await store.open()
+        result = await store.published_styles(), await store.trained_styles(8)
+        await store.close()
+        return result
+
+    assert asyncio.run(scenario()) == ({(7, "lore")}, {(8, "myth")})
