@@ -10,17 +10,18 @@ import sys
 from pathlib import Path
 
 from bot.config import Settings, read_token
-from bot.errors import UserFacingError
+from bot.errors import UserFacingError, plain
 
 
-def global_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model-dir", type=Path, help="directory of ONNX models")
-    parser.add_argument("--cpu", action="store_true", help="never try the CUDA provider")
-    parser.add_argument("--console", action="store_true", help="console even if a token is set")
-    parser.add_argument(
-        "--sync", action="store_true", help="publish slash commands globally at start-up"
-    )
-    parser.add_argument("-v", "--verbose", action="store_true")
+def global_options(parser: argparse.ArgumentParser, default: object = None) -> None:
+    """Options read before the models load; a subcommand takes them too (with
+    `default=argparse.SUPPRESS`, so they do not overwrite what came before it)."""
+    parser.add_argument("--model-dir", type=Path, default=default, help="directory of ONNX models")
+    flag = {"action": "store_true", "default": default or False}
+    parser.add_argument("--cpu", help="never try the CUDA provider", **flag)
+    parser.add_argument("--console", help="console even if a token is set", **flag)
+    parser.add_argument("--sync", help="publish slash commands globally at start-up", **flag)
+    parser.add_argument("-v", "--verbose", help="log more", **flag)
 
 
 def build_parser(services=None) -> argparse.ArgumentParser:
@@ -31,7 +32,7 @@ def build_parser(services=None) -> argparse.ArgumentParser:
     global_options(parser)
     subparsers = parser.add_subparsers(dest="command", parser_class=QuietParser)
     for name, command in COMMANDS.items():
-        command.add_parser(subparsers, name, services)
+        global_options(command.add_parser(subparsers, name, services), argparse.SUPPRESS)
     return parser
 
 
@@ -43,7 +44,10 @@ def one_shot(services, args: argparse.Namespace, output_dir: Path) -> int:
     try:
         payload = command.payload(services, args, output_dir)
     except UserFacingError as exc:
-        print(json.dumps({"error": str(exc)}) if args.json else f"error: {exc}")
+        if args.json:
+            print(json.dumps({"error": plain(str(exc))}))
+        else:
+            print(f"error: {plain(str(exc))}", file=sys.stderr)
         return 2
     if args.json:
         print(json.dumps(payload, ensure_ascii=False))
@@ -101,9 +105,9 @@ def main(argv: list[str] | None = None) -> int:
             args = build_parser(services).parse_args(argv)
         except ArgumentError as exc:
             if "--json" in argv:
-                print(json.dumps({"error": str(exc)}))
+                print(json.dumps({"error": plain(str(exc))}))
             else:
-                print(f"error: {exc}", file=sys.stderr)
+                print(f"error: {plain(str(exc))}", file=sys.stderr)
             return 2
         if args.command:
             return one_shot(services, args, settings.output_dir)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.caption.service import COUNT_RANGE, MAX_PREFIX, CaptionRequest
-from bot.errors import UserFacingError
+from bot.errors import UserFacingError, plain
 from bot.images import read_image_file
 from bot.model_info import describe
 from bot.names.service import TEMPERATURE_RANGE as NAME_TEMPERATURE
@@ -26,6 +26,8 @@ from bot.paint.service import DISPLAY_SIZE, TEMPERATURE_RANGE, PaintRequest
 from bot.services import Services
 from bot.write.service import LENGTH_RANGE, MAX_PROMPT, WriteRequest
 from bot.write.service import TEMPERATURE_RANGE as WRITE_TEMPERATURE
+
+DEFAULT_STYLE = "shakespeare"
 
 
 def slug(text: str) -> str:
@@ -102,7 +104,9 @@ def color_text(payload: dict, colour: bool) -> str:
 def write_arguments(parser: argparse.ArgumentParser, services: Services | None) -> None:
     styles = ", ".join(services.write.styles()) if services else ""
     parser.add_argument(
-        "--style", default="shakespeare", help=f"a loaded style: {styles or 'none loaded'}"
+        "--style",
+        help=f"a loaded style: {styles or 'none loaded'} (default: {DEFAULT_STYLE}, "
+        "or the only style there is)",
     )
     parser.add_argument(
         "--prompt", default="", help=f"opening text, kept (up to {MAX_PROMPT} characters)"
@@ -118,9 +122,25 @@ def write_arguments(parser: argparse.ArgumentParser, services: Services | None) 
     parser.add_argument("--top-p", type=float, default=1.0, help="nucleus mass, (0, 1]")
 
 
+def default_style(services: Services) -> str:
+    """Shakespeare where it is loaded, else the only style; else the user must choose."""
+    styles = list(services.write.styles())
+    if DEFAULT_STYLE in styles or not styles:
+        return DEFAULT_STYLE
+    if len(styles) == 1:
+        return styles[0]
+    raise UserFacingError(f"Choose a style with --style: {', '.join(styles)}.")
+
+
 def write_payload(services: Services, args: argparse.Namespace, output_dir: Path) -> dict:
     request = WriteRequest(
-        args.style, args.prompt, args.length, args.temperature, args.seed, args.top_k, args.top_p
+        args.style or default_style(services),
+        args.prompt,
+        args.length,
+        args.temperature,
+        args.seed,
+        args.top_k,
+        args.top_p,
     )
     result = services.write.write(request)
     return {
@@ -284,6 +304,15 @@ class ArgumentError(UserFacingError):
     """A command line that does not parse (shown as an error, JSON with --json)."""
 
 
+class DefaultsHelp(argparse.HelpFormatter):
+    """Shows an option's default, unless its help says it already or there is none."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        shown = action.default not in (None, False, argparse.SUPPRESS) and action.option_strings
+        return f"{text} (default: %(default)s)" if shown and "default" not in text else text
+
+
 class QuietParser(argparse.ArgumentParser):
     """Argument errors raise instead of printing usage and exiting."""
 
@@ -305,7 +334,7 @@ class LocalCommand:
             name,
             help=self.help,
             description=self.help,
-            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+            formatter_class=DefaultsHelp,
         )
         self.arguments(parser, services)
         _json_flag(parser)
@@ -342,7 +371,7 @@ class Console:
                 prog=f"/{name}",
                 description=command.help,
                 add_help=False,
-                formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                formatter_class=DefaultsHelp,
             )
             command.arguments(parser, services)
             self.parsers[name] = parser
@@ -372,7 +401,7 @@ class Console:
                 return self.run(name, rest)
             return f"Unknown command {command!r}. Type /help."
         except UserFacingError as exc:
-            return f"error: {exc}"
+            return f"error: {plain(str(exc))}"
 
     def run(self, name: str, rest: str) -> str:
         try:

@@ -1,5 +1,7 @@
 """Errors whose message is written for the person who typed the command."""
 
+import re
+
 
 class UserFacingError(Exception):
     """Shown to the user as is (ephemeral on Discord); never carries a traceback."""
@@ -29,3 +31,12 @@ def quoted(text: str, limit: int = 40) -> str:
     cut = text if len(text) <= limit else text[: limit - 1] + "…"
     safe = " ".join(cut.split()).translate(_MARKDOWN).replace("@", "@\u200b")  # no mentions
     return "'" + safe + "'"
+
+
+_ESCAPED = re.compile(r"\\([\\*_~`|>#\[\]()])")
+
+
+def plain(message: str) -> str:
+    """A user-facing message as a terminal shows it: without Discord's markdown escapes
+    and the zero-width space that breaks mentions."""
+    return _ESCAPED.sub(r"\1", message).replace("@\u200b", "@")

@@ -158,3 +158,46 @@ def test_token_without_network_is_one_clear_line(services, capsys):
     assert run_on_discord(services, "not-a-real-token", sync=False) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: cannot reach Discord")
+
+
+def test_newcomer_command_lines(model_dir, tmp_path):
+    """--model-dir after the subcommand, the only style as the default, errors on stderr
+    without Discord's markdown escapes, and help that states each default once."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    (folder / "tiny.onnx").write_bytes((model_dir / "tiny.onnx").read_bytes())
+    late = subprocess.run(
+        [sys.executable, "-m", "bot", "write", "--length", "50", "--seed", "1", "--json"]
+        + ["--model-dir", str(folder), "--cpu"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert late.returncode == 0, late.stderr
+    assert json.loads(late.stdout)["style"] == "tiny"  # the one style there is
+
+    error = run_bot(model_dir, "write", "--style", "no_such*")
+    assert error.returncode == 2 and error.stdout == ""
+    assert error.stderr.startswith("error: ") and "'no_such*'" in error.stderr, error.stderr
+
+    helped = run_bot(model_dir, "paint", "--help")
+    assert "(default: None)" not in helped.stdout
+    assert helped.stdout.count("default") == helped.stdout.count("(default")
+
+
+def test_training_without_its_extras_says_how_to_install_them(tmp_path):
+    """A missing `train` extra is one line naming the install command, not a traceback."""
+    hide = tmp_path / "hide"
+    hide.mkdir()
+    (hide / "keras.py").write_text("raise ModuleNotFoundError('no keras', name='keras')\n")
+    (hide / "tensorflow.py").write_text("raise ModuleNotFoundError('no tf', name='tensorflow')\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "training", "finetune", "write", "--from", "x.onnx"]
+        + ["--data", "x.txt", "--style", "x", "--run-dir", str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(hide)},
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert '.[train]"' in done.stderr

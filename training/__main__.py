@@ -258,7 +258,7 @@ def _caption_train_parsers(sub) -> None:
     p.add_argument(
         "--backbone",
         type=Path,
-        default=Path("../shared/data/pretrained/mobilenet_v2_1.0_224_quant.tflite"),
+        default=Path("data/pretrained/mobilenet_v2_1.0_224_quant.tflite"),
         help="the pretrained MobileNetV2 .tflite (frozen; converted to ONNX on the fly)",
     )
     p.add_argument(
@@ -538,6 +538,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The packages of the `train` extra (pyproject.toml), as imported.
+TRAINING_EXTRAS = ("tensorflow", "keras", "tf2onnx", "onnx", "matplotlib", "pooch")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     module, function = args.handler.split(":")
@@ -545,6 +549,15 @@ def main(argv: list[str] | None = None) -> int:
         getattr(importlib.import_module(module), function)(args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:
+        if exc.name is None or exc.name.split(".")[0] not in TRAINING_EXTRAS:
+            raise
+        print(
+            f"error: training needs the `train` extras ({exc.name} is missing): "
+            'pip install -e ".[train]"',
+            file=sys.stderr,
+        )
         return 2
     return 0
 
