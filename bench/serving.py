@@ -214,7 +214,13 @@ def sampler_comparison(rows: int = 32, repeats: int = 300) -> tuple[float, float
 
 
 def step_flops(graph: StepGraph) -> float:
-    cfg = graph.model.metadata.extra["config"]
+    """Multiply-adds x 2 of one step: of each member, for a mixture of styles."""
+    extra = graph.model.metadata.extra
+    members = extra["ensemble"]["members"] if "ensemble" in extra else [extra]
+    return sum(config_flops(member["config"]) for member in members)
+
+
+def config_flops(cfg: dict) -> float:
     units, vocab = cfg["units"], cfg["vocab_size"]
     inputs = [cfg["embedding"]] + [units] * (cfg["layers"] - 1)
     return sum(2 * 4 * units * (i + units) for i in inputs) + 2 * units * vocab
