@@ -22,6 +22,7 @@ class Settings:
     shard_ids: list[int] | None = None  # this process's shards, when several share the bot
     settings_db: Path = Path("state/settings.sqlite3")  # per-server settings (SQLite)
     metrics_port: int | None = None  # /metrics, /healthz, /readyz on this port (None: off)
+    metrics_host: str = "127.0.0.1"  # the address it listens on; unauthenticated, so loopback
     serve_address: str | None = None  # a Ray cluster whose Serve app steps the models
 
     @classmethod
@@ -38,6 +39,7 @@ class Settings:
             shard_ids=_shard_ids(),
             settings_db=Path(os.environ.get("RNNBOT_SETTINGS_DB", "state/settings.sqlite3")),
             metrics_port=_optional_port("RNNBOT_METRICS_PORT"),
+            metrics_host=os.environ.get("RNNBOT_METRICS_HOST", "").strip() or "127.0.0.1",
             serve_address=os.environ.get("RNNBOT_SERVE_ADDRESS", "").strip() or None,
         )
 

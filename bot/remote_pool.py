@@ -23,7 +23,7 @@ from bot.batching import Generation, GenerationFailed, GenerationStopped, Pool, 
 from bot.engine import LoadedModel
 from bot.errors import ModelUnavailable, UserFacingError
 from bot.lm import StepGraph
-from bot.serve_app import APP_NAME, INGRESS, task_of, to_wire
+from bot.serve_app import APP_NAME, INGRESS, WireError, task_of, to_wire
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +116,8 @@ class RemotePool(Pool):
                 f"The inference service does not serve {task or 'these'} models; "
                 "ask the bot's owner to add them to its configuration."
             )
+        data = to_wire(generation, time.monotonic())  # plain data, never pickle
         generation.future.set_running_or_notify_cancel()
-        data = to_wire(generation, time.monotonic())
         stream = self._stream(handle, graph.model.name, data, generation)
         asyncio.run_coroutine_threadsafe(stream, self._loop)
         return generation
@@ -203,6 +203,13 @@ def remote_failure(error: Exception) -> UserFacingError:
     if isinstance(cause, UserFacingError):
         return cause
     log.error("remote generation failed", exc_info=error)
+    if isinstance(cause, WireError):  # trying again would not help
+        failed = GenerationFailed(
+            "The inference service could not read this request (it may run another "
+            "version of the bot); the error has been logged."
+        )
+        failed.__cause__ = error
+        return failed
     failed = GenerationFailed(
         "The inference service lost this request (a worker restarted); please try again."
     )

@@ -50,3 +50,58 @@ def test_counters_move_and_health_endpoints_answer(services):
         assert "rnnbot_jobs_waiting" in after and "rnnbot_batch_occupancy" in after
 
     run_with_bot(services, scenario, timeout=90)
+
+
+def stub_services(stats: dict[str, dict[str, int]]):
+    """What the metrics read from the services, without models: the settings, the pool's
+    numbers per model and the engine's."""
+    from types import SimpleNamespace
+
+    from bot.config import Settings
+
+    pool = SimpleNamespace(max_batch=4, stats=lambda: stats)
+    engine = SimpleNamespace(providers=SimpleNamespace(providers=[]), models={}, reloads=0)
+    return SimpleNamespace(settings=Settings(), pool=pool, engine=engine)
+
+
+def test_the_endpoint_listens_on_loopback_unless_configured(monkeypatch):
+    """It has no authentication: by default only this machine reaches it."""
+    import asyncio
+
+    from bot.config import Settings
+    from bot.discord_app.admission import Admission
+    from bot.discord_app.metrics import BotMetrics, start_endpoint
+
+    monkeypatch.delenv("RNNBOT_METRICS_HOST", raising=False)
+    assert Settings.from_env().metrics_host == "127.0.0.1"
+    monkeypatch.setenv("RNNBOT_METRICS_HOST", "0.0.0.0")  # e.g. inside a compose network
+    assert Settings.from_env().metrics_host == "0.0.0.0"
+
+    async def bound_addresses() -> list:
+        metrics = BotMetrics(stub_services({}), Admission())
+        runner, _ = await start_endpoint(metrics, lambda: True, 0)
+        try:
+            return [address[0] for address in runner.addresses]
+        finally:
+            await runner.cleanup()
+
+    assert asyncio.run(bound_addresses()) == ["127.0.0.1"]
+
+
+def test_trained_styles_are_counted_without_their_names():
+    """A style trained in a server is "<guild_id>/<style>" in the engine; its name and the
+    server's id must not become labels."""
+    from bot.discord_app.admission import Admission
+    from bot.discord_app.metrics import BotMetrics
+
+    stats = {
+        "tiny": {"active": 1, "waiting": 0, "steps": 5, "tokens": 10},
+        "111222333/our-secret-lore": {"active": 2, "waiting": 0, "steps": 7, "tokens": 30},
+        "444555666/inside-jokes": {"active": 0, "waiting": 0, "steps": 2, "tokens": 5},
+    }
+    text = BotMetrics(stub_services(stats), Admission()).scrape().decode()
+    assert sample(text, "rnnbot_tokens_total", model="tiny") == 10
+    assert sample(text, "rnnbot_tokens_total", model="trained") == 35
+    assert sample(text, "rnnbot_batch_occupancy", model="trained") == 2 / (4 * 2)
+    for private in ("secret", "inside-jokes", "111222333", "444555666"):
+        assert private not in text

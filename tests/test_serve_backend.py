@@ -1,5 +1,6 @@
 """The Ray Serve inference tier on a local Ray instance: the same services, remotely."""
 
+import pickle
 import time
 
 import pytest
@@ -8,7 +9,7 @@ ray = pytest.importorskip("ray")
 serve = pytest.importorskip("ray.serve")
 
 from bot.config import Settings  # noqa: E402
-from bot.serve_app import start_local  # noqa: E402
+from bot.serve_app import APP_NAME, start_local  # noqa: E402
 from bot.services import Services  # noqa: E402
 from bot.write.service import WriteRequest  # noqa: E402
 from tests.conftest import CAPTION_COLORS, png_bytes  # noqa: E402
@@ -63,6 +64,21 @@ def test_discord_end_to_end_through_the_inference_tier(remote_services):
         await again.wait_until(lambda c: bool(c.message_ids) and c.message.get("components"))
 
     run_with_bot(remote_services, scenario, timeout=120)
+
+
+def test_a_replica_refuses_a_pickle_and_never_runs_it(local_serve, tmp_path):
+    """A replica reads a generation as plain data: a crafted pickle, which would have run
+    code in the replica as it was unpickled, is refused with a clear error."""
+    from bot.remote_pool import remote_failure
+    from tests.test_wire_format import RunsCode
+
+    handle = serve.get_deployment_handle("WriteSteps", app_name=APP_NAME)
+    marker = tmp_path / "ran"
+    payload = pickle.dumps((RunsCode(marker), None))
+    with pytest.raises(Exception, match="not a generation message") as refused:
+        list(handle.options(stream=True).generate.remote("tiny", payload))
+    assert not marker.exists()
+    assert "could not read this request" in str(remote_failure(refused.value))
 
 
 def test_models_and_reload_reach_every_replica(remote_services, local_serve):

@@ -1,6 +1,9 @@
-"""A node of the Ray cluster leaves and joins while the inference tier serves."""
+"""The Ray cluster's nodes: one leaves and joins while the inference tier serves, and the
+compose deployment starts them privately, with token authentication."""
 
+import re
 import time
+from pathlib import Path
 
 import pytest
 
@@ -50,3 +53,37 @@ def test_a_node_leaving_and_joining(model_dir):
 
 def write_replicas(services) -> list[dict]:
     return [r for r in services.pool.replicas() if r["deployment"] == "WriteSteps"]
+
+
+def compose_services(name: str = "compose.yaml") -> dict[str, dict]:
+    import yaml
+
+    path = Path(__file__).resolve().parent.parent / "deploy" / name
+    return yaml.safe_load(path.read_text(encoding="utf-8"))["services"]
+
+
+def test_the_compose_deployment_is_private_and_authenticated():
+    """Whoever reaches Ray's ports can run code on every node: none is published, the
+    dashboard stays on the head's loopback, every Ray node uses token authentication with
+    the shared token, and the Discord token is only where the bot needs it."""
+    services = compose_services()
+    ray_nodes = {name: s for name, s in services.items() if "ray start" in str(s["command"])}
+    assert set(ray_nodes) == {"ray-head", "ray-worker", "bot"}
+    for name, service in services.items():
+        assert not service.get("ports"), f"{name} publishes {service['ports']}"
+        assert "0.0.0.0" not in str(service["command"]), name
+    assert re.search(r"--dashboard-host=\S*127\.0\.0\.1", ray_nodes["ray-head"]["command"])
+    for name, service in ray_nodes.items():
+        environment = service["environment"]
+        assert environment["RAY_AUTH_MODE"] == "token", name
+        token_dir = str(Path(environment["RAY_AUTH_TOKEN_PATH"]).parent)
+        assert f"ray-auth:{token_dir}:ro" in service["volumes"], name
+    for name, service in services.items():
+        has_token = "DISCORD_TOKEN" in (service.get("environment") or {})
+        assert has_token == (name == "bot"), name
+    assert "env -u DISCORD_TOKEN ray start" in services["bot"]["command"]  # not in its raylet
+
+
+def test_the_dashboard_opt_in_publishes_on_loopback_only():
+    head = compose_services("compose.dashboard.yaml")["ray-head"]
+    assert head["ports"] and all(port.startswith("127.0.0.1:") for port in head["ports"])

@@ -4,7 +4,11 @@ Counters that events move (requests, errors, latency per command) are kept here;
 rest is read from the serving core when Prometheus scrapes (waiting line and running
 jobs per model, batch occupancy, tokens stepped, the provider in use, reloads), so the
 numbers cannot drift from what they describe. The HTTP side is a small aiohttp app on
-`RNNBOT_METRICS_PORT` (off when unset).
+`RNNBOT_METRICS_PORT` (off when unset), listening on `RNNBOT_METRICS_HOST` (127.0.0.1
+unless set: it has no authentication, so it is reachable from elsewhere only when asked).
+
+Labels never carry a server's private names: a style trained from Discord is counted
+under "trained", not under its name (see `model_label`).
 """
 
 from __future__ import annotations
@@ -24,6 +28,27 @@ from bot.services import Services
 log = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900)
+TRAINED = "trained"  # the label of every style trained from Discord
+
+
+def model_label(name: str) -> str:
+    """The `model` label of a model. Shipped models keep their names; a style trained from
+    Discord is named "<guild_id>/<style>" by the engine, and that name is the server's
+    business (whoever scrapes the metrics would learn every server's style names and which
+    server uses the bot), so all of them share one label."""
+    return TRAINED if "/" in name else name
+
+
+def per_label(stats: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """The pool's numbers per `model_label`: those of the trained styles summed, with the
+    number of batchers they add up (for the occupancy of their batches together)."""
+    totals: dict[str, dict[str, int]] = {}
+    for model, numbers in stats.items():
+        total = totals.setdefault(model_label(model), {"active": 0, "tokens": 0, "batchers": 0})
+        total["active"] += numbers["active"]
+        total["tokens"] += numbers["tokens"]
+        total["batchers"] += 1
+    return totals
 
 
 class ServingCollector(Collector):
@@ -40,15 +65,17 @@ class ServingCollector(Collector):
             running.add_metric([lane], now_running)
             waiting.add_metric([lane], now_waiting)
         occupancy = GaugeMetricFamily(
-            "rnnbot_batch_occupancy", "Generations in the batch over its capacity", labels=["model"]
+            "rnnbot_batch_occupancy",
+            "Generations in the batch over its capacity (trained styles: over all of theirs)",
+            labels=["model"],
         )
         tokens = CounterMetricFamily(
             "rnnbot_tokens", "Tokens stepped per model (restarts at a reload)", labels=["model"]
         )
         capacity = self.services.pool.max_batch
-        for model, stats in sorted(self.services.pool.stats().items()):
-            occupancy.add_metric([model], stats["active"] / capacity)
-            tokens.add_metric([model], stats["tokens"])
+        for label, total in sorted(per_label(self.services.pool.stats()).items()):
+            occupancy.add_metric([label], total["active"] / (capacity * total["batchers"]))
+            tokens.add_metric([label], total["tokens"])
         engine = self.services.engine
         provider = GaugeMetricFamily(
             "rnnbot_provider", "The onnxruntime provider in use (1)", labels=["provider"]
@@ -66,6 +93,7 @@ class BotMetrics:
     """The process's registry: command counters plus the serving collector."""
 
     def __init__(self, services: Services, admission: Admission) -> None:
+        self.host = services.settings.metrics_host  # where `start_endpoint` listens
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "rnnbot_requests", "Commands and button presses", ["command"], registry=self.registry
@@ -96,10 +124,12 @@ class BotMetrics:
 
 
 async def start_endpoint(
-    metrics: BotMetrics, ready: Callable[[], bool], port: int, host: str = "0.0.0.0"
+    metrics: BotMetrics, ready: Callable[[], bool], port: int, host: str | None = None
 ) -> tuple[web.AppRunner, int]:
     """Serve `/metrics`, `/healthz` (the process answers) and `/readyz` (connected to
-    Discord with models loaded); returns the runner (to clean up) and the bound port."""
+    Discord with models loaded) on `host` (by default the settings' `metrics_host`,
+    loopback unless configured); returns the runner (to clean up) and the bound port."""
+    host = host or metrics.host
 
     async def scrape(request: web.Request) -> web.Response:
         return web.Response(body=metrics.scrape(), content_type="text/plain", charset="utf-8")
