@@ -16,10 +16,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import aiosqlite
 
@@ -27,10 +29,13 @@ from bot.errors import InvalidInput, UserFacingError
 from bot.trained import StyleScope, model_name
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 COMMANDS = ("color", "write", "caption", "paint", "name")
 BUTTON_POLICIES = ("owner", "anyone")
 SERVER_WIDE = 0  # the channel id under which a server's own values are stored
+CACHE_SECONDS = 5.0  # how long a read value is reused (see `Recent`)
+PUBLISHED = "published styles"  # the cache's key for them
 MAX_COOLDOWN_SECONDS = 86_400  # a day; also keeps out inf and nan
 # Control, format (RTL overrides, zero-width), line and paragraph separators: a value
 # holding one could restyle or break the replies that echo it.
@@ -165,6 +170,34 @@ class ChannelSettings:
 DEFAULTS = ChannelSettings()
 
 
+class Recent:
+    """Values read in the last `seconds`: the checks that run before an interaction is
+    acknowledged (enabled, cooldown, styles) then wait on no database read in the common
+    case, so a busy machine or a locked database cannot push the acknowledgement past
+    Discord's 3 seconds. Other processes' writes show within `seconds`; this process's at
+    once (a write clears it)."""
+
+    def __init__(self, seconds: float, most: int = 10_000) -> None:
+        self.seconds = seconds
+        self.most = most
+        self._values: dict[object, tuple[float, object]] = {}
+
+    def get(self, key: object) -> object | None:
+        found = self._values.get(key)
+        if found is None or found[0] < time.monotonic():
+            return None
+        return found[1]
+
+    def put(self, key: object, value: T) -> T:
+        if len(self._values) >= self.most:
+            self._values.clear()  # a crude bound: reads refill what is in use
+        self._values[key] = (time.monotonic() + self.seconds, value)
+        return value
+
+    def clear(self) -> None:
+        self._values.clear()
+
+
 class SettingsStore:
     """The settings database. `open()` once; every method is safe to call on the loop."""
 
@@ -173,6 +206,7 @@ class SettingsStore:
         self._db: aiosqlite.Connection | None = None
         self._broken: str | None = None  # why the defaults are in use, once logged
         self._lock = asyncio.Lock()
+        self._recent = Recent(CACHE_SECONDS)
 
     @property
     def healthy(self) -> bool:
@@ -220,6 +254,9 @@ class SettingsStore:
         """The settings that apply in a channel (defaults outside servers and on failure)."""
         if guild_id is None or not self.healthy:
             return DEFAULTS
+        key = (guild_id, channel_id or SERVER_WIDE)
+        if (cached := self._recent.get(key)) is not None:
+            return cached
         try:
             async with self._db.execute(
                 "SELECT channel_id, key, value FROM settings "
@@ -234,7 +271,7 @@ class SettingsStore:
             await self._fail(error)
             return DEFAULTS
         ordered = sorted(rows, key=lambda row: row[0] != SERVER_WIDE)  # server first
-        return ChannelSettings({key: value for _, key, value in ordered})
+        return self._recent.put(key, ChannelSettings({k: value for _, k, value in ordered}))
 
     async def stored(self, guild_id: int) -> list[tuple[int, str, str]]:
         """Every value a server set: (channel id or 0, key, value)."""
@@ -283,6 +320,8 @@ class SettingsStore:
             except sqlite3.Error as error:
                 await self._fail(error)
                 raise SettingsUnavailable(self._unavailable()) from None
+            finally:
+                self._recent.clear()  # this process's own change shows at once
 
     async def add_style(self, style: str, guild_id: int) -> None:
         """A style trained in `guild_id`: offered there only until it is published (again,
@@ -311,9 +350,12 @@ class SettingsStore:
 
     async def published_styles(self) -> set[tuple[int, str]]:
         """(server, style) of every published style."""
-        return await self._styles(
+        if (cached := self._recent.get(PUBLISHED)) is not None:
+            return cached
+        published = await self._styles(
             "SELECT guild_id, style FROM trained_styles WHERE published = 1", ()
         )
+        return self._recent.put(PUBLISHED, published) if self.healthy else published
 
     async def scope(self, guild_id: int | None) -> StyleScope:
         """The trained styles a request in `guild_id` may use: its own and the published

@@ -55,3 +55,33 @@ def test_styles_of_the_older_schema_keep_their_servers(tmp_path):
         return result
 
     assert asyncio.run(scenario()) == ({(7, "lore")}, {(8, "myth")})
+
+
+def test_recent_reads_are_reused_and_own_writes_show_at_once(tmp_path):
+    """The checks before an acknowledgement read the database once per few seconds, not
+    once per interaction; a change made here shows at once."""
+
+    async def scenario():
+        store = SettingsStore(tmp_path / "settings.sqlite3")
+        await store.open()
+        reads = []
+        execute = store._db.execute
+
+        def counted(sql, *args):
+            reads.append(sql.split()[0])
+            return execute(sql, *args)
+
+        store._db.execute = counted
+        first = await store.channel(1, 5)
+        for _ in range(50):
+            await store.channel(1, 5)
+            await store.scope(1)
+        selects = reads.count("SELECT")
+        await store.set(1, None, "enabled.color", "off")
+        after = await store.channel(1, 5)
+        await store.close()
+        return first, selects, after
+
+    first, selects, after = asyncio.run(scenario())
+    assert first.enabled("color") and not after.enabled("color")
+    assert selects == 2  # one for the channel's settings, one for the published styles
