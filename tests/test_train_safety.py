@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.discord_app import train_cog
-from bot.discord_app.train_cog import (
+from bot.discord_app import training_job
+from bot.discord_app.train_cog import TrainCog
+from bot.discord_app.training_job import (
     OWNER_FILE,
-    TrainCog,
     TrainingJob,
     clean_up_after_killed_bots,
     stage,
@@ -173,15 +173,15 @@ def test_leftovers_of_a_killed_bot_are_removed_and_live_bots_left_alone(tmp_path
 
 BOT = """
 import subprocess, sys, time
-from bot.discord_app.train_cog import _as_trainer
+from bot.discord_app.training_job import as_trainer
 child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"],
-                         preexec_fn=_as_trainer)
+                         preexec_fn=as_trainer)
 print(child.pid, flush=True)
 time.sleep(120)
 """
 
 
-@pytest.mark.skipif(train_cog._prctl is None, reason="the parent-death signal is Linux's")
+@pytest.mark.skipif(training_job._prctl is None, reason="the parent-death signal is Linux's")
 def test_the_trainer_dies_with_a_killed_bot_and_runs_at_a_lower_priority():
     bot = subprocess.Popen([sys.executable, "-c", BOT], stdout=subprocess.PIPE, text=True)
     trainer = int(bot.stdout.readline())
@@ -199,6 +199,6 @@ def test_the_trainer_dies_with_a_killed_bot_and_runs_at_a_lower_priority():
 
 def test_the_trainer_gets_no_secrets(monkeypatch):
     monkeypatch.setenv("DISCORD_TOKEN", "secret")
-    env = train_cog.trainer_environment()
+    env = training_job.trainer_environment()
     assert "DISCORD_TOKEN" not in env
     assert int(env["TF_NUM_INTRAOP_THREADS"]) <= max(1, (os.cpu_count() or 2) // 2)

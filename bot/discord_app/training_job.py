@@ -1,0 +1,155 @@
+"""A `/train` job's process and folder: where the trainer runs, how it is started (niced,
+bounded threads, no secrets, dying with the bot), what its reply shows, how its model is
+staged into the server's folder, and what a killed bot leaves behind."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import ctypes
+import json
+import os
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.discord_app.replies import shown_text
+from bot.trained import model_path
+
+SAMPLE = re.compile(r"--- epoch (\d+), temperature 0\.5 ---\n(.*?)\n\n", re.DOTALL)
+PATH = re.compile(r"(?:/[^\s/'\"`:,]+)+/([^\s/'\"`:,]+)")  # a path, to show by its last part
+JOB_PREFIX = "rnnbot-train-"
+OWNER_FILE = "owner.json"  # which bot and which trainer a job folder belongs to
+OUTPUT_CHARS = 60_000  # the trainer's recent output kept for the progress reply
+SECRETS = ("DISCORD_TOKEN",)  # never in the trainer's environment
+
+
+@dataclass
+class TrainingJob:
+    """One fine-tuning process and what its reply shows."""
+
+    style: str
+    guild_id: int
+    folder: Path
+    process: asyncio.subprocess.Process | None = None
+    output: str = ""
+    cancelled: bool = False
+    installing: bool = False  # past the point where cancelling could undo it
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def run_dir(self) -> Path:
+        return self.folder / "run"
+
+    @property
+    def model(self) -> Path:
+        return self.folder / f"{self.style}.onnx"
+
+    def progress(self) -> str:
+        """Epochs done, the last losses, and the newest sample."""
+        rows = []
+        with contextlib.suppress(OSError), (self.run_dir / "log.csv").open() as f:
+            rows = list(csv.DictReader(f))
+        minutes = (time.monotonic() - self.started) / 60
+        lines = [f"Training **{self.style}** · {minutes:.0f} min"]
+        if rows:
+            last = rows[-1]
+            best = min(float(r["val_loss"]) for r in rows)
+            lines.append(
+                f"epoch {len(rows)} · loss {float(last['loss']):.3f} · held-out "
+                f"{float(last['val_loss']):.3f} nats/char (best {best:.3f})"
+            )
+        samples = SAMPLE.findall(self.output)
+        if samples:
+            epoch, text = samples[-1]
+            lines.append(f"sample after epoch {epoch}:\n> {shown_text(text[:300])}")
+        return "\n".join(lines)[:1900]
+
+
+def stage(job: TrainingJob, model_dir: Path) -> None:
+    """Copy the job's model (and its weights) into the server's folder under a temporary
+    name and rename it there, so the engine never sees half a file. The weights go first:
+    the model's arrival is what a reload sees."""
+    target = model_path(model_dir, job.guild_id, job.style)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for source in (job.model.with_suffix(".weights.h5"), job.model):
+        if source.exists():
+            staged = target.parent / f".{source.name}.part"
+            shutil.copyfile(source, staged)
+            staged.replace(target.parent / source.name)
+
+
+def without_paths(text: str) -> str:
+    """A trainer's message as users may see it: each file path cut to its last part."""
+    return PATH.sub(r"\1", text)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_up_after_killed_bots(folder: Path | None = None) -> list[Path]:
+    """Remove the job folders of bots that are gone, stopping their trainers if one still
+    runs; the folders of live bots (other shards) are left alone. Returns those removed."""
+    removed = []
+    for job in sorted(Path(folder or tempfile.gettempdir()).glob(f"{JOB_PREFIX}*")):
+        try:
+            owners = json.loads((job / OWNER_FILE).read_text())
+            bot, trainer = int(owners["bot"]), owners.get("trainer")
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # not a job folder of ours, or one still being set up
+        if bot != os.getpid() and alive(bot):
+            continue
+        if trainer is not None and str(job) in _command_line(int(trainer)):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(trainer), signal.SIGKILL)
+        shutil.rmtree(job, ignore_errors=True)
+        removed.append(job)
+    return removed
+
+
+def _command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def trainer_environment() -> dict[str, str]:
+    """The bot's environment without its secrets, with the trainer's threads bounded so
+    the bot keeps a core for answering within Discord's 3 seconds."""
+    threads = str(max(1, (os.cpu_count() or 2) // 2))
+    env = {k: v for k, v in os.environ.items() if k not in SECRETS}
+    env.update(
+        OMP_NUM_THREADS=threads,
+        TF_NUM_INTRAOP_THREADS=threads,
+        TF_NUM_INTEROP_THREADS="1",
+        TF_CPP_MIN_LOG_LEVEL="2",
+    )
+    return env
+
+
+_PR_SET_PDEATHSIG = 1
+_prctl = (
+    getattr(ctypes.CDLL(None, use_errno=True), "prctl", None) if sys.platform == "linux" else None
+)
+
+
+def as_trainer() -> None:
+    """Runs in the child before it starts: a lower priority, and death with the bot.
+    Only async-signal-safe work here (the bot has threads)."""
+    os.nice(10)
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
