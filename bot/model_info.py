@@ -9,7 +9,9 @@ KEY_METRICS = (
     "delta_e_mean",
     "val_nats_per_token",
     "val_bits_per_token",
+    "held_out_nats_per_char",
     "held_out_nats_per_char_int8",
+    "val_nats_per_char",
     "val_nats_per_char_with_image",
     "bits_per_pixel",
 )

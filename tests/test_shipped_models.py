@@ -7,6 +7,7 @@ import pytest
 
 from bot.caption.service import CaptionRequest
 from bot.config import DEFAULT_MODEL_DIR, Settings
+from bot.model_info import describe
 from bot.paint.service import PaintRequest
 from bot.services import Services
 from bot.write.service import WriteRequest
@@ -27,6 +28,8 @@ def shipped():
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
 def test_every_shipped_file_loads(shipped, path):
     assert path.stem in shipped.engine.models, shipped.engine.failures.get(path.stem)
+    # /models shows a key number of each, the one its card leads with
+    assert describe(shipped.engine.models[path.stem])["metrics"], path.stem
 
 
 def needs(shipped, *names):
