@@ -67,7 +67,7 @@ def bayes_answers(probabilities: np.ndarray, bins_lab: np.ndarray, cand_rgb: np.
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=ROOT / "exported_models/color.onnx")
-    parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared/data/colors")
+    parser.add_argument("--data-dir", type=Path, default=ROOT / "data/colors")
     args = parser.parse_args()
 
     train, val = split(load_colors([args.data_dir / f for f in LISTS]), 0.1)

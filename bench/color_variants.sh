@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Trains every colour variant on the same hash split, in parallel, and prints a table of
 # validation CIEDE2000. Each run's metrics.json and loss curve land in runs/color_variants/.
-# Usage: bench/color_variants.sh [DATA_DIR] [EPOCHS]   (default ../shared/data/colors, 40)
+# Usage: bench/color_variants.sh [DATA_DIR] [EPOCHS]   (default data/colors, 40)
 set -euo pipefail
-data=${1:-../shared/data/colors}
+data=${1:-data/colors}
 epochs=${2:-40}
 out=runs/color_variants
 all=(--data "$data/colors.csv" --data "$data/meodai_colornames.csv"

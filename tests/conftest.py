@@ -132,6 +132,82 @@ def caption_data(tmp_path_factory) -> tuple[Path, Path]:
     return csv_path, images
 
 
+BACKBONE_SIZE = 224  # the real backbone's input: (1, 224, 224, 3) uint8
+
+
+def _he_normal(rng, *shape: int):
+    """Seeded random weights scaled for ReLU, so the activations neither vanish nor blow up."""
+    import numpy as np
+    import tensorflow as tf
+
+    scale = np.sqrt(2 / np.prod(shape[:-1]))
+    return tf.constant(rng.normal(0.0, scale, shape).astype(np.float32))
+
+
+def _tiny_forward(rng):
+    """MobileNetV2's shape in four convolutions: strided convolutions down to 7 x 7, a 1 x 1
+    expansion to 1,280 ReLU6 units, the one average pool, 1 x 1 logits, Reshape, Softmax."""
+    import numpy as np
+    import tensorflow as tf
+
+    stem, mixer = _he_normal(rng, 8, 8, 3, 16), _he_normal(rng, 4, 4, 16, 32)
+    expand, classify = _he_normal(rng, 1, 1, 32, 1280), _he_normal(rng, 1, 1, 1280, 1001)
+    bias = tf.constant(np.full(1280, 0.5, np.float32))  # keeps most pooled units alive
+    spec = tf.TensorSpec([1, BACKBONE_SIZE, BACKBONE_SIZE, 3], tf.float32)
+
+    @tf.function(input_signature=[spec])
+    def forward(image):
+        x = tf.nn.relu6(tf.nn.conv2d(image, stem, 8, "VALID"))  # 28 x 28
+        x = tf.nn.relu6(tf.nn.conv2d(x, mixer, 4, "VALID"))  # 7 x 7
+        x = tf.nn.relu6(tf.nn.conv2d(x, expand, 1, "VALID") + bias)
+        pooled = tf.nn.avg_pool2d(x, 7, 1, "VALID")  # (1, 1, 1, 1280)
+        logits = tf.reshape(tf.nn.conv2d(pooled, classify, 1, "VALID"), [1, 1001])
+        return tf.nn.softmax(logits)
+
+    return forward
+
+
+def _calibration_images(rng, count: int = 8):
+    """What the 8-bit converter measures ranges on: noise and plain colours, scaled like
+    MobileNetV2's input ([-1, 1]), so the uint8 input gets its (1/128, 128) quantisation."""
+    import numpy as np
+
+    shape = (1, BACKBONE_SIZE, BACKBONE_SIZE, 3)
+    for i in range(count):
+        noise = rng.integers(0, 256, shape)
+        plain = np.broadcast_to(rng.integers(0, 256, (1, 1, 1, 3)), shape)
+        yield [((noise if i % 2 else plain).astype(np.float32) - 128) / 128]
+
+
+def write_tiny_backbone(path: Path) -> Path:
+    """A stand-in for the MobileNetV2 .tflite with the same interface, so the image path is
+    tested without the download: an 8-bit TFLite graph at batch 1, uint8 (1, 224, 224, 3)
+    in, uint8 (1, 1001) softmax out, 1,280 pooled activations before the classifier. It is
+    random (seeded), not trained: plain colours still give distinct features, which is all
+    the caption tests need, and it converts to ONNX in about a second, not tens."""
+    import numpy as np
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    forward = _tiny_forward(rng)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [forward.get_concrete_function()], forward
+    )
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: _calibration_images(rng)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.uint8
+    converter.inference_output_type = tf.uint8
+    path.write_bytes(converter.convert())
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_backbone(tmp_path_factory) -> Path:
+    """The image path's backbone in tests (the real one is a separate download)."""
+    return write_tiny_backbone(tmp_path_factory.mktemp("backbone") / "tiny_backbone.tflite")
+
+
 def concept_lm_captions(folder: Path) -> Path:
     """Captions of other (absent) images, for the concept language model to learn from."""
     rows = ["image,caption"]
@@ -157,18 +233,21 @@ def train_plain_caption_lm(csv_path: Path, run_dir: Path, out: Path | None = Non
     train_caption(build_parser().parse_args(argv))
 
 
-def train_image_captioner(caption_data, lm_run: Path, run_dir: Path, out: Path, *options: str):
+def train_image_captioner(
+    caption_data, backbone: Path, lm_run: Path, run_dir: Path, out: Path, *options: str
+) -> None:
     from training.__main__ import build_parser
     from training.caption.image_train import train_caption_image
 
     csv_path, images = caption_data
     argv = ["train", "caption-image", "--decoder-run", str(lm_run), "--captions", str(csv_path)]
-    argv += ["--images", str(images), "--batch-size", "16", "--learning-rate", "1e-2"]
+    argv += ["--images", str(images), "--backbone", str(backbone)]
+    argv += ["--batch-size", "16", "--learning-rate", "1e-2"]
     argv += ["--val-fraction", "0.2", "--run-dir", str(run_dir), "--out", str(out), *options]
     train_caption_image(build_parser().parse_args(argv))
 
 
-def train_captioner(caption_data, out_dir: Path, run_root: Path) -> None:
+def train_captioner(caption_data, backbone: Path, out_dir: Path, run_root: Path) -> None:
     """The shipped shape: a plain caption LM (no image), and the concept captioner."""
     from training.__main__ import build_parser
     from training.caption.concept_lm import train_caption_concepts
@@ -182,6 +261,7 @@ def train_captioner(caption_data, out_dir: Path, run_root: Path) -> None:
     train_caption_concepts(build_parser().parse_args(argv + tiny_lm_args()))
     train_image_captioner(
         caption_data,
+        backbone,
         concept_run,
         run_root / "image",
         out_dir / "captions_encoder.onnx",
@@ -240,14 +320,17 @@ def paint_train_args(painting_dir: Path, run_dir: Path, out: Path | None, varian
 
 
 @pytest.fixture(scope="session")
-def model_dir(tmp_path_factory, color_csv, text_file, caption_data, painting_dir) -> Path:
-    """A model directory with tiny colour, writing ("tiny") and caption models."""
+def model_dir(
+    tmp_path_factory, color_csv, text_file, caption_data, painting_dir, tiny_backbone
+) -> Path:
+    """A model directory with tiny colour, writing ("tiny") and caption models (the image
+    encoder on the tiny backbone, so nothing outside the repository is needed)."""
     from training.color.train import train_color
     from training.write import train_write
 
     out_dir = tmp_path_factory.mktemp("models")
     train_write(write_train_args(text_file, tmp_path_factory.mktemp("wrun"), out_dir / "tiny.onnx"))
-    train_captioner(caption_data, out_dir, tmp_path_factory.mktemp("crun"))
+    train_captioner(caption_data, tiny_backbone, out_dir, tmp_path_factory.mktemp("crun"))
     from training.paint.train import train_paint
 
     train_paint(

@@ -62,7 +62,7 @@ def test_concept_captioner_names_the_colour_it_sees(model_dir, tmp_path):
 
 
 @pytest.mark.parametrize("condition", ["state", "step"])
-def test_head_variants_still_train_and_export(caption_data, tmp_path, condition):
+def test_head_variants_still_train_and_export(caption_data, tiny_backbone, tmp_path, condition):
     """The variants measured against the concept captioner keep working (card table)."""
     from bot.engine import InferenceEngine
 
@@ -71,8 +71,9 @@ def test_head_variants_still_train_and_export(caption_data, tmp_path, condition)
     options = ["--condition", condition, "--epochs", "1", "--head-epochs", "1"]
     out = tmp_path / "out" / "captions_encoder.onnx"
     out.parent.mkdir()
-    train_image_captioner(caption_data, tmp_path / "lm", tmp_path / "image", out, *options)
-    metrics = json.loads((tmp_path / "image" / "metrics.json").read_text())
+    image_run = tmp_path / "image"
+    train_image_captioner(caption_data, tiny_backbone, tmp_path / "lm", image_run, out, *options)
+    metrics = json.loads((image_run / "metrics.json").read_text())
     assert metrics["condition"] == condition and metrics["retrieval_images"] == 5
     engine = InferenceEngine(out.parent, prefer_gpu=False)
     for name in ("captions_encoder.onnx", "captions_image_decoder.onnx"):

@@ -556,7 +556,7 @@ def caption_card(
         if start
         else "- Decoder's starting point: the caption language model trained without these "
         "images' captions (`python -m training train caption ... --exclude-images "
-        "../shared/data/captions/images/captions.csv --run-dir runs/captions_noimg`)"
+        "data/captions/images/captions.csv --run-dir runs/captions_noimg`)"
     )
     concepts = concept_lines(image_run, val_names)
     own_gap, rate = e["own_image_below_other_image"], e["retrieval_rate"]
@@ -632,8 +632,8 @@ def caption_card(
         "",
         "Reproduce for the shipped pair: `python -m training evaluate caption --model "
         f"exported_models/{decoder}.onnx --encoder exported_models/{encoder_path.name} "
-        "--data ../shared/data/captions/images/captions.csv --images "
-        "../shared/data/captions/images --held-out`.",
+        "--data data/captions/images/captions.csv --images "
+        "data/captions/images --held-out`.",
         "",
         f"Control: a plain grey picture gets *{grey[0]}* (beam), *{grey[1]}*, *{grey[2]}*.",
         "",

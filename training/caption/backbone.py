@@ -7,6 +7,9 @@ before the classifier, and `classes`, the 1,001 class probabilities. The pretrai
 is frozen: captioners train on features computed once by this very graph, with the
 preprocessing the bot uses (`bot.images.image_pixels`), so training and serving see the
 same numbers.
+
+The file is a download (`python -m training data fetch mobilenet-v2`, into data/pretrained/);
+the tests build a tiny random stand-in with the same interface (tests/conftest.py) instead.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ INPUT = "image"
 FEATURES = "features"
 CLASSES = "classes"
 IMAGE_SIZE = 224
+# How a clone gets the real file into data/pretrained/ (`data/` is not in git).
+FETCH_COMMAND = "python -m training data fetch mobilenet-v2"
 
 
 def _producer(graph, op_type: str):
@@ -40,7 +45,10 @@ def convert_backbone(tflite: Path):
 
     path = Path(tflite)
     if not path.is_file():
-        raise UserError(f"{tflite}: no such file (the MobileNetV2 .tflite)")
+        raise UserError(
+            f"{tflite}: no such file (the MobileNetV2 .tflite). `{FETCH_COMMAND}` puts it "
+            "in data/pretrained/; or pass --backbone PATH"
+        )
     stat = path.stat()
     return onnx.load_from_string(_converted(str(path.resolve()), stat.st_size, stat.st_mtime_ns))
 
