@@ -132,7 +132,13 @@ def default_style(services: Services) -> str:
     raise UserFacingError(f"Choose a style with --style: {', '.join(styles)}.")
 
 
-def write_payload(services: Services, args: argparse.Namespace, output_dir: Path) -> dict:
+def write_payload(
+    services: Services,
+    args: argparse.Namespace,
+    output_dir: Path,
+    shown: Callable[[str], None] | None = None,
+) -> dict:
+    """`shown(text_so_far)` is called as the text grows (the console streams it)."""
     request = WriteRequest(
         args.style or default_style(services),
         args.prompt,
@@ -142,7 +148,7 @@ def write_payload(services: Services, args: argparse.Namespace, output_dir: Path
         args.top_k,
         args.top_p,
     )
-    result = services.write.write(request)
+    result = services.write.write(request, shown)
     return {
         "text": result.text,
         "style": result.style,
@@ -324,8 +330,9 @@ class QuietParser(argparse.ArgumentParser):
 class LocalCommand:
     help: str
     arguments: Callable[[argparse.ArgumentParser, Services | None], None]
-    payload: Callable[[Services, argparse.Namespace, Path], dict]
+    payload: Callable[..., dict]  # (services, args, output folder[, shown]) -> JSON-ready
     text: Callable[[dict, bool], str]
+    streams: bool = False  # its payload takes `shown(text_so_far)` and has a "text"
 
     def add_parser(
         self, subparsers, name: str, services: Services | None
@@ -343,7 +350,9 @@ class LocalCommand:
 
 COMMANDS = {
     "color": LocalCommand("the colour a name evokes", color_arguments, color_payload, color_text),
-    "write": LocalCommand("text in a learned style", write_arguments, write_payload, write_text),
+    "write": LocalCommand(
+        "text in a learned style", write_arguments, write_payload, write_text, streams=True
+    ),
     "caption": LocalCommand(
         "captions, or a caption for an image", caption_arguments, caption_payload, caption_text
     ),
@@ -360,11 +369,26 @@ COMMANDS = {
 }
 
 
+class Stream:
+    """Prints text as it grows, as Discord's reply shows it; called from the batcher's
+    thread while the console waits."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.printed = 0
+
+    def show(self, text: str) -> None:
+        self.out.write(text[self.printed :])
+        self.out.flush()
+        self.printed = len(text)
+
+
 class Console:
     def __init__(self, services: Services, output_dir: Path, colour: bool | None = None) -> None:
         self.services = services
         self.output_dir = output_dir
         self.colour = colour
+        self.stdout: TextIO | None = None  # where text streams as it is made, in `loop`
         self.parsers = {}
         for name, command in COMMANDS.items():
             parser = QuietParser(
@@ -412,13 +436,19 @@ class Console:
             return self.parsers[name].format_help()
         args = self.parsers[name].parse_args(words)
         command = COMMANDS[name]
-        return command.text(command.payload(self.services, args, self.output_dir), self.colour)
+        if not command.streams or self.stdout is None:
+            return command.text(command.payload(self.services, args, self.output_dir), self.colour)
+        stream = Stream(self.stdout)
+        payload = command.payload(self.services, args, self.output_dir, stream.show)
+        stream.show(payload["text"])  # the part after the last progress call
+        return command.text({**payload, "text": ""}, self.colour)
 
     def loop(self, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
         """Ctrl-C during a command cancels it and returns to the prompt; at the prompt it
         leaves."""
         if self.colour is None:
             self.colour = colour_wanted(stdout)
+        self.stdout = stdout
         print("No DISCORD_TOKEN set: local console. Type /help, or /color forest.", file=stdout)
         while True:
             print("> ", end="", file=stdout, flush=True)

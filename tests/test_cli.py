@@ -220,3 +220,25 @@ def test_training_without_its_extras_says_how_to_install_them(tmp_path):
     )
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert '.[train]"' in done.stderr
+
+
+def test_the_console_streams_write_as_it_is_made(services, tmp_path):
+    """The text reaches the terminal in pieces while it is made, then the closing line,
+    and the whole is the text the command made (the same seed in one piece)."""
+    writes = []
+
+    class Terminal(io.StringIO):
+        def write(self, text):
+            writes.append(text)
+            return super().write(text)
+
+    stdout = Terminal()
+    Console(services, tmp_path).loop(
+        io.StringIO("/write --style tiny --length 100 --seed 7\n"), stdout
+    )
+    whole = Console(services, tmp_path).run("write", "--style tiny --length 100 --seed 7")
+    text = whole.rsplit("\n-- ", 1)[0]
+    streamed = stdout.getvalue().split("> ", 1)[1].split("\n-- tiny, seed 7", 1)[0]
+    assert streamed == text
+    before_the_end = writes[: next(i for i, w in enumerate(writes) if "-- tiny" in w)]
+    assert len([w for w in before_the_end if w.strip()]) >= 100 // 16  # in pieces

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from bot.discord_app.admission import Admission
+from bot.trained import SHIPPED
 from tests.discord_harness import run_with_bot
 
 
@@ -53,9 +54,9 @@ class SlowWrite:
     def __getattr__(self, name):
         return getattr(self.real, name)
 
-    async def write_async(self, request, on_progress=None, deadline=None):
+    async def write_async(self, request, on_progress=None, deadline=None, scope=SHIPPED):
         await asyncio.sleep(2.0)
-        return await self.real.write_async(request, on_progress, deadline)
+        return await self.real.write_async(request, on_progress, deadline, scope)
 
 
 def test_a_waiting_user_is_told_their_place_in_line(services):
