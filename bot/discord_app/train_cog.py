@@ -277,6 +277,7 @@ class TrainCog(commands.GroupCog, group_name="train"):
         engine = self.services.engine
         await asyncio.to_thread(stage, job, engine.model_dir)
         report = await asyncio.to_thread(engine.reload)
+        await asyncio.to_thread(self.services.pool.reload_replicas)  # a tier's replicas too
         store = settings_store(interaction)
         if store is not None:
             await store.add_style(job.style, job.guild_id)
