@@ -209,10 +209,25 @@ class Batcher:
         return self._incoming.qsize()
 
     def close(self, grace: float = 10.0) -> None:
-        """Stop admitting; let what runs finish within `grace` seconds, then stop it."""
+        """Stop admitting; let what runs finish within `grace` seconds, then stop it.
+
+        For shutting down, when the process will not wait for long jobs. A replaced
+        model's batcher `drain`s instead. A second call can only shorten the time left."""
+        self._stop_admitting(time.monotonic() + grace)
+
+    def drain(self) -> None:
+        """Stop admitting; let every running or waiting generation end as it would have:
+        at its end, or cancelled, or at its own `deadline`. Then the thread ends.
+
+        A replaced model drains, so running requests finish on the model they started
+        with (whatever their length), while each request's deadline still bounds it."""
+        self._stop_admitting(None)
+
+    def _stop_admitting(self, until: float | None) -> None:
         with self._submit_lock:
             self._closing = True
-            self._drain_until = time.monotonic() + grace
+            if until is not None and (self._drain_until is None or until < self._drain_until):
+                self._drain_until = until
             self._incoming.put(None)  # wakes an idle loop
 
     def join(self, timeout: float | None = None) -> bool:
@@ -440,8 +455,9 @@ class BatcherPool(Pool):
     """One batcher per loaded step model, shared by every service that uses the model.
 
     When the engine replaces or removes a model it calls `retire`: the old batcher stops
-    admitting, finishes what it runs, and lets go of the session; new requests go to a
-    batcher for the new model.
+    admitting, finishes what it runs (each generation to its end or its own deadline),
+    and lets go of the session; new requests go to a batcher for the new model. Only
+    `close` (shutdown) cuts running generations short, after its grace.
     """
 
     def __init__(self, max_batch: int = 64) -> None:
@@ -479,7 +495,8 @@ class BatcherPool(Pool):
                 self._retire(current)
 
     def _retire(self, batcher: Batcher) -> None:
-        batcher.close()
+        """Drain, not a fixed grace: see `Batcher.drain`. `close` still bounds it."""
+        batcher.drain()
         self._retired = [b for b in self._retired if b._thread.is_alive()] + [batcher]
 
     def stats(self) -> dict[str, dict[str, int]]:

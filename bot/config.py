@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "exported_models"
@@ -17,7 +17,10 @@ class Settings:
     max_batch: int = 32  # generations one model steps together (and admits at once)
     max_waiting: int = 32  # the waiting line per model beyond those
     job_seconds: float = 840.0  # a job's deadline; Discord's token lives 15 minutes
-    spin: bool = True  # onnxruntime's spinning intra-op threads (see bench/serving.py)
+    # onnxruntime's intra-op threads: one core is left to the event loop, and they do not
+    # spin, so acknowledgements keep within Discord's 3 s under a burst (bench/ack_burst.py)
+    threads: int = field(default_factory=lambda: max(1, (os.cpu_count() or 2) - 1))
+    spin: bool = False
     shard_count: int | None = None  # None: as many as Discord recommends (/gateway/bot)
     shard_ids: list[int] | None = None  # this process's shards, when several share the bot
     settings_db: Path = Path("state/settings.sqlite3")  # per-server settings (SQLite)
@@ -34,7 +37,8 @@ class Settings:
             max_batch=_positive_int("RNNBOT_MAX_BATCH", 32),
             max_waiting=_positive_int("RNNBOT_MAX_WAITING", 32, minimum=0),
             job_seconds=float(_positive_int("RNNBOT_JOB_SECONDS", 840)),
-            spin=os.environ.get("RNNBOT_ORT_SPIN", "1") != "0",
+            threads=_positive_int("RNNBOT_ORT_THREADS", max(1, (os.cpu_count() or 2) - 1)),
+            spin=os.environ.get("RNNBOT_ORT_SPIN", "0") != "0",
             shard_count=_optional_positive_int("RNNBOT_SHARD_COUNT"),
             shard_ids=_shard_ids(),
             settings_db=Path(os.environ.get("RNNBOT_SETTINGS_DB", "state/settings.sqlite3")),

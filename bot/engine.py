@@ -136,8 +136,8 @@ class InferenceEngine:
         self._retire_listeners.append(listener)
 
     def _options(self) -> ort.SessionOptions:
-        """`spin`: onnxruntime's intra-op threads busy-wait between calls. On by default:
-        bench/serving.py measures both on this machine, alone and with 32 users at once."""
+        """`threads` 0 is onnxruntime's own choice; `spin`: its intra-op threads busy-wait
+        between calls (the bot's settings choose, see `bot.config`)."""
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads
         options.log_severity_level = 3

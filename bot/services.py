@@ -38,7 +38,10 @@ class Services:
     @classmethod
     def start(cls, settings: Settings) -> Services:
         engine = InferenceEngine(
-            settings.model_dir, prefer_gpu=settings.prefer_gpu, spin=settings.spin
+            settings.model_dir,
+            prefer_gpu=settings.prefer_gpu,
+            threads=settings.threads,
+            spin=settings.spin,
         )
         pool = make_pool(settings)
         engine.on_retire(pool.retire)  # a replaced model's batcher drains and lets go

@@ -196,3 +196,69 @@ def test_samples_of_one_request_stand_or_fall_together(graph):
         assert [len(t) for t in results(pool.submit_all(graph, pair))] == [5, 5]
     finally:
         pool.close()
+
+
+def short_fixed_grace(monkeypatch, seconds: float = 0.2) -> None:
+    """Any fixed grace is too short for some job; shrink it so the test runs in seconds.
+    A retire that drains never uses it; pool shutdown passes its own grace."""
+    real = Batcher.close
+
+    def close(self, grace=seconds):
+        return real(self, min(grace, seconds))
+
+    monkeypatch.setattr(Batcher, "close", close)
+
+
+def test_a_retired_model_finishes_running_jobs_and_still_honours_deadlines(
+    graph, slow_steps, monkeypatch
+):
+    """A swap lets each running generation end on the old model, whole (the same tokens as
+    alone), or at its own deadline: no fixed grace cuts it off."""
+    from bot.batching import BatcherPool
+
+    short_fixed_grace(monkeypatch)
+    pool = BatcherPool()
+    try:
+        whole = pool.submit(
+            graph, Generation([1], 150, SamplingConfig(1.0), np.random.default_rng(5))
+        )
+        due = time.monotonic() + 0.6
+        endless = Generation(
+            [2], 100_000, SamplingConfig(1.0), np.random.default_rng(6), deadline=due
+        )
+        pool.submit(graph, endless)
+        batcher = pool.batcher(graph)
+        while len(whole.tokens) < 5:
+            time.sleep(0.01)
+        pool.retire(graph.model)
+        with pytest.raises(ModelUnavailable):
+            batcher.submit(Generation([1], 5, SamplingConfig(1.0), np.random.default_rng(7)))
+        with pytest.raises(GenerationStopped, match="took too long"):
+            endless.result(timeout=30)
+        assert time.monotonic() >= due
+        assert whole.result(timeout=30) == alone(graph, [1], 150, 1.0, 5)
+        assert batcher.join(10)  # drained: the thread ends and lets go of the session
+        assert batcher.graph is None
+    finally:
+        pool.close(grace=0.5)
+
+
+def test_pool_shutdown_still_bounds_a_draining_batcher(graph, slow_steps):
+    """Shutdown keeps its grace, for retired batchers too: a job without a deadline on a
+    retired model is stopped once the pool closes."""
+    from bot.batching import BatcherPool
+
+    pool = BatcherPool()
+    endless = pool.submit(
+        graph, Generation([1], 10_000_000, SamplingConfig(1.0), np.random.default_rng(1))
+    )
+    batcher = pool.batcher(graph)
+    pool.retire(graph.model)
+    time.sleep(0.3)
+    assert not endless.future.done()  # draining, not cut
+    started = time.monotonic()
+    pool.close(grace=0.3)
+    assert time.monotonic() - started < 3
+    with pytest.raises(GenerationStopped, match="shut down"):
+        endless.result(timeout=1)
+    assert batcher.join(1)

@@ -209,7 +209,7 @@ def test_an_engine_with_a_share_loads_only_its_files(model_dir, tmp_path, monkey
     monkeypatch.setattr(
         InferenceEngine,
         "load_file",
-        lambda self, path: opened.append(path.stem) or real_load(self, path),
+        lambda self, path, name=None: opened.append(path.stem) or real_load(self, path, name),
     )
     engine = InferenceEngine(
         tmp_path, prefer_gpu=False, serves=lambda meta: meta.extra.get("task") == "paint"
@@ -224,3 +224,34 @@ def test_an_engine_with_a_share_loads_only_its_files(model_dir, tmp_path, monkey
     props = metadata_props((model_dir / "tiny.onnx").read_bytes())
     assert json.loads(props["rnnbot.extra"])["task"] == "write"
     engine.close()
+
+
+def test_a_reload_lets_running_requests_finish_on_their_model(
+    model_dir, tmp_path, slow_steps, monkeypatch
+):
+    """A reload at any moment cuts no request short: each ends on the model it started
+    with, at its end or at its own deadline. The old fixed grace is shrunk to 0.2 s here
+    so that, were it still used, the test would see it within seconds."""
+    from bot.batching import Batcher
+
+    real_close = Batcher.close
+    monkeypatch.setattr(Batcher, "close", lambda self, grace=0.2: real_close(self, min(grace, 0.2)))
+    copy_models(model_dir, tmp_path, {"tiny"})
+    services = start(tmp_path)
+    path = tmp_path / "tiny.onnx"
+    try:
+        whole = services.write.submit(WriteRequest("tiny", "", 300, 0.8, 1))  # ~1.5 s
+        due = time.monotonic() + 0.8
+        bounded = services.write.submit(WriteRequest("tiny", "", 1500, 0.8, 2), deadline=due)
+        while len(whole.generation.tokens) < 5:
+            time.sleep(0.01)
+        stamp = path.stat().st_mtime_ns + 1_000_000_000
+        os.utime(path, ns=(stamp, stamp))
+        assert services.engine.reload() == {"tiny": "loaded"}
+        assert services.write.write(WriteRequest("tiny", "", 50, 0.8, 3)).generated_chars == 50
+        assert whole.result().generated_chars == 300
+        with pytest.raises(GenerationStopped, match="took too long"):
+            bounded.result()
+        assert time.monotonic() >= due
+    finally:
+        services.close(grace=0.5)

@@ -2,6 +2,10 @@
 
 Server-only and for people with Manage Server: the group is `guild_only`, its default
 permissions hide it from everyone else, and a check refuses anyone who gets past that.
+
+`set` and `reset` defer (ephemeral) before they write: a write can wait on a locked
+database for its busy timeout, and writes wait for each other, which together outlast
+Discord's 3 s for the first response. The answer, or the error, follows.
 """
 
 from __future__ import annotations
@@ -40,6 +44,16 @@ def settings_embed(rows: list[tuple[int, str, str]], channel_id: int | None) -> 
     return embed
 
 
+async def acknowledge(interaction: discord.Interaction) -> None:
+    """Defer privately, before any database work, so the 3 s window is always met."""
+    await interaction.response.defer(ephemeral=True, thinking=True)
+
+
+async def answer(interaction: discord.Interaction, text: str) -> None:
+    """The private answer to a deferred /settings (it replaces the "thinking" message)."""
+    await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+
 @server_admin_only
 class SettingsCog(commands.GroupCog, group_name="settings"):
     """Server and channel settings for this bot"""
@@ -53,6 +67,8 @@ class SettingsCog(commands.GroupCog, group_name="settings"):
 
     @app_commands.command(name="show", description="Show the settings that apply in this channel")
     async def show(self, interaction: discord.Interaction) -> None:
+        """Answered in the first response: a read waits on no lock in WAL mode, only
+        behind this bot's own write in progress, if any (at most its 2 s busy timeout)."""
         rows = await self.store.stored(interaction.guild_id)
         await interaction.response.send_message(
             embed=settings_embed(rows, interaction.channel_id),
@@ -75,13 +91,12 @@ class SettingsCog(commands.GroupCog, group_name="settings"):
         value: app_commands.Range[str, 1, 100],
         here: bool = False,
     ) -> None:
+        await acknowledge(interaction)
         kept = await self.store.set(
             interaction.guild_id, interaction.channel_id if here else None, key, value
         )
         where = "in this channel" if here else "for the whole server"
-        await interaction.response.send_message(
-            f"`{key}` is now `{kept}` {where}.", ephemeral=True, allowed_mentions=NO_MENTIONS
-        )
+        await answer(interaction, f"`{key}` is now `{kept}` {where}.")
 
     @app_commands.command(
         name="reset", description="Forget a setting (back to the server's value or the default)"
@@ -90,11 +105,11 @@ class SettingsCog(commands.GroupCog, group_name="settings"):
         key="What to change", here="Only in this channel (default: the whole server)"
     )
     async def reset(self, interaction: discord.Interaction, key: str, here: bool = False) -> None:
+        await acknowledge(interaction)
         await self.store.reset(interaction.guild_id, interaction.channel_id if here else None, key)
-        await interaction.response.send_message(
+        await answer(
+            interaction,
             f"`{key}` is back to its default" + (" here." if here else " for the server."),
-            ephemeral=True,
-            allowed_mentions=NO_MENTIONS,
         )
 
     @set_value.autocomplete("key")
