@@ -203,14 +203,18 @@ class SettingsStore:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self._db: aiosqlite.Connection | None = None
+        self._db: aiosqlite.Connection | None = None  # writes (and the migrations)
+        # Reads have their own connection, and so their own thread: in WAL mode a read
+        # never waits for a writer, but on one connection it would queue behind a write
+        # that waits for another process's lock, and hold up an acknowledgement.
+        self._reader: aiosqlite.Connection | None = None
         self._broken: str | None = None  # why the defaults are in use, once logged
         self._lock = asyncio.Lock()
         self._recent = Recent(CACHE_SECONDS)
 
     @property
     def healthy(self) -> bool:
-        return self._db is not None and self._broken is None
+        return self._reader is not None and self._broken is None
 
     async def open(self) -> None:
         """Open and migrate; on failure, log once and carry on with the defaults."""
@@ -219,13 +223,15 @@ class SettingsStore:
             self._db = await aiosqlite.connect(self.path, timeout=2.0)
             await self._db.execute("PRAGMA journal_mode=WAL")
             await self._migrate(self._db)
+            self._reader = await aiosqlite.connect(self.path, timeout=2.0)
         except (sqlite3.Error, OSError) as error:
             await self._fail(error)
 
     async def close(self) -> None:
-        if self._db is not None:
-            await self._db.close()
-            self._db = None
+        for connection in (self._reader, self._db):
+            if connection is not None:
+                await connection.close()
+        self._db = self._reader = None
 
     async def _migrate(self, db: aiosqlite.Connection) -> None:
         async with db.execute("PRAGMA user_version") as cursor:
@@ -258,7 +264,7 @@ class SettingsStore:
         if (cached := self._recent.get(key)) is not None:
             return cached
         try:
-            async with self._db.execute(
+            async with self._reader.execute(
                 "SELECT channel_id, key, value FROM settings "
                 "WHERE guild_id = ? AND channel_id IN (?, ?)",
                 (guild_id, SERVER_WIDE, channel_id or SERVER_WIDE),
@@ -277,7 +283,7 @@ class SettingsStore:
         """Every value a server set: (channel id or 0, key, value)."""
         if not self.healthy:
             raise SettingsUnavailable(self._unavailable())
-        async with self._db.execute(
+        async with self._reader.execute(
             "SELECT channel_id, key, value FROM settings WHERE guild_id = ? "
             "ORDER BY channel_id, key",
             (guild_id,),
@@ -367,7 +373,7 @@ class SettingsStore:
         if not self.healthy:
             return set()
         try:
-            async with self._db.execute(sql, parameters) as cursor:
+            async with self._reader.execute(sql, parameters) as cursor:
                 rows = await cursor.fetchall()
         except sqlite3.Error as error:
             log.warning("settings database %s: %s", self.path, error)

@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 
 from bot.errors import InvalidInput
-from bot.server_settings import MIGRATIONS, SettingsStore
+from bot.server_settings import MIGRATIONS, SettingsStore, SettingsUnavailable
 
 
 @pytest.mark.parametrize(
@@ -65,13 +65,13 @@ def test_recent_reads_are_reused_and_own_writes_show_at_once(tmp_path):
         store = SettingsStore(tmp_path / "settings.sqlite3")
         await store.open()
         reads = []
-        execute = store._db.execute
+        execute = store._reader.execute
 
         def counted(sql, *args):
             reads.append(sql.split()[0])
             return execute(sql, *args)
 
-        store._db.execute = counted
+        store._reader.execute = counted
         first = await store.channel(1, 5)
         for _ in range(50):
             await store.channel(1, 5)
@@ -85,3 +85,30 @@ def test_recent_reads_are_reused_and_own_writes_show_at_once(tmp_path):
     first, selects, after = asyncio.run(scenario())
     assert first.enabled("color") and not after.enabled("color")
     assert selects == 2  # one for the channel's settings, one for the published styles
+
+
+def test_a_read_does_not_queue_behind_a_write_waiting_for_a_lock(tmp_path):
+    """Another process holds the write lock, so this process's write waits (up to its
+    busy timeout); a read meanwhile answers before that write gives up."""
+    path = tmp_path / "settings.sqlite3"
+
+    async def scenario():
+        store = SettingsStore(path)
+        await store.open()
+        blocker = sqlite3.connect(path, timeout=0)
+        blocker.execute("BEGIN EXCLUSIVE")
+        try:
+            write = asyncio.ensure_future(store.set(1, None, "spoiler", "on"))
+            await asyncio.sleep(0.1)  # the write is waiting for the lock
+            read = await store.channel(2, 3)
+            read_first = not write.done()
+            with pytest.raises(SettingsUnavailable):
+                await write
+        finally:
+            blocker.rollback()
+            blocker.close()
+            await store.close()
+        return read, read_first
+
+    read, read_first = asyncio.run(scenario())
+    assert read_first and not read.spoiler
