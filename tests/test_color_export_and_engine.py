@@ -207,7 +207,7 @@ def test_native_graph_matches_keras(bidirectional):
 
 
 def test_lstm_weight_layout_round_trips():
-    from training.color.onnx_graph import keras_lstm_weights, onnx_lstm_weights
+    from training.lstm_weights import keras_lstm_weights, onnx_lstm_weights
 
     rng = np.random.default_rng(2)
     cells = [tuple(rng.normal(size=s) for s in [(4, 12), (3, 12), (12,)]) for _ in range(2)]

@@ -17,7 +17,7 @@ from bot.engine import InferenceEngine
 from bot.metadata import ModelMetadata
 from bot.onnx_guard import metadata_props
 from bot.vocabulary import Vocabulary
-from training.charlm.corpus import read_texts, split_chunks
+from training.charlm.corpus import held_out_split_text
 from training.charlm.evaluate import evaluate_text, load_step_model
 from training.errors import UserError
 
@@ -38,12 +38,6 @@ def _fmt_seconds(seconds: float | None) -> str:
     return f"{seconds:,.0f} s ({seconds / 60:.1f} min)"
 
 
-def held_out_text(step_vocab: Vocabulary, data: list[Path], split: dict) -> str:
-    """The validation chunks of the training split, rebuilt from the data files."""
-    ids = np.concatenate([step_vocab.encode(t).ids for t in read_texts(data)])
-    return step_vocab.decode(split_chunks(ids, split["val_chunk"], split["val_every"]).val)
-
-
 def write_card(
     model_path: Path, run_dir: Path, data: list[Path], prompt: str = "", note: str = ""
 ) -> Path:
@@ -51,7 +45,7 @@ def write_card(
     meta = step.model.metadata
     style = meta.extra["style"]
     vocab = Vocabulary(meta.vocabulary)
-    held_out = evaluate_text(step, held_out_text(vocab, data, meta.extra["split"]))
+    held_out = evaluate_text(step, held_out_split_text(vocab, data, meta.extra["split"]))
     curve = model_path.with_name(f"{model_path.stem}_loss.png")
     shutil.copy(run_dir / "loss_curve.png", curve)
     m, cfg = meta.metrics, meta.extra["config"]
@@ -105,7 +99,7 @@ def ensemble_card(model_path: Path, data: list[Path], prompt: str = "", note: st
     meta = step.model.metadata
     style, split = meta.extra["style"], meta.extra["split"]
     members = meta.extra["ensemble"]["members"]
-    held_out = evaluate_text(step, held_out_text(Vocabulary(meta.vocabulary), data, split))
+    held_out = evaluate_text(step, held_out_split_text(Vocabulary(meta.vocabulary), data, split))
 
     def shape(cfg: dict) -> str:
         return (

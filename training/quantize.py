@@ -19,7 +19,8 @@ import onnx
 
 from bot.metadata import ModelMetadata
 from bot.vocabulary import Vocabulary
-from training.cards import held_out_text, sample_lines
+from training.cards import sample_lines
+from training.charlm.corpus import held_out_split_text
 from training.charlm.evaluate import evaluate_text, load_step_model
 from training.errors import UserError
 from training.onnx_export import atomic_write, attach_metadata
@@ -40,7 +41,7 @@ def held_out_nats(model_path: Path, data: list[Path]) -> dict:
     step = load_step_model(model_path)
     meta = step.model.metadata
     vocab = Vocabulary(meta.vocabulary)
-    return evaluate_text(step, held_out_text(vocab, data, meta.extra["split"]))
+    return evaluate_text(step, held_out_split_text(vocab, data, meta.extra["split"]))
 
 
 def quantize_write(model_path: Path, data: list[Path], out: Path, max_cost: float) -> dict:

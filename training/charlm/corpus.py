@@ -68,3 +68,9 @@ def windows(stream: np.ndarray, seq_len: int, offset: int = 0) -> tuple[np.ndarr
 
 def build_vocabulary(texts: list[str]) -> Vocabulary:
     return Vocabulary.from_texts(texts)
+
+
+def held_out_split_text(step_vocab: Vocabulary, data: list[Path], split: dict) -> str:
+    """The validation chunks of the training split, rebuilt from the data files."""
+    ids = np.concatenate([step_vocab.encode(t).ids for t in read_texts(data)])
+    return step_vocab.decode(split_chunks(ids, split["val_chunk"], split["val_every"]).val)

@@ -268,7 +268,7 @@ def ensemble_write(
     """Mix /write step models of one style, with `weights` or weights fitted on the
     held-out chunks; write `out` (which may be one of the members) only if the mixture
     scores better there than its best member."""
-    from training.cards import held_out_text
+    from training.charlm.corpus import held_out_split_text
     from training.runtime import utc_now
 
     if len(members) < 2:
@@ -279,7 +279,7 @@ def ensemble_write(
     metas = [ModelMetadata.from_props(metadata_props(Path(p).read_bytes())) for p in members]
     check_members(metas, list(members))
     vocab = Vocabulary(metas[0].vocabulary)
-    ids = vocab.encode(held_out_text(vocab, data, metas[0].extra["split"])).ids
+    ids = vocab.encode(held_out_split_text(vocab, data, metas[0].extra["split"])).ids
     logps = np.stack([stream_logps(load_step_model(p), ids, STREAMS) for p in members])
     scores = [round(-float(lp.mean()), 4) for lp in logps]
     fitted = weights is None

@@ -16,8 +16,8 @@ import onnx
 from onnx import numpy_helper
 
 from training.charlm.model import LMConfig
-from training.color.onnx_graph import keras_lstm_weights
 from training.errors import UserError
+from training.lstm_weights import keras_lstm_weights
 
 
 def load_step_weights(model: keras.Model, config: LMConfig, path: Path, prefix: str = "") -> None:
