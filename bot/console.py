@@ -18,6 +18,7 @@ from typing import TextIO
 
 from bot.caption.service import COUNT_RANGE, MAX_PREFIX, CaptionRequest
 from bot.errors import UserFacingError, plain
+from bot.help_format import DefaultsHelp
 from bot.images import read_image_file
 from bot.model_info import describe
 from bot.names.service import TEMPERATURE_RANGE as NAME_TEMPERATURE
@@ -308,15 +309,6 @@ def models_text(payload: dict, colour: bool) -> str:
 
 class ArgumentError(UserFacingError):
     """A command line that does not parse (shown as an error, JSON with --json)."""
-
-
-class DefaultsHelp(argparse.HelpFormatter):
-    """Shows an option's default, unless its help says it already or there is none."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        text = action.help or ""
-        shown = action.default not in (None, False, argparse.SUPPRESS) and action.option_strings
-        return f"{text} (default: %(default)s)" if shown and "default" not in text else text
 
 
 class QuietParser(argparse.ArgumentParser):

@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from bot.help_format import Parser
 from training.data_fetch import add_parser as data_parser
 from training.errors import UserError
 
@@ -355,7 +356,7 @@ def _paint_train_parser(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m training")
+    parser = Parser(prog="python -m training")
     actions = parser.add_subparsers(dest="action", required=True)
     train = actions.add_parser("train", help="train a model and export it to ONNX")
     train_kinds = train.add_subparsers(dest="kind", required=True)
