@@ -208,6 +208,45 @@ def caption_text(payload: dict, colour: bool) -> str:
     return "\n".join(lines)
 
 
+def palette_arguments(parser: argparse.ArgumentParser, services: Services | None) -> None:
+    parser.add_argument("image", type=Path, help="a PNG, JPEG, WebP or GIF image")
+    parser.add_argument(
+        "--out", type=Path, help="PNG path in an existing folder (default out/palette-NAME.png)"
+    )
+
+
+def palette_payload(services: Services, args: argparse.Namespace, output_dir: Path) -> dict:
+    if args.out is not None:
+        png_path(args.out, output_dir)  # a bad --out is refused before any work
+    result = services.palette.palette(read_image_file(Path(args.image)))
+    path = png_path(args.out, output_dir / f"palette-{slug(Path(args.image).stem)}.png")
+    path.write_bytes(services.palette.render(result))
+    return {
+        "colors": [
+            {
+                "hex": c.hex,
+                "rgb": list(c.rgb),
+                "share": round(c.share, 4),
+                "known": c.known,
+                "invented": c.invented,
+            }
+            for c in result.colors
+        ],
+        "image": str(path),
+        "notes": result.notes,
+    }
+
+
+def palette_text(payload: dict, colour: bool) -> str:
+    lines = []
+    for c in payload["colors"]:
+        block = f"{color_block(tuple(c['rgb']), 4)}  " if colour else ""
+        invented = f" · {c['invented']}" if c["invented"] else ""
+        lines.append(f"{block}{c['hex']}  {c['share']:5.1%}  {c['known']}{invented}")
+    lines += [f"  note: {n}" for n in payload["notes"]]
+    return "\n".join([*lines, f"  strip: {payload['image']}"])
+
+
 def paint_arguments(parser: argparse.ArgumentParser, services: Services | None) -> None:
     sizes = ", ".join(str(s) for s in sorted(services.paint.painters())) if services else ""
     parser.add_argument("--seed", type=int, help="0 to 2^31-1; same seed, same painting")
@@ -352,6 +391,12 @@ COMMANDS = {
         "a painting in the style of Monet", paint_arguments, paint_payload, paint_text
     ),
     "name": LocalCommand("invented names for a colour", name_arguments, name_payload, name_text),
+    "palette": LocalCommand(
+        "an image's five dominant colours, named twice",
+        palette_arguments,
+        palette_payload,
+        palette_text,
+    ),
     "models": LocalCommand(
         "loaded models: data, key metric, training date",
         models_arguments,

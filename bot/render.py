@@ -98,3 +98,30 @@ def swatch_png(
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
+
+
+PALETTE_COLUMN = (200, 300)  # one colour's column: the swatch, then its names below
+
+
+def palette_png(columns: list[tuple[tuple[int, int, int], str, str, str]]) -> bytes:
+    """A strip of swatches, one column per (rgb, hex, known name, invented name): the hex
+    on the colour, the two names on white below it."""
+    width, height = PALETTE_COLUMN
+    swatch = width
+    image = Image.new("RGB", (width * max(1, len(columns)), height), (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    margin = width // 12
+    for i, (rgb, code, known, invented) in enumerate(columns):
+        left = i * width
+        draw.rectangle((left, 0, left + width - 1, swatch - 1), fill=rgb)
+        font = _fit_font(draw, code, width - 2 * margin, width // 8)
+        ink = contrasting_text_color(rgb)
+        draw.text((left + margin, swatch - margin), code, fill=ink, font=font, anchor="ls")
+        for row, text in enumerate((known, invented)):
+            label = text or "-"
+            font = _fit_font(draw, label, width - 2 * margin, width // 11)
+            top = swatch + margin + row * (height - swatch) // 2
+            draw.text((left + margin, top), label, fill=(20, 20, 20), font=font)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()

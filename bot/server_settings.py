@@ -31,7 +31,7 @@ from bot.trained import StyleScope, model_name
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-COMMANDS = ("color", "write", "caption", "paint", "name")
+COMMANDS = ("color", "write", "caption", "paint", "name", "palette")
 BUTTON_POLICIES = ("owner", "anyone")
 SERVER_WIDE = 0  # the channel id under which a server's own values are stored
 CACHE_SECONDS = 5.0  # how long a read value is reused (see `Recent`)

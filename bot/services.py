@@ -11,6 +11,7 @@ from bot.config import Settings
 from bot.engine import InferenceEngine
 from bot.names.service import NameService
 from bot.paint.service import PaintService
+from bot.palette.service import PaletteService
 from bot.write.service import WriteService
 
 
@@ -34,6 +35,7 @@ class Services:
     caption: CaptionService
     paint: PaintService
     name: NameService
+    palette: PaletteService
 
     @classmethod
     def start(cls, settings: Settings) -> Services:
@@ -47,6 +49,7 @@ class Services:
         engine.on_retire(pool.retire)  # a replaced model's batcher drains and lets go
         engine.load_all()
         color = ColorService(engine)
+        name = NameService(engine, pool, color)
         return cls(
             settings=settings,
             engine=engine,
@@ -55,7 +58,8 @@ class Services:
             write=WriteService(engine, pool),
             caption=CaptionService(engine, pool),
             paint=PaintService(engine, pool),
-            name=NameService(engine, pool, color),
+            name=name,
+            palette=PaletteService(color, name),
         )
 
     def close(self, grace: float = 5.0) -> None:

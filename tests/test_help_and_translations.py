@@ -16,6 +16,7 @@ from bot.discord_app.color_cog import ColorCog
 from bot.discord_app.help_cog import HELP_DESCRIPTION, HelpCog, help_embed
 from bot.discord_app.name_cog import NameCog
 from bot.discord_app.paint_cog import PaintCog
+from bot.discord_app.palette_cog import PaletteCog
 from bot.discord_app.settings_cog import SettingsCog
 from bot.discord_app.train_cog import TrainCog
 from bot.discord_app.translations import (
@@ -30,14 +31,21 @@ from bot.discord_app.write_cog import WriteCog
 
 LIMITS = {"color": (5, 10.0), "write": (2, 30.0), "caption": (3, 30.0), "paint": (1, 30.0)}
 LIMITS["name"] = (0, 0.0)
+LIMITS["palette"] = (3, 30.0)
 EXAMPLES = {
     "/color": "/color name:sunset over the bay",
     "/write": "/write style:shakespeare prompt:ROMEO: length:400",
     "/caption": "/caption image:<attach a photo>",
     "/paint": "/paint seed:7",
     "/name": "/name color:#7a9e3b",
+    "/palette": "/palette image:<attach a photo>",
 }
-CONTEXT_MENUS = ("Caption this image", "Continue this text", "Caption their avatar")
+CONTEXT_MENUS = (
+    "Caption this image",
+    "Continue this text",
+    "Caption their avatar",
+    "Palette of this image",
+)
 
 
 def fields(embed: discord.Embed) -> dict[str, str]:
@@ -145,12 +153,14 @@ def test_missing_translations_reports_an_uncovered_description():
 
 def test_every_shipped_command_is_translated():
     tree = empty_tree()
-    cogs = (ColorCog, WriteCog, CaptionCog, PaintCog, NameCog, AdminCog, HelpCog)
+    cogs = (ColorCog, WriteCog, CaptionCog, PaintCog, NameCog, PaletteCog, AdminCog, HelpCog)
     for cog in cogs:
         for command in cog.__cog_app_commands__:
             tree.add_command(command)
     tree.add_command(SettingsCog(None).app_command)
     tree.add_command(TrainCog(None).app_command)
+    for menu in PaletteCog(None).context_menus():
+        tree.add_command(menu)
     assert missing_translations(tree) == {"fr": [], "de": []}
 
 

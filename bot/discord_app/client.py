@@ -22,6 +22,7 @@ from bot.discord_app.help_cog import HelpCog
 from bot.discord_app.metrics import BotMetrics, start_endpoint
 from bot.discord_app.name_cog import NameCog
 from bot.discord_app.paint_cog import PaintButton, PaintCog
+from bot.discord_app.palette_cog import PaletteCog
 from bot.discord_app.replies import NO_MENTIONS, ReplyingCommandTree, record_finish
 from bot.discord_app.settings_cog import SettingsCog
 from bot.discord_app.train_cog import TrainCog
@@ -88,7 +89,9 @@ class RnnBot(commands.AutoShardedBot):
         caption = CaptionCog(services.caption, admission)
         await self.add_cog(write)
         await self.add_cog(caption)
-        for menu in write.context_menus() + caption.context_menus():
+        palette = PaletteCog(services.palette, admission)
+        await self.add_cog(palette)
+        for menu in write.context_menus() + caption.context_menus() + palette.context_menus():
             self.tree.add_command(menu)
         await self.add_cog(PaintCog(services.paint, admission))
         await self.add_cog(NameCog(services.name, admission))

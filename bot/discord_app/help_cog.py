@@ -26,8 +26,8 @@ DEFAULT_WAITING = Settings.max_waiting  # the configuration's default
 EXTRA_FIELDS = (
     (
         "Right-click",
-        "On a message, **Apps → Caption this image** or **Apps → Continue this text**; "
-        "on a user, **Apps → Caption their avatar**.",
+        "On a message, **Apps → Caption this image**, **Apps → Palette of this image** or "
+        "**Apps → Continue this text**; on a user, **Apps → Caption their avatar**.",
     ),
     (
         "Buttons",
@@ -80,6 +80,12 @@ def _command_texts() -> dict[str, tuple[str, str, str]]:
             "Invents names for a colour given as hex, rgb() or a colour name.",
             "/name color:#7a9e3b",
             f"Colour text up to {MAX_INPUT_LENGTH} characters.",
+        ),
+        "palette": (
+            "Finds the five main colours of a picture and names each: its nearest known "
+            "colour and an invented name.",
+            "/palette image:<attach a photo>",
+            f"Images {_formats()}, up to {megabytes} MB; the same image, the same palette.",
         ),
     }
 

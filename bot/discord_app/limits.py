@@ -1,6 +1,7 @@
 """Per-user cooldowns, read from the environment when a command runs.
 
-Defaults (uses per seconds): color 5/10, write 2/30, caption 3/30, paint 1/30, name 3/30.
+Defaults (uses per seconds): color 5/10, write 2/30, caption 3/30, paint 1/30, name 3/30,
+palette 3/30.
 Override with e.g. RNNBOT_COOLDOWN_PAINT="2/60"; "0/0" disables a command's cooldown.
 A server can override them per server or channel with `/settings set cooldown.paint 2/60`.
 """
@@ -25,6 +26,7 @@ DEFAULTS = {
     "caption": (3, 30.0),
     "paint": (1, 30.0),
     "name": (3, 30.0),
+    "palette": (3, 30.0),
 }
 
 

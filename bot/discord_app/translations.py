@@ -104,8 +104,16 @@ FRENCH: dict[str, str] = {
     "Only in this channel (default: the whole server)": (
         "Seulement dans ce salon (par défaut : tout le serveur)"
     ),
+    # /palette
+    "The five main colours of an image, named": (
+        "Les cinq couleurs principales d'une image, nommées"
+    ),
+    "A picture (PNG, JPEG, WebP or GIF, up to 8 MB)": (
+        "Une image (PNG, JPEG, WebP ou GIF, jusqu'à 8 Mo)"
+    ),
     # context menus
     "Caption this image": "Légender cette image",
+    "Palette of this image": "Palette de cette image",
     "Continue this text": "Poursuivre ce texte",
     "Caption their avatar": "Légender son avatar",
     "Teach the bot a new writing style": "Apprendre au bot un nouveau style d'écriture",
@@ -206,8 +214,14 @@ GERMAN: dict[str, str] = {
     "Only in this channel (default: the whole server)": (
         "Nur in diesem Kanal (Standard: der ganze Server)"
     ),
+    # /palette
+    "The five main colours of an image, named": "Die fünf Hauptfarben eines Bildes, benannt",
+    "A picture (PNG, JPEG, WebP or GIF, up to 8 MB)": (
+        "Ein Bild (PNG, JPEG, WebP oder GIF, bis 8 MB)"
+    ),
     # context menus
     "Caption this image": "Dieses Bild beschriften",
+    "Palette of this image": "Palette dieses Bildes",
     "Continue this text": "Diesen Text fortsetzen",
     "Caption their avatar": "Avatar beschriften",
     "Teach the bot a new writing style": "Bring dem Bot einen neuen Schreibstil bei",
