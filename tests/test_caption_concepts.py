@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.conftest import train_image_captioner, train_plain_caption_lm
+from tests.conftest import train_image_captioner
 from training.caption.concepts import (
     caption_words,
     concept_list,
@@ -62,17 +62,19 @@ def test_concept_captioner_names_the_colour_it_sees(model_dir, tmp_path):
 
 
 @pytest.mark.parametrize("condition", ["state", "step"])
-def test_head_variants_still_train_and_export(caption_data, tiny_backbone, tmp_path, condition):
+def test_head_variants_still_train_and_export(
+    model_dir, caption_data, tiny_backbone, tmp_path, condition
+):
     """The variants measured against the concept captioner keep working (card table)."""
     from bot.engine import InferenceEngine
 
-    csv_path, _ = caption_data
-    train_plain_caption_lm(csv_path, tmp_path / "lm")
+    # The decoder: the session's plain caption LM run (captions.onnx's), only read here.
+    lm_run = sorted(model_dir.parent.glob("crun*/lm"))[0]
     options = ["--condition", condition, "--epochs", "1", "--head-epochs", "1"]
     out = tmp_path / "out" / "captions_encoder.onnx"
     out.parent.mkdir()
     image_run = tmp_path / "image"
-    train_image_captioner(caption_data, tiny_backbone, tmp_path / "lm", image_run, out, *options)
+    train_image_captioner(caption_data, tiny_backbone, lm_run, image_run, out, *options)
     metrics = json.loads((image_run / "metrics.json").read_text())
     assert metrics["condition"] == condition and metrics["retrieval_images"] == 5
     engine = InferenceEngine(out.parent, prefer_gpu=False)

@@ -72,21 +72,26 @@ def test_exported_step_model_metadata(model_dir):
     assert [n.op_type for n in proto.graph.node].count("LSTM") == 2  # plain ONNX LSTM ops
 
 
-def test_resume_continues_the_log(text_file, tmp_path, capsys):
+def test_resume_continues_the_log(model_dir, text_file, tmp_path, capsys):
+    import shutil
+
     from training.write import train_write
 
+    # A copy of the session's two-epoch tiny write run (the shared one is never written).
     run_dir = tmp_path / "run"
-    train_write(write_train_args(text_file, run_dir, None, epochs=1))
-    args = write_train_args(text_file, run_dir, None, epochs=2)
+    shutil.copytree(sorted(model_dir.parent.glob("wrun*"))[0], run_dir)
+    (run_dir / "loss_curve.png").unlink(missing_ok=True)  # the resumed run draws it again
+    capsys.readouterr()
+    args = write_train_args(text_file, run_dir, None, epochs=3)
     args.resume = True
     train_write(args)
-    assert "resuming after epoch 1" in capsys.readouterr().out
+    assert "resuming after epoch 2" in capsys.readouterr().out
     with (run_dir / "log.csv").open() as f:
         rows = list(csv.DictReader(f))
-    assert [row["epoch"] for row in rows] == ["0", "1"]
+    assert [row["epoch"] for row in rows] == ["0", "1", "2"]
     assert (run_dir / "loss_curve.png").exists()
     metrics = metrics_from_log(run_dir)
-    assert metrics["epochs_run"] == 2
+    assert metrics["epochs_run"] == 3
     assert metrics["training_seconds"] == pytest.approx(
         sum(float(r["epoch_seconds"]) for r in rows), abs=0.1
     )
