@@ -213,7 +213,7 @@ class InferenceEngine:
         the styles servers trained (`bot.trained`)."""
         named = {p.stem: p for p in sorted(self.model_dir.glob("*.onnx"))}
         for path in sorted(self.model_dir.glob(f"{TRAINED_DIR}/*/*.onnx")):
-            if path.parent.name.isdigit():
+            if path.parent.name.isascii() and path.parent.name.isdigit():
                 named[model_name(int(path.parent.name), path.stem)] = path
         return {n: p for n, p in named.items() if self._serves(p)}
 

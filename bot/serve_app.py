@@ -136,6 +136,8 @@ def check_fits(generation: Generation, graph: StepGraph) -> None:
     for what, tokens in (("prompt", generation.prompt), ("banned", generation.banned)):
         if max(tokens, default=0) >= vocabulary:
             raise WireError(f"a {what} token is outside the {vocabulary} tokens of {name}")
+    # Each step masks every banned token: repeats would only slow the shared batch.
+    generation.banned = sorted(set(generation.banned))
     if generation.state is not None:
         expected = [s.shape for s in graph.zero_state(1)]
         if [s.shape for s in generation.state] != expected:

@@ -180,6 +180,7 @@ class Recent:
     def __init__(self, seconds: float, most: int = 10_000) -> None:
         self.seconds = seconds
         self.most = most
+        self.version = 0  # counts the clears: a read that began before one is not kept
         self._values: dict[object, tuple[float, object]] = {}
 
     def get(self, key: object) -> object | None:
@@ -188,7 +189,11 @@ class Recent:
             return None
         return found[1]
 
-    def put(self, key: object, value: T) -> T:
+    def put(self, key: object, value: T, version: int) -> T:
+        """Keep `value`, read since `version`, unless a write has cleared the cache since
+        (the read may then hold the values from before the write)."""
+        if version != self.version:
+            return value
         if len(self._values) >= self.most:
             self._values.clear()  # a crude bound: reads refill what is in use
         self._values[key] = (time.monotonic() + self.seconds, value)
@@ -196,6 +201,7 @@ class Recent:
 
     def clear(self) -> None:
         self._values.clear()
+        self.version += 1
 
 
 class SettingsStore:
@@ -263,6 +269,7 @@ class SettingsStore:
         key = (guild_id, channel_id or SERVER_WIDE)
         if (cached := self._recent.get(key)) is not None:
             return cached
+        version = self._recent.version
         try:
             async with self._reader.execute(
                 "SELECT channel_id, key, value FROM settings "
@@ -277,7 +284,8 @@ class SettingsStore:
             await self._fail(error)
             return DEFAULTS
         ordered = sorted(rows, key=lambda row: row[0] != SERVER_WIDE)  # server first
-        return self._recent.put(key, ChannelSettings({k: value for _, k, value in ordered}))
+        settings = ChannelSettings({k: value for _, k, value in ordered})
+        return self._recent.put(key, settings, version)
 
     async def stored(self, guild_id: int) -> list[tuple[int, str, str]]:
         """Every value a server set: (channel id or 0, key, value)."""
@@ -354,14 +362,19 @@ class SettingsStore:
             "SELECT guild_id, style FROM trained_styles WHERE guild_id = ?", (guild_id,)
         )
 
+    async def every_trained_style(self) -> set[tuple[int, str]]:
+        """(server, style) of every style trained from Discord."""
+        return await self._styles("SELECT guild_id, style FROM trained_styles", ())
+
     async def published_styles(self) -> set[tuple[int, str]]:
         """(server, style) of every published style."""
         if (cached := self._recent.get(PUBLISHED)) is not None:
             return cached
+        version = self._recent.version
         published = await self._styles(
             "SELECT guild_id, style FROM trained_styles WHERE published = 1", ()
         )
-        return self._recent.put(PUBLISHED, published) if self.healthy else published
+        return self._recent.put(PUBLISHED, published, version) if self.healthy else published
 
     async def scope(self, guild_id: int | None) -> StyleScope:
         """The trained styles a request in `guild_id` may use: its own and the published

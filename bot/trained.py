@@ -27,7 +27,7 @@ def model_path(model_dir: Path, guild_id: int, style: str) -> Path:
 def owner(name: str) -> int | None:
     """The server that trained the model called `name`; None for a shipped model."""
     guild, slash, _ = name.partition("/")
-    return int(guild) if slash and guild.isdigit() else None
+    return int(guild) if slash and guild.isascii() and guild.isdigit() else None
 
 
 @dataclass(frozen=True)

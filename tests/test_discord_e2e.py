@@ -98,12 +98,14 @@ def test_sync_overwrites_the_command_list(services):
                 "caption",
                 "paint",
                 "name",
+                "palette",
                 "models",
                 "reload",
                 "settings",
                 "train",
             ),
             *("help", "Caption this image", "Continue this text", "Caption their avatar"),
+            "Palette of this image",
         }
         for admin in ("reload", "settings", "train"):
             assert str(names[admin]["default_member_permissions"]) == str(MANAGE_GUILD)

@@ -132,7 +132,7 @@ SLEEPER = "import time; time.sleep(120)"
 
 def spawn_trainer(folder: Path) -> subprocess.Popen:
     """A stand-in trainer whose command line names its job folder, as the real one does."""
-    return subprocess.Popen([sys.executable, "-c", SLEEPER, str(folder)])
+    return subprocess.Popen([sys.executable, "-c", SLEEPER, "--data", str(folder / "text.txt")])
 
 
 def gone(pid: int, within: float = 10.0) -> bool:
@@ -162,13 +162,28 @@ def test_leftovers_of_a_killed_bot_are_removed_and_live_bots_left_alone(tmp_path
     stray = tmp_path / "rnnbot-train-stray"
     stray.mkdir()
     (stray / OWNER_FILE).write_text(json.dumps({"bot": dead_bot.pid, "trainer": unrelated.pid}))
+    for name, owners in {
+        "badpid": {"bot": 4194000, "trainer": "abc"},
+        "huge": {"bot": 10**20},
+    }.items():
+        (tmp_path / f"rnnbot-train-{name}").mkdir()
+        (tmp_path / f"rnnbot-train-{name}" / OWNER_FILE).write_text(json.dumps(owners))
+    running = tmp_path / "rnnbot-train-running"  # a live bot's job and its trainer
+    running.mkdir()
+    busy = spawn_trainer(running)
+    (running / OWNER_FILE).write_text(json.dumps({"bot": os.getppid(), "trainer": busy.pid}))
+    prefix = tmp_path / "rnnbot-train-run"  # a dead bot's folder naming that trainer
+    prefix.mkdir()
+    (prefix / OWNER_FILE).write_text(json.dumps({"bot": dead_bot.pid, "trainer": busy.pid}))
     try:
         removed = clean_up_after_killed_bots(tmp_path)
-        assert sorted(removed) == [orphan, stray]
+        assert sorted(removed) == sorted([orphan, prefix, stray])
         assert gone(trainer.pid) and live.exists() and unrelated.poll() is None
+        assert running.exists() and busy.poll() is None
+        assert (tmp_path / "rnnbot-train-badpid").exists()  # not ours: left, and no crash
     finally:
-        trainer.kill()
-        unrelated.kill()
+        for process in (trainer, unrelated, busy):
+            process.kill()
 
 
 BOT = """
@@ -202,3 +217,29 @@ def test_the_trainer_gets_no_secrets(monkeypatch):
     env = training_job.trainer_environment()
     assert "DISCORD_TOKEN" not in env
     assert int(env["TF_NUM_INTRAOP_THREADS"]) <= max(1, (os.cpu_count() or 2) // 2)
+
+
+def test_styles_trained_before_servers_had_folders_move_into_them(model_dir, tmp_path):
+    """An old install put a server's style at the top, where every server would see it as
+    shipped; start-up moves it (and its weights) into its server's folder, and nothing
+    else: a file of another kind or another style keeps its place."""
+    from bot.discord_app.training_job import adopt_old_styles
+
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copy(model_dir / "tiny.onnx", models / "tiny.onnx")  # its style is "tiny"
+    (models / "tiny.weights.h5").write_bytes(b"weights")
+    shutil.copy(model_dir / "color.onnx", models / "color.onnx")
+    shutil.copy(model_dir / "tiny.onnx", models / "saga.onnx")  # named saga, style tiny
+    moved = adopt_old_styles(models, {(7, "tiny"), (7, "color"), (8, "saga")})
+    assert moved == ["tiny"]
+    assert sorted(p.name for p in (models / "trained" / "7").iterdir()) == [
+        "tiny.onnx",
+        "tiny.weights.h5",
+    ]
+    assert (models / "color.onnx").exists() and (models / "saga.onnx").exists()
+    engine = InferenceEngine(models, prefer_gpu=False)
+    engine.load_all()
+    write = WriteService(engine, pool=None)
+    assert "7/tiny" in engine.models and write.styles(StyleScope(8)) == {"tiny": "saga"}
+    engine.close()

@@ -93,12 +93,12 @@ async def can_manage(interaction: discord.Interaction) -> bool:
     return await interaction.client.is_owner(interaction.user)
 
 
-def replica_lines(replicas: list[dict], key: str) -> str:
+def replica_lines(replicas: list[dict], key: str, scope: StyleScope = SHIPPED) -> str:
     """One line per inference replica: its deployment, its id and what `key` holds (models
-    or a report)."""
+    or a report), of the models `scope` sees, by their shown names."""
     lines = []
     for replica in replicas:
-        value = replica[key]
+        value = {shown_name(k, scope): v for k, v in replica[key].items() if scope.sees(k)}
         shown = ", ".join(f"{k}: {v}" if key == "report" else k for k, v in sorted(value.items()))
         lines.append(f"{replica['deployment']} `{replica['replica'][:8]}` {shown or 'nothing'}")
     return _cut("\n".join(lines), 1024)
@@ -118,7 +118,7 @@ class AdminCog(commands.Cog):
         if replicas:
             embed.add_field(
                 name=f"Inference replicas ({len(replicas)})",
-                value=replica_lines(replicas, "models"),
+                value=replica_lines(replicas, "models", await style_scope(interaction)),
                 inline=False,
             )
         await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
@@ -138,7 +138,7 @@ class AdminCog(commands.Cog):
         replicas = await asyncio.to_thread(self.pool.reload_replicas)
         if replicas:
             lines.append(f"inference replicas ({len(replicas)}), one after another:")
-            lines.append(replica_lines(replicas, "report"))
+            lines.append(replica_lines(replicas, "report", scope))
         await interaction.followup.send(
             "\n".join(lines)[:1900] or "No model file changed.",
             ephemeral=True,

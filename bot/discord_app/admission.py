@@ -119,6 +119,7 @@ class Admission:
             raise Busy("You already have one of these on the way; wait for it to finish.")
         if len(lane.users) >= self.concurrency + self.max_waiting:
             wait = lane.typical_seconds() * (len(lane.waiting) + 1) / self.concurrency
-            raise Busy(f"The {lane_name} model is busy right now; try again in {wait:.0f} s.")
+            command = lane_name.partition(":")[0]  # a lane's name is COMMAND[:MODEL]
+            raise Busy(f"/{command} is busy right now; try again in {wait:.0f} s.")
         lane.users.add(user_id)
         return Ticket(lane, user_id)

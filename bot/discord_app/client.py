@@ -98,7 +98,7 @@ class RnnBot(commands.AutoShardedBot):
         await self.add_cog(AdminCog(self, services.engine, services.pool))
         await self.add_cog(SettingsCog(self.server_settings))
         await self.add_cog(HelpCog(self))
-        await self.add_cog(TrainCog(services))
+        await self.add_cog(TrainCog(services, self.server_settings))
         if self.sync_on_start:
             synced = await self.tree.sync()
             log.info("synced %d application commands globally", len(synced))

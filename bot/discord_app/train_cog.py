@@ -49,6 +49,7 @@ from bot.discord_app.training_job import (
     OUTPUT_CHARS,
     OWNER_FILE,
     TrainingJob,
+    adopt_old_styles,
     as_trainer,
     clean_up_after_killed_bots,
     stage,
@@ -56,6 +57,7 @@ from bot.discord_app.training_job import (
     without_paths,
 )
 from bot.errors import InvalidInput, UserFacingError, quoted
+from bot.server_settings import SettingsStore
 from bot.services import Services
 from bot.trained import StyleScope, model_name, owner
 
@@ -88,9 +90,10 @@ class CancelView(discord.ui.View):
 class TrainCog(commands.GroupCog, group_name="train"):
     """Teach the bot a new writing style"""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, store: SettingsStore | None = None) -> None:
         super().__init__()
         self.services = services
+        self.store = store
         self.job: TrainingJob | None = None
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
@@ -100,6 +103,13 @@ class TrainCog(commands.GroupCog, group_name="train"):
         removed = await asyncio.to_thread(clean_up_after_killed_bots)
         if removed:
             log.warning("removed %d training job(s) left by a bot that was stopped", len(removed))
+        if self.store is not None:
+            engine = self.services.engine
+            styles = await self.store.every_trained_style()
+            moved = await asyncio.to_thread(adopt_old_styles, engine.model_dir, styles)
+            if moved:
+                log.warning("moved styles into their servers' folders: %s", ", ".join(moved))
+                await asyncio.to_thread(engine.reload)
 
     async def cog_unload(self) -> None:
         """The bot stops: so does its trainer, and its folder goes."""
@@ -297,7 +307,8 @@ class TrainCog(commands.GroupCog, group_name="train"):
         offered = self.services.write.styles(scope).get(name)
         if store is None or offered != model_name(interaction.guild_id, name):
             raise InvalidInput(f"{quoted(name)} is not a style this server trained.")
-        if any(s == name for _, s in await store.published_styles()):
+        published = await store.published_styles()
+        if any(s == name and g != interaction.guild_id for g, s in published):
             raise InvalidInput(f"Another server has published a style called {name} already.")
         if not await store.publish_style(name, interaction.guild_id):
             raise InvalidInput(f"{quoted(name)} is not a style this server trained.")

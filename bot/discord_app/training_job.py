@@ -13,13 +13,18 @@ import os
 import re
 import shutil
 import signal
+import stat
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.discord_app.replies import shown_text
+from bot.engine import read_model_file
+from bot.metadata import ModelMetadata
+from bot.onnx_guard import metadata_props
 from bot.trained import model_path
 
 SAMPLE = re.compile(r"--- epoch (\d+), temperature 0\.5 ---\n(.*?)\n\n", re.DOTALL)
@@ -27,7 +32,8 @@ PATH = re.compile(r"(?:/[^\s/'\"`:,]+)+/([^\s/'\"`:,]+)")  # a path, to show by 
 JOB_PREFIX = "rnnbot-train-"
 OWNER_FILE = "owner.json"  # which bot and which trainer a job folder belongs to
 OUTPUT_CHARS = 60_000  # the trainer's recent output kept for the progress reply
-SECRETS = ("DISCORD_TOKEN",)  # never in the trainer's environment
+# Never in the trainer's environment: the bot's token, and the inference tier's.
+SECRETS = ("DISCORD_TOKEN", "DISCORD_TOKEN_FILE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")
 
 
 @dataclass
@@ -85,6 +91,30 @@ def stage(job: TrainingJob, model_dir: Path) -> None:
             staged.replace(target.parent / source.name)
 
 
+def adopt_old_styles(model_dir: Path, styles: Iterable[tuple[int, str]]) -> list[str]:
+    """Styles that `/train` installed at the top of the model folder, before each server
+    had its own folder, moved into their servers' folders (with their weights): at the
+    top they would pass for shipped models, seen by every server. Only a file that is a
+    writing style of that very name moves. Returns the styles moved."""
+    moved = []
+    for guild, style in sorted(styles):
+        old, new = Path(model_dir) / f"{style}.onnx", model_path(model_dir, guild, style)
+        if new.exists() or not old.is_file():
+            continue
+        try:
+            meta = ModelMetadata.from_props(metadata_props(read_model_file(old)[0]))
+        except ValueError:
+            continue
+        if meta.extra.get("task") != "write" or meta.extra.get("style") != style:
+            continue
+        new.parent.mkdir(parents=True, exist_ok=True)
+        for suffix in (".weights.h5", ".onnx"):  # the model last: a reload sees it whole
+            if old.with_suffix(suffix).exists():
+                os.replace(old.with_suffix(suffix), new.with_suffix(suffix))
+        moved.append(style)
+    return moved
+
+
 def without_paths(text: str) -> str:
     """A trainer's message as users may see it: each file path cut to its last part."""
     return PATH.sub(r"\1", text)
@@ -102,29 +132,51 @@ def alive(pid: int) -> bool:
 
 def clean_up_after_killed_bots(folder: Path | None = None) -> list[Path]:
     """Remove the job folders of bots that are gone, stopping their trainers if one still
-    runs; the folders of live bots (other shards) are left alone. Returns those removed."""
+    runs; the folders of live bots (other shards) are left alone, and so is anything that
+    is not a job folder this user made. Returns those removed."""
     removed = []
     for job in sorted(Path(folder or tempfile.gettempdir()).glob(f"{JOB_PREFIX}*")):
-        try:
-            owners = json.loads((job / OWNER_FILE).read_text())
-            bot, trainer = int(owners["bot"]), owners.get("trainer")
-        except (OSError, ValueError, KeyError, TypeError):
-            continue  # not a job folder of ours, or one still being set up
+        owners = _owners(job)
+        if owners is None:
+            continue
+        bot, trainer = owners
         if bot != os.getpid() and alive(bot):
             continue
-        if trainer is not None and str(job) in _command_line(int(trainer)):
+        if trainer is not None and str(job / "text.txt") in _arguments(trainer):
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(int(trainer), signal.SIGKILL)
+                os.kill(trainer, signal.SIGKILL)
         shutil.rmtree(job, ignore_errors=True)
         removed.append(job)
     return removed
 
 
-def _command_line(pid: int) -> str:
+def _owners(job: Path) -> tuple[int, int | None] | None:
+    """(bot pid, trainer pid or None) of a job folder of ours; None for anything else: a
+    link, another user's folder, a file that does not parse or names no plausible pid."""
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        info = job.lstat()
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+            return None
+        owners = json.loads((job / OWNER_FILE).read_text())
+        bot, trainer = owners["bot"], owners.get("trainer")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if not _pid(bot) or not (trainer is None or _pid(trainer)):
+        return None
+    return bot, trainer
+
+
+def _pid(value: object) -> bool:
+    return type(value) is int and 0 < value < 2**22  # Linux's pid_max at most
+
+
+def _arguments(pid: int) -> list[str]:
+    """A process's command line, argument by argument ([] when it is gone)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
-        return ""
+        return []
+    return raw.decode(errors="replace").split("\0")
 
 
 def trainer_environment() -> dict[str, str]:

@@ -16,7 +16,7 @@ from bot.discord_app.limits import channel_settings, per_user_cooldown, style_sc
 from bot.discord_app.progress import admitted, run_with_progress
 from bot.discord_app.replies import NO_MENTIONS, plain_text, shown_text, spoilered
 from bot.errors import InvalidInput
-from bot.trained import StyleScope
+from bot.trained import StyleScope, owner
 from bot.write.service import (
     LENGTH_RANGE,
     MAX_PROMPT,
@@ -201,6 +201,14 @@ class WriteCog(commands.Cog):
     def __init__(self, service: WriteService, admission: Admission | None = None) -> None:
         self.service = service
         self.admission = admission or Admission()
+        self._trained_lanes: dict[str, str] = {}
+
+    def lane(self, model: str) -> str:
+        """A style's waiting line, named so that no server's private style shows (lane
+        names are metrics labels): a trained style's by a number."""
+        if owner(model) is None:
+            return f"write:{model}"
+        return self._trained_lanes.setdefault(model, f"write:trained{len(self._trained_lanes)}")
 
     async def _generate(
         self,
@@ -238,7 +246,8 @@ class WriteCog(commands.Cog):
         scope = await style_scope(interaction)
         self.service.validate(request, scope)  # bad options: an ephemeral error, before deferring
         spoiler = (await channel_settings(interaction)).spoiler
-        async with admitted(self.admission, f"write:{request.style}", interaction) as deadline:
+        lane = self.lane(self.service.styles(scope)[request.style])
+        async with admitted(self.admission, lane, interaction) as deadline:
             result = await self._generate(interaction, request, deadline, kept, spoiler, scope)
         result = replace(result, text=kept + result.text)
         content, attachment = final_message(result, request.temperature, spoiler)

@@ -18,6 +18,7 @@ from bot.lm import StepGraph
 from bot.model_specs import CHARLM
 from bot.paint.tokens import context_at, context_kinds, stream_length
 from bot.sampling import SamplingConfig
+from bot.trained import owner
 
 MAX_SEED = 2**31 - 1
 TEMPERATURE_RANGE = (0.1, 2.0)
@@ -166,7 +167,9 @@ class PaintService:
     def painter(self, size: int | None) -> Painter:
         painters = self.painters()
         if not painters:
-            failures = [f"{n}: {why}" for n, why in self.engine.failures.items()]
+            failures = [
+                f"{n}: {why}" for n, why in self.engine.failures.items() if owner(n) is None
+            ]  # the shipped files only: a server's styles are its own business
             detail = f" ({'; '.join(failures)})" if failures else ""
             raise ModelGone(f"The painter is unavailable right now{detail}.")
         if size is None:

@@ -18,7 +18,7 @@ from PIL import Image
 
 from bot.colors.lab import srgb_to_lab
 from bot.colors.service import ColorService
-from bot.errors import ModelUnavailable
+from bot.errors import UserFacingError
 from bot.images import open_image
 from bot.names.service import NameRequest, NameService
 from bot.render import hex_color, palette_png, parse_hex
@@ -120,14 +120,18 @@ class PaletteService:
     async def palette_async(self, data: bytes, deadline: float | None = None) -> PaletteResult:
         """The palette of an image file's bytes; the names are invented side by side."""
         found = await asyncio.to_thread(self.colors_of, data)
-        known = await asyncio.to_thread(lambda: [self.nearest_known(rgb) for rgb, _ in found])
         notes: list[str] = []
+        try:
+            known = await asyncio.to_thread(lambda: [self.nearest_known(rgb) for rgb, _ in found])
+        except UserFacingError as error:  # the colours stand without their names
+            known = [""] * len(found)
+            notes.append(f"No known names: {error}")
         try:
             named = await asyncio.gather(
                 *(self.names.name_async(_request(rgb), deadline) for rgb, _ in found)
             )
             invented = [result.names[0] if result.names else "" for result in named]
-        except ModelUnavailable as error:
+        except UserFacingError as error:
             invented = [""] * len(found)
             notes.append(f"No invented names: {error}")
         colors = [
