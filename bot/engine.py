@@ -221,7 +221,7 @@ class InferenceEngine:
         if self.serves is None:
             return True
         try:
-            meta = ModelMetadata.from_props(metadata_props(read_model_file(path)[0]))
+            meta = file_metadata(path)
         except ValueError:
             return True  # loading it records why it is unusable
         return self.serves(meta)
@@ -292,3 +292,8 @@ def read_model_file(path: Path) -> tuple[bytes, int]:
     if len(data) > MAX_MODEL_BYTES:
         raise ValueError(f"{path.name} is larger than {MAX_MODEL_BYTES // 2**20} MiB")
     return data, info.st_mtime_ns
+
+
+def file_metadata(path: Path) -> ModelMetadata:
+    """A model file's metadata without a session (ValueError when it cannot be read)."""
+    return ModelMetadata.from_props(metadata_props(read_model_file(path)[0]))

@@ -9,6 +9,8 @@ A server can override them per server or channel with `/settings set cooldown.pa
 from __future__ import annotations
 
 import os
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import discord
 from discord import app_commands
@@ -19,6 +21,7 @@ from bot.trained import StyleScope
 
 SETTINGS_EXTRA = "rnnbot.channel_settings"  # the keys in `Interaction.extras`
 SCOPE_EXTRA = "rnnbot.style_scope"
+T = TypeVar("T")
 
 DEFAULTS = {
     "color": (5, 10.0),
@@ -43,33 +46,41 @@ def settings_store(interaction: discord.Interaction) -> SettingsStore | None:
 
 async def channel_settings(interaction: discord.Interaction) -> ChannelSettings:
     """What `/settings` says for the interaction's channel (defaults without a store).
+    The enabled check, the cooldown's key and bucket, the spoiler and the default style
+    all ask during one request."""
 
-    Read once per interaction and kept in its `extras`: the enabled check, the cooldown's
-    key and bucket, the spoiler and the default style all ask during one request."""
-    extras = getattr(interaction, "extras", None)
-    if extras is not None and SETTINGS_EXTRA in extras:
-        return extras[SETTINGS_EXTRA]
-    store = settings_store(interaction)
-    if store is None:
-        return DEFAULT_SETTINGS
-    settings = await store.channel(interaction.guild_id, interaction.channel_id)
-    if extras is not None:
-        extras[SETTINGS_EXTRA] = settings
-    return settings
+    async def read(store: SettingsStore) -> ChannelSettings:
+        return await store.channel(interaction.guild_id, interaction.channel_id)
+
+    return await _once(interaction, SETTINGS_EXTRA, read, DEFAULT_SETTINGS)
 
 
 async def style_scope(interaction: discord.Interaction) -> StyleScope:
     """The trained styles this interaction may use: its server's own and the published
-    ones (`bot.trained`). Read once per interaction and kept in its `extras`."""
+    ones (`bot.trained`)."""
+
+    async def read(store: SettingsStore) -> StyleScope:
+        return await store.scope(interaction.guild_id)
+
+    return await _once(interaction, SCOPE_EXTRA, read, StyleScope(interaction.guild_id))
+
+
+async def _once(
+    interaction: discord.Interaction,
+    key: str,
+    read: Callable[[SettingsStore], Awaitable[T]],
+    without_store: T,
+) -> T:
+    """Read from the settings store once per interaction, kept in its `extras`; the
+    `without_store` answer for a client without a store (scripts, benchmarks)."""
     extras = getattr(interaction, "extras", None)
-    if extras is not None and SCOPE_EXTRA in extras:
-        return extras[SCOPE_EXTRA]
+    if extras is not None and key in extras:
+        return extras[key]
     store = settings_store(interaction)
-    guild_id = interaction.guild_id
-    scope = StyleScope(guild_id) if store is None else await store.scope(guild_id)
+    value = without_store if store is None else await read(store)
     if extras is not None:
-        extras[SCOPE_EXTRA] = scope
-    return scope
+        extras[key] = value
+    return value
 
 
 async def channel_cooldown(interaction: discord.Interaction, command: str) -> tuple[int, float]:

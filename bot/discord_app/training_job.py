@@ -22,9 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.discord_app.replies import shown_text
-from bot.engine import read_model_file
-from bot.metadata import ModelMetadata
-from bot.onnx_guard import metadata_props
+from bot.engine import file_metadata
 from bot.trained import model_path
 
 SAMPLE = re.compile(r"--- epoch (\d+), temperature 0\.5 ---\n(.*?)\n\n", re.DOTALL)
@@ -102,7 +100,7 @@ def adopt_old_styles(model_dir: Path, styles: Iterable[tuple[int, str]]) -> list
         if new.exists() or not old.is_file():
             continue
         try:
-            meta = ModelMetadata.from_props(metadata_props(read_model_file(old)[0]))
+            meta = file_metadata(old)
         except ValueError:
             continue
         if meta.extra.get("task") != "write" or meta.extra.get("style") != style:
