@@ -1,6 +1,6 @@
 """`python -m training data fetch`: downloads through pooch from a local HTTP server (good,
 corrupt, interrupted, an archive), copies from a tiny mirror, and the real manifest's shape.
-Nothing here reads ../shared or the network beyond 127.0.0.1."""
+Nothing here reads outside the repository or the network beyond 127.0.0.1."""
 
 from __future__ import annotations
 
