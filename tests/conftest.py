@@ -1,15 +1,64 @@
-"""Shared fixtures: small data made here and one tiny model trained once per session."""
+"""Shared fixtures: small data made here and one tiny model trained once per session.
+
+The suite runs on pytest-xdist workers, each test file on one of them (see pyproject.toml),
+so a module's fixtures are built once. The tiny models are trained once for all workers,
+under a file lock; the files that start Ray take turns, because two local Ray clusters on
+one machine would find each other's address."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+
+# Tests in these files start Ray (or connect to "auto"): they run one after another.
+RAY_TEST_FILES = {
+    "test_serve_backend.py",
+    "test_serve_nodes.py",
+    "test_serve_unreachable.py",
+    "test_two_gateways.py",
+}
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Orders the files so that one worker starts training the shared models at once while
+    the others run the files that do not need them."""
+    first = next((i.path for i in items if "model_dir" in i.fixturenames), None)
+
+    def rank(item) -> int:
+        return 0 if item.path == first else 2 if "model_dir" in item.fixturenames else 1
+
+    items.sort(key=rank)  # stable: each file keeps its order
+
+
+@pytest.fixture(scope="module", autouse=True)
+def ray_turn(request, tmp_path_factory) -> Iterator[None]:
+    """A test file that starts Ray holds the run's Ray lock while it runs."""
+    if request.path.name not in RAY_TEST_FILES or "PYTEST_XDIST_WORKER" not in os.environ:
+        yield
+        return
+    with exclusive(tmp_path_factory.getbasetemp().parent / "ray.lock"):
+        yield
+
+
+@contextlib.contextmanager
+def exclusive(lock_path: Path) -> Iterator[None]:
+    """Holds an advisory lock on `lock_path` (shared by all workers of one run)."""
+    with open(lock_path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
 
 COLOR_ROWS = [
     ("red", 255, 0, 0),
@@ -324,18 +373,40 @@ def model_dir(
     tmp_path_factory, color_csv, text_file, caption_data, painting_dir, tiny_backbone
 ) -> Path:
     """A model directory with tiny colour, writing ("tiny") and caption models (the image
-    encoder on the tiny backbone, so nothing outside the repository is needed)."""
+    encoder on the tiny backbone, so nothing outside the repository is needed). Trained
+    by the first worker that asks; the others wait for it and read the same folder."""
+    data = (color_csv, text_file, caption_data, painting_dir, tiny_backbone)
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        out_dir = tmp_path_factory.mktemp("models")
+        train_models(out_dir, *data)
+        return out_dir
+    shared = tmp_path_factory.getbasetemp().parent
+    out_dir, done = shared / "models", shared / "models.done"
+    with exclusive(shared / "models.lock"):
+        if not done.exists():
+            out_dir.mkdir(exist_ok=True)
+            train_models(out_dir, *data)
+            done.touch()
+    return out_dir
+
+
+def train_models(
+    out_dir: Path, color_csv, text_file, caption_data, painting_dir, tiny_backbone
+) -> None:
+    """Trains each tiny model into `out_dir`; its runs lie beside it (`wrun*`, `crun*`,
+    `prun*`, `nrun*`, `run*`), where tests find their logs and checkpoints."""
+    import tempfile
+
     from training.color.train import train_color
+    from training.paint.train import train_paint
     from training.write import train_write
 
-    out_dir = tmp_path_factory.mktemp("models")
-    train_write(write_train_args(text_file, tmp_path_factory.mktemp("wrun"), out_dir / "tiny.onnx"))
-    train_captioner(caption_data, tiny_backbone, out_dir, tmp_path_factory.mktemp("crun"))
-    from training.paint.train import train_paint
+    def run(prefix: str) -> Path:
+        return Path(tempfile.mkdtemp(prefix=prefix, dir=out_dir.parent))
 
-    train_paint(
-        paint_train_args(painting_dir, tmp_path_factory.mktemp("prun"), out_dir / "monet.onnx")
-    )
+    train_write(write_train_args(text_file, run("wrun"), out_dir / "tiny.onnx"))
+    train_captioner(caption_data, tiny_backbone, out_dir, run("crun"))
+    train_paint(paint_train_args(painting_dir, run("prun"), out_dir / "monet.onnx"))
     args = argparse.Namespace(
         data=[color_csv],
         train_only=[],
@@ -345,13 +416,12 @@ def model_dir(
         patience=2,
         val_fraction=0.25,
         seed=1,
-        run_dir=tmp_path_factory.mktemp("run"),
+        run_dir=run("run"),
         out=out_dir / "color.onnx",
         verbose=False,
     )
     train_color(args)
-    train_tiny_namer(color_csv, tmp_path_factory.mktemp("nrun"), out_dir / "names.onnx")
-    return out_dir
+    train_tiny_namer(color_csv, run("nrun"), out_dir / "names.onnx")
 
 
 def train_tiny_namer(color_csv: Path, run_dir: Path, out: Path) -> None:
