@@ -423,13 +423,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     card = actions.add_parser("card", help="write a model card next to an exported model")
     card_kinds = card.add_subparsers(dest="kind", required=True)
-    p = _handler(card_kinds.add_parser("write"), "training.cards:write_card_main")
+    p = _handler(card_kinds.add_parser("write"), "training.cards.write:write_card_main")
     p.add_argument("--model", type=Path, required=True)
     p.add_argument("--run-dir", type=Path, help="its training run (not for an ensemble)")
     p.add_argument("--data", type=Path, action="append", required=True)
     p.add_argument("--prompt", default="")
     p.add_argument("--note", default="", help="a sentence to add under Training")
-    p = _handler(card_kinds.add_parser("color"), "training.cards:color_card_main")
+    p = _handler(card_kinds.add_parser("color"), "training.cards.color:color_card_main")
     p.add_argument("--model", type=Path, required=True)
     p.add_argument("--run-dir", type=Path, required=True)
     p.add_argument("--variants-table", type=Path, help="markdown table from color_variants.sh")
@@ -438,7 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--data", type=Path, action="append", default=[], help="the training lists (--compare)"
     )
 
-    p = _handler(card_kinds.add_parser("caption"), "training.cards:caption_card_main")
+    p = _handler(card_kinds.add_parser("caption"), "training.cards.caption:caption_card_main")
     p.add_argument("--model", type=Path, required=True)
     p.add_argument("--encoder", type=Path, required=True)
     p.add_argument(
@@ -458,13 +458,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="runs of every variant tried, for the card's table (default: --image-run)",
     )
 
-    p = _handler(card_kinds.add_parser("name"), "training.cards:name_card_main")
+    p = _handler(card_kinds.add_parser("name"), "training.cards.name:name_card_main")
     p.add_argument("--model", type=Path, required=True)
     p.add_argument("--color-model", type=Path, required=True)
     p.add_argument("--run-dir", type=Path, required=True)
     p.add_argument("--data", type=Path, action="append", required=True, help="the colour lists")
 
-    p = _handler(card_kinds.add_parser("paint"), "training.cards:paint_card_main")
+    p = _handler(card_kinds.add_parser("paint"), "training.cards.paint:paint_card_main")
     p.add_argument("--model", type=Path, required=True)
     p.add_argument("--run-dir", type=Path, required=True)
     p.add_argument(
