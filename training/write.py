@@ -26,6 +26,12 @@ WEIGHTS_SUFFIX = ".weights.h5"  # beside an exported model: what fine-tuning sta
 
 
 def train_write(args) -> None:
+    config, vocab, split, settings, info = write_setup(args)
+    fit_style(args, config, vocab, split, settings, info)
+
+
+def write_setup(args) -> tuple[LMConfig, Vocabulary, Split, TrainSettings, dict]:
+    """What `train write` fits, from its arguments (also `recipe gpu`'s /write styles)."""
     texts = read_texts(args.data)
     vocab = build_vocabulary(texts)
     if START_TOKEN not in vocab:
@@ -48,7 +54,7 @@ def train_write(args) -> None:
         settings,
         {"task": "write", "style": args.style, "start_token": START_TOKEN},
     )
-    fit_style(args, lm_config(vocab.size, args), vocab, split, settings, info)
+    return lm_config(vocab.size, args), vocab, split, settings, info
 
 
 def fit_style(

@@ -67,42 +67,11 @@ def _inputs(concepts: list[str], captions: list[Caption], prior, vocab, seed: in
 
 def train_caption_concepts(args) -> None:
     keras.utils.set_random_seed(args.seed)
-    data = load_captions(args.data)
-    print_dropped(data.sources, data.dropped, "captions")
-    train, val = split(data.captions, args.val_fraction)
-    excluded = {c.key for c in load_captions(args.exclude_images).captions}
-    before = len(train)
-    train = [c for c in train if c.key not in excluded]
-    val = [c for c in val if c.key not in excluded]
-    print(f"excluded {before - len(train):,} training captions of {len(excluded)} images")
-    vocab = caption_vocabulary(data.captions)
-    concepts = concept_list(grouped(train), args.concepts)
-    prior = np.mean([image_targets(concepts, g) for g in grouped(train)], axis=0)
-    config = lm_config(vocab.size, args)
+    config, info, (train_vectors, train_examples), (val_vectors, val_examples) = concept_setup(args)
     run_dir = Path(args.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    info = {
-        "config": config.as_dict(),
-        "vocabulary": vocab.tokens,
-        "concepts": concepts,
-        "concept_prior": [round(float(p), 6) for p in prior],
-        "data_sources": data.sources,
-        "split": {
-            "by": "image",
-            "val_fraction": args.val_fraction,
-            "excluded_images_from": [Path(p).name for p in args.exclude_images],
-            "train_captions": len(train),
-            "val_captions": len(val),
-        },
-        "training_command": training_command(),
-        "hardware": hardware(),
-        "extra": {"task": "caption", "start_token": START, "end_token": END},
-    }
     (run_dir / CONFIG_FILE).write_text(json.dumps(info, indent=1))
-    train_vectors, train_examples = _inputs(concepts, train, prior, vocab, args.seed)
-    val_vectors, val_examples = _inputs(concepts, val, prior, vocab, args.seed + 1)
-    print(f"{len(train_vectors):,} training and {len(val_vectors):,} validation captions")
-    model = build_concept_lm(config, len(concepts))
+    model = build_concept_lm(config, len(info["concepts"]))
     done = completed_epochs(run_dir)[0] if args.resume else 0
     if done and (run_dir / BEST_WEIGHTS).exists():
         # The best weights, not the last (the optimizer's moments start afresh).
@@ -131,3 +100,42 @@ def train_caption_concepts(args) -> None:
             resume=args.resume,
         ),
     )
+
+
+def concept_setup(args) -> tuple[LMConfig, dict, tuple, tuple]:
+    """What `train caption-concepts` fits, from its arguments (also `recipe gpu`'s): the
+    config, the run's info (its config.json) and the (concept vectors, examples) of the
+    training and validation captions."""
+    data = load_captions(args.data)
+    print_dropped(data.sources, data.dropped, "captions")
+    train, val = split(data.captions, args.val_fraction)
+    excluded = {c.key for c in load_captions(args.exclude_images).captions}
+    before = len(train)
+    train = [c for c in train if c.key not in excluded]
+    val = [c for c in val if c.key not in excluded]
+    print(f"excluded {before - len(train):,} training captions of {len(excluded)} images")
+    vocab = caption_vocabulary(data.captions)
+    concepts = concept_list(grouped(train), args.concepts)
+    prior = np.mean([image_targets(concepts, g) for g in grouped(train)], axis=0)
+    config = lm_config(vocab.size, args)
+    info = {
+        "config": config.as_dict(),
+        "vocabulary": vocab.tokens,
+        "concepts": concepts,
+        "concept_prior": [round(float(p), 6) for p in prior],
+        "data_sources": data.sources,
+        "split": {
+            "by": "image",
+            "val_fraction": args.val_fraction,
+            "excluded_images_from": [Path(p).name for p in args.exclude_images],
+            "train_captions": len(train),
+            "val_captions": len(val),
+        },
+        "training_command": training_command(),
+        "hardware": hardware(),
+        "extra": {"task": "caption", "start_token": START, "end_token": END},
+    }
+    train_inputs = _inputs(concepts, train, prior, vocab, args.seed)
+    val_inputs = _inputs(concepts, val, prior, vocab, args.seed + 1)
+    print(f"{len(train_inputs[0]):,} training and {len(val_inputs[0]):,} validation captions")
+    return config, info, train_inputs, val_inputs

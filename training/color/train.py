@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import keras
@@ -54,10 +54,25 @@ def fit_color(model: keras.Model, train: tuple, val: tuple, args, title: str) ->
     }
 
 
-def train_color(args) -> dict:
-    if args.out == Path(""):
-        args.out = None
-    keras.utils.set_random_seed(args.seed)
+@dataclass
+class ColorData:
+    """The lists as `train color` fits them: names split by a hash, encoded, with targets."""
+
+    variant: ColorVariant
+    table: ColorTable
+    train: ColorTable
+    val: ColorTable
+    vocab: Vocabulary
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    mean_rgb: np.ndarray
+    bins: list[str] | None
+
+
+def color_setup(args) -> ColorData:
+    """Read, split and encode the lists of `train color`'s arguments (also `recipe`'s)."""
     variant = VARIANTS[args.variant]
     print(f"reading {len(args.data)} file(s)")
     table = load_colors(args.data)
@@ -85,7 +100,20 @@ def train_color(args) -> dict:
         decoder = ColorBins(bins)
         y_train, y_val = soft_targets(train.rgb, decoder.rgb), soft_targets(val.rgb, decoder.rgb)
         print(f"{len(bins)} CIELAB bins")
+    return ColorData(
+        variant, table, train, val, vocab, x_train, y_train, x_val, y_val, mean_rgb, bins
+    )
 
+
+def train_color(args) -> dict:
+    if args.out == Path(""):
+        args.out = None
+    keras.utils.set_random_seed(args.seed)
+    d = color_setup(args)
+    variant, train, val, vocab = d.variant, d.train, d.val, d.vocab
+    x_train, y_train, x_val, y_val = d.x_train, d.y_train, d.x_val, d.y_val
+    mean_rgb, bins = d.mean_rgb, d.bins
+    decoder = ColorBins(bins) if bins else None
     run_dir = Path(args.run_dir)
     model = build_color_model(variant, vocab.size, MAX_NAME_LENGTH)
     model.summary(print_fn=lambda line, **_: print(line))
@@ -97,27 +125,32 @@ def train_color(args) -> dict:
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
 
     if args.out:
-        metadata = ModelMetadata(
-            kind=COLOR,
-            vocabulary=vocab.tokens,
-            max_length=MAX_NAME_LENGTH,
-            metrics=metrics,
-            data_sources=table.sources,
-            training_command=training_command(),
-            trained_at=utc_now(),
-            extra={
-                "padding": variant.padding,
-                "variant": asdict(variant),
-                "mean_rgb": [round(float(v), 6) for v in mean_rgb],
-                **({"bins": bins} if bins else {}),
-                "known_colors": {
-                    n: hex_color(tuple(int(c) for c in rgb))
-                    for n, rgb in zip(table.names, table.rgb, strict=True)
-                },
-            },
-        )
+        metadata = color_metadata(d, metrics, training_command())
         export_color(model, variant, metadata, Path(args.out), x_val[:256])
     return metrics
+
+
+def color_metadata(d: ColorData, metrics: dict, command: str) -> ModelMetadata:
+    """The file's metadata: vocabulary, variant, bins, mean colour and the known names."""
+    return ModelMetadata(
+        kind=COLOR,
+        vocabulary=d.vocab.tokens,
+        max_length=MAX_NAME_LENGTH,
+        metrics=metrics,
+        data_sources=d.table.sources,
+        training_command=command,
+        trained_at=utc_now(),
+        extra={
+            "padding": d.variant.padding,
+            "variant": asdict(d.variant),
+            "mean_rgb": [round(float(v), 6) for v in d.mean_rgb],
+            **({"bins": d.bins} if d.bins else {}),
+            "known_colors": {
+                n: hex_color(tuple(int(c) for c in rgb))
+                for n, rgb in zip(d.table.names, d.table.rgb, strict=True)
+            },
+        },
+    )
 
 
 def traced_graph(model: keras.Model, max_length: int, output: str = "rgb") -> onnx.ModelProto:

@@ -82,6 +82,19 @@ VARIANTS = {
             bins=256,
         ),
         ColorVariant(
+            "bilstm2_bins_wide",
+            "embedding 128, mask, 2 x BiLSTM 256, dropout 0.3, dense 256, softmax over 256 "
+            "CIELAB bins (recipe gpu)",
+            "right",
+            "bins",
+            embedding=128,
+            units=(256, 256),
+            bidirectional=True,
+            dropout=0.3,
+            dense=256,
+            bins=256,
+        ),
+        ColorVariant(
             "tiny_bins",
             "for tests: embedding 8, LSTM 8, softmax over 16 bins",
             "right",

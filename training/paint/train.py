@@ -16,8 +16,10 @@ from bot.paint.tokens import (
     stream_length,
 )
 from bot.render import hex_color
+from training.charlm.model import LMConfig
 from training.charlm.train import (
     Examples,
+    TrainSettings,
     lm_config,
     lm_settings,
     run_info,
@@ -80,6 +82,18 @@ def check_base_palette(weights: Path, palette: np.ndarray) -> None:
 
 
 def train_paint(args) -> None:
+    config, train, val, settings, info = paint_setup(args)
+    start = [config.vocab_size - 1]  # the start token: index K, after the palette
+    result = train_lm(args.run_dir, config, train, val, settings, args.resume, start, str, info)
+    print(json.dumps(result))
+    if args.out:
+        from training.charlm.export import export_run
+
+        export_run(args.run_dir, args.out)
+
+
+def paint_setup(args) -> tuple[LMConfig, Examples, Examples, TrainSettings, dict]:
+    """What `train paint` fits, from its arguments (also `recipe gpu`'s painter)."""
     size = args.size
     grid = thumbnail_grid(args)
     stream = stream_length(size, grid)
@@ -142,21 +156,8 @@ def train_paint(args) -> None:
     if kinds:
         sizes = tuple(context_size(kind, k, size) for kind in kinds)
         config = type(config)(**{**config.as_dict(), "contexts": sizes})
-    result = train_lm(
-        args.run_dir,
-        config,
-        paint_examples(
-            mirrored(train_px) if args.mirror else train_px, palette, seq_len, args.variant, grid
-        ),
-        paint_examples(val_px, palette, seq_len, args.variant, grid),
-        settings,
-        args.resume,
-        [k],
-        str,
-        info,
+    train = paint_examples(
+        mirrored(train_px) if args.mirror else train_px, palette, seq_len, args.variant, grid
     )
-    print(json.dumps(result))
-    if args.out:
-        from training.charlm.export import export_run
-
-        export_run(args.run_dir, args.out)
+    val = paint_examples(val_px, palette, seq_len, args.variant, grid)
+    return config, train, val, settings, info
