@@ -295,7 +295,12 @@ def main() -> None:
     parser.add_argument("--keep-logs", type=Path, help="copy the bot's and trainer's logs here")
     parser.add_argument("--profile", type=Path, help="py-spy's collapsed stacks of the bot")
     parser.add_argument("--serve", nargs=3, metavar=("API", "GATEWAY", "CDN"), help="internal")
+    parser.add_argument(
+        "--smoke", action="store_true", help="the quickest run: 10 users, no settling"
+    )
     args = parser.parse_args()
+    if args.smoke:
+        args.users, args.settle, args.wait = 10, 0.0, 15.0
     unknown = set(args.commands) - set(OPTIONS)
     if unknown:
         parser.error(f"unknown commands {sorted(unknown)}; choose from {list(OPTIONS)}")

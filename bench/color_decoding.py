@@ -79,7 +79,7 @@ def main() -> None:
     mean_rgb = np.asarray(model.model.metadata.extra["mean_rgb"])  # as the card's baseline
     rng = np.random.default_rng(0)
     colours = np.unique(train.rgb, axis=0)
-    candidates = colours[rng.choice(len(colours), 4000, replace=False)] / 255
+    candidates = colours[rng.choice(len(colours), min(4000, len(colours)), replace=False)] / 255
     bins = model.bins
     rows = {
         "mean colour (control)": np.tile(mean_rgb, (len(val), 1)),

@@ -64,7 +64,10 @@ def main() -> None:
     parser.add_argument("--val-fraction", type=float, default=0.2)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--run-dir", type=Path, default=ROOT / "runs" / "bench_color_refit")
+    parser.add_argument("--smoke", action="store_true", help="the quickest run: one epoch each")
     args = parser.parse_args()
+    if args.smoke:
+        args.epochs = 1
     keras.utils.set_random_seed(1)
     refit = finetune_color(
         SimpleNamespace(

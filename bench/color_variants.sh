@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Trains every colour variant on the same hash split, in parallel, and prints a table of
 # validation CIEDE2000. Each run's metrics.json and loss curve land in runs/color_variants/.
-# Usage: bench/color_variants.sh [DATA_DIR] [EPOCHS]   (default data/colors, 40)
+# Usage: bench/color_variants.sh [DATA_DIR] [EPOCHS] [RUN...]   (default data/colors, 40,
+# every run; RUN names some of them). OUT sets the output folder.
+# The quickest run: bench/color_variants.sh DATA_DIR 1 tutorial
 set -euo pipefail
 data=${1:-data/colors}
 epochs=${2:-40}
-out=runs/color_variants
+only=" ${*:3} "
+out=${OUT:-runs/color_variants}
 all=(--data "$data/colors.csv" --data "$data/meodai_colornames.csv"
      --data "$data/colors_18606_rgb.csv" --data "$data/meodai_colornames_cb36672_18606.csv")
 run() {  # name, variant, extra args...
   local name=$1 variant=$2; shift 2
+  [[ "$only" == "  " || "$only" == *" $name "* ]] || return 0
   python -m training train color "${all[@]}" --variant "$variant" --epochs "$epochs" \
     --run-dir "$out/$name" --out '' "$@" >"$out/$name.log" 2>&1 || echo "$name failed" >&2
 }

@@ -35,7 +35,7 @@ WINDOW = 256
 
 def tutorial_paint(pixels: int, seed: int) -> float:
     """Seconds for `pixels` pixels painted by re-running the sequence model on a window."""
-    from training.charlm.model import LMConfig, build_train_model
+    from training.tokenlm.model import LMConfig, build_train_model
 
     meta = InferenceEngine(MODELS, prefer_gpu=False).load_file(MODELS / "monet.onnx").metadata
     extra = meta.extra
@@ -82,7 +82,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tutorial-pixels", type=int, default=256)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--smoke", action="store_true", help="the quickest run: 16 tutorial pixels")
     args = parser.parse_args()
+    if args.smoke:
+        args.tutorial_pixels = 16
     step_seconds, size, total = step_paint(args.seed)
     print(f"step      {total} steps in {step_seconds:8.3f} s ({total / step_seconds:8.0f} steps/s)")
     seconds = tutorial_paint(args.tutorial_pixels, args.seed)

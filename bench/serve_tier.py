@@ -77,7 +77,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--length", type=int, default=300)
     parser.add_argument("--users", type=int, default=32)
+    parser.add_argument(
+        "--smoke", action="store_true", help="the quickest run: 2 users, 50 characters"
+    )
     args = parser.parse_args()
+    if args.smoke:
+        args.users, args.length = 2, 50
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores")
     print(f"/write of {args.length} characters (shakespeare); {args.users} users at once")
     print(f"{'backend':<22} {'alone ms':>8} {'p50 s':>8} {'p95 s':>8} {'chars/s':>10}")

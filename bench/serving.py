@@ -7,7 +7,8 @@ batcher) with a stand-in interaction that answers instantly, so the figures are 
 the path users take, minus the network.
 
 Everything is measured in this one run, on this machine, with exported_models/.
-Usage: python bench/serving.py [--quick]   (the tutorial row needs the `train` extra)
+Usage: python bench/serving.py [--quick | --smoke]   (the tutorial row needs the `train`
+extra; --smoke is the quickest run: the cog tables, the floor and the step shares)
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import discord  # noqa: E402
+from floor import measured_peak, step_cost  # noqa: E402
+from step_share import non_model_share  # noqa: E402
 
 from bot.config import Settings  # noqa: E402
 from bot.discord_app.admission import Admission  # noqa: E402
@@ -38,8 +41,10 @@ from bot.discord_app.paint_cog import PaintCog  # noqa: E402
 from bot.discord_app.write_cog import WriteCog  # noqa: E402
 from bot.engine import InferenceEngine  # noqa: E402
 from bot.lm import StepGraph  # noqa: E402
+from bot.paint.service import PaintRequest  # noqa: E402
 from bot.sampling import SamplingConfig, sample, sample_rows  # noqa: E402
 from bot.services import Services  # noqa: E402
+from bot.write.service import WriteRequest  # noqa: E402
 
 MODELS = ROOT / "exported_models"
 
@@ -81,6 +86,9 @@ class BenchInteraction:
 
     def __init__(self, user_id: int) -> None:
         self.user = SimpleNamespace(id=user_id)
+        self.guild_id = self.channel_id = self.command = self.message = None
+        self.client = SimpleNamespace()  # no settings store, metrics or history
+        self.extras: dict = {}
         self.created_at = discord.utils.utcnow()
         self.response = BenchResponse()
         self.followup = SimpleNamespace(send=self._noop)
@@ -132,13 +140,15 @@ async def timed_async(make, repeats: int) -> list[float]:
     return out
 
 
-async def command_latencies(path: DiscordPath, quick: bool) -> list[tuple[str, float, float]]:
-    n = 3 if quick else 1
+async def command_latencies(
+    path: DiscordPath, quick: bool, smoke: bool = False
+) -> list[tuple[str, float, float]]:
+    n = 20 if smoke else 3 if quick else 1
     cases = [
         ("/color (model)", path.color_once, 200 // n),
-        ("/write 500 chars", path.write_once, 10 // n),
-        ("/caption (1 caption)", path.caption_once, 20 // n),
-        ("/paint 64x64", path.paint_once, max(2, 6 // n)),
+        ("/write 500 chars", path.write_once, max(1, 10 // n)),
+        ("/caption (1 caption)", path.caption_once, max(1, 20 // n)),
+        ("/paint 64x64", path.paint_once, max(1 if smoke else 2, 6 // n)),
     ]
     rows = []
     for name, make, repeats in cases:
@@ -213,19 +223,6 @@ def sampler_comparison(rows: int = 32, repeats: int = 300) -> tuple[float, float
     return per_row, (time.perf_counter() - started) / repeats
 
 
-def step_flops(graph: StepGraph) -> float:
-    """Multiply-adds x 2 of one step: of each member, for a mixture of styles."""
-    extra = graph.model.metadata.extra
-    members = extra["ensemble"]["members"] if "ensemble" in extra else [extra]
-    return sum(config_flops(member["config"]) for member in members)
-
-
-def config_flops(cfg: dict) -> float:
-    units, vocab = cfg["units"], cfg["vocab_size"]
-    inputs = [cfg["embedding"]] + [units] * (cfg["layers"] - 1)
-    return sum(2 * 4 * units * (i + units) for i in inputs) + 2 * units * vocab
-
-
 def achieved_flops(graph: StepGraph, batch: int, calls: int) -> tuple[float, float]:
     tokens = np.zeros(batch, np.int32)
     state = graph.zero_state(batch)
@@ -234,7 +231,7 @@ def achieved_flops(graph: StepGraph, batch: int, calls: int) -> tuple[float, flo
     for _ in range(calls):
         _, state = graph(tokens, state)
     per_call = (time.perf_counter() - started) / calls
-    return per_call, step_flops(graph) * batch / per_call
+    return per_call, step_cost(graph.model.path).total * batch / per_call
 
 
 def numpy_peak(n: int = 1024, repeats: int = 10) -> float:
@@ -257,29 +254,33 @@ def thread_settings() -> list[str]:
     return rows
 
 
-async def discord_path_tables(services: Services, quick: bool) -> None:
+async def discord_path_tables(services: Services, quick: bool, smoke: bool) -> dict[int, float]:
+    """The Discord-path tables; returns the /write times of users at once, by count."""
     path = DiscordPath(services)
     print("\n| command (through the Discord cog, admission and service) | p50 | p95 |")
     print("|---|---|---|")
-    for name, p50, p95 in await command_latencies(path, quick):
+    for name, p50, p95 in await command_latencies(path, quick, smoke):
         print(f"| {name} | {p50 * 1000:.1f} ms | {p95 * 1000:.1f} ms |")
 
     print(
         "\n| /write 500 chars, users at once (Discord path) | together | one after another | "
         "ratio | together vs one alone |\n|---|---|---|---|---|"
     )
-    single = None
-    for count in (1, 8, 32):
+    together_by_count = {}
+    for count in (1, 32) if smoke else (1, 8, 32):
         together, sequential = await concurrent_writes(path, count)
-        single = single or together
+        together_by_count[count] = together
         print(
             f"| {count} | {together:.2f} s | {sequential:.2f} s | "
-            f"{sequential / together:.1f}x | {together / single:.1f}x |"
+            f"{sequential / together:.1f}x | {together / together_by_count[1]:.1f}x |"
         )
     color = services.color
     name = "mossy dragon"
-    service_only = percentiles(timed(lambda: color.color(name, model_only=True), 200))
-    with_swatch = percentiles(timed(lambda: color.render(color.color(name, model_only=True)), 100))
+    repeats = 10 if smoke else 200
+    service_only = percentiles(timed(lambda: color.color(name, model_only=True), repeats))
+    with_swatch = percentiles(
+        timed(lambda: color.render(color.color(name, model_only=True)), repeats // 2)
+    )
     print(
         f"\n/color in the service layer: p50 {service_only[0] * 1000:.2f} ms "
         f"(p95 {service_only[1] * 1000:.2f}); with the swatch PNG {with_swatch[0] * 1000:.2f} ms"
@@ -290,27 +291,82 @@ async def discord_path_tables(services: Services, quick: bool) -> None:
         f"\nevent-loop lag while 32 users' /write run: worst {worst * 1000:.1f} ms, "
         f"p99 {p99 * 1000:.1f} ms"
     )
+    return together_by_count
+
+
+def floor_tables(services: Services, together: dict[int, float], smoke: bool) -> None:
+    """Every step model's arithmetic, the machine's peaks, and /write's distance to them."""
+    repeats = 2 if smoke else 10
+    fp32 = max(measured_peak(False, repeats=repeats), numpy_peak(repeats=repeats))
+    int8 = measured_peak(True, repeats=repeats)
+    print(
+        f"\nmachine peaks (1024x1024 products, best of {repeats}): float32 {fp32 / 1e9:.0f} "
+        f"GFLOP/s (best of onnxruntime MatMul and numpy), int8 {int8 / 1e9:.0f} GOP/s "
+        "(onnxruntime MatMulInteger)"
+    )
+    print("\n| step model | FLOPs per step and row | of them int8 |\n|---|---|---|")
+    for name, model in sorted(services.engine.by_kind("charlm").items()):
+        cost = step_cost(model.path)
+        print(f"| {name} | {cost.total / 1e6:.2f} M | {cost.int8 / max(cost.total, 1):.0%} |")
+    cost = step_cost(services.engine.get("shakespeare", "charlm").path)
+    rows = 32 * 500
+    floor = cost.floor_seconds(rows, fp32, int8)
+    print(
+        f"\n32 users x 500 characters of shakespeare: {cost.total * rows / 1e9:.1f} GFLOP; "
+        f"floor {floor:.2f} s at the peaks (all float32 {cost.total * rows / fp32:.2f} s, "
+        f"all int8 {cost.total * rows / int8:.2f} s); measured through the cog "
+        f"{together[32]:.2f} s = {together[32] / floor:.1f}x the floor, "
+        f"{together[32] / together[1]:.1f}x one user alone"
+    )
+
+    def writes(users: int) -> None:
+        jobs = [
+            services.write.submit(WriteRequest("shakespeare", length=500, seed=seed))
+            for seed in range(users)
+        ]
+        for job in jobs:
+            job.result()
+
+    print("\n| batcher steps (service layer) | steps | share of step time outside the model |")
+    print("|---|---|---|")
+    cases = [
+        ("/write, 1 user", lambda: writes(1)),
+        ("/write, 32 users", lambda: writes(32)),
+        ("/paint 64x64, alone", lambda: services.paint.paint(PaintRequest(seed=1))),
+    ]
+    for label, run in cases:
+        share, steps = non_model_share(run)
+        print(f"| {label} | {steps} | {share:.0%} |")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="the quickest run through every table but the slow ones",
+    )
     parser.add_argument("--skip-tutorial", action="store_true")
     args = parser.parse_args()
+    quick = args.quick or args.smoke
     services = Services.start(Settings(model_dir=MODELS, prefer_gpu=False))
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, "
         f"{platform.python_implementation()} {platform.python_version()}, "
         f"providers {services.engine.providers.providers}"
     )
-    asyncio.run(discord_path_tables(services, args.quick))
+    together = asyncio.run(discord_path_tables(services, quick, args.smoke))
+    floor_tables(services, together, args.smoke)
     services.close()
+    if args.smoke:
+        return
 
     print(
         "\n| onnxruntime threads (Discord path) | /write alone | 32 users at once | ratio |"
         "\n|---|---|---|---|"
     )
-    for row in asyncio.run(spin_comparison(args.quick)):
+    for row in asyncio.run(spin_comparison(quick)):
         print(row)
 
     per_row, together = sampler_comparison()
@@ -332,6 +388,7 @@ def main() -> None:
             f"| batch {batch} | {per_call * 1e6:.0f} µs | {flops / 1e9:.2f} GFLOP/s | "
             f"{flops / peak:.1%} |"
         )
+    services.close()
     print("\n| onnxruntime session | step, batch 1 | step, batch 32 |\n|---|---|---|")
     for row in thread_settings():
         print(row)
@@ -339,7 +396,7 @@ def main() -> None:
     if not args.skip_tutorial:
         from write_speed import step_generate, tutorial_generate
 
-        chars = 60 if args.quick else 120
+        chars = 60 if quick else 120
         _, tutorial = tutorial_generate(chars, 1)
         _, step = step_generate(500, 1)
         ratio = (tutorial / chars) / (step / 500)

@@ -37,7 +37,7 @@ PROMPT = "ROMEO:\nI will not stay; for he that knows me well\nWill say my grief 
 
 
 def tutorial_generate(chars: int, seed: int, window: int = 100) -> tuple[str, float]:
-    from training.charlm.model import LMConfig, build_train_model
+    from training.tokenlm.model import LMConfig, build_train_model
 
     engine = InferenceEngine(MODELS, prefer_gpu=False)
     meta = engine.load_file(MODELS / "shakespeare.onnx").metadata
@@ -73,7 +73,10 @@ def main() -> None:
     parser.add_argument("--chars", type=int, default=500)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--method", choices=["both", "tutorial", "step"], default="both")
+    parser.add_argument("--smoke", action="store_true", help="the quickest run: 50 characters")
     args = parser.parse_args()
+    if args.smoke:
+        args.chars = 50
     times = {}
     for method, run in (("step", step_generate), ("tutorial", tutorial_generate)):
         if args.method in ("both", method):

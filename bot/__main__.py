@@ -26,21 +26,21 @@ def global_options(parser: argparse.ArgumentParser, default: object = None) -> N
 
 def build_parser(services=None) -> argparse.ArgumentParser:
     """The whole command line; with `services`, help shows the loaded styles and sizes."""
-    from bot.console import COMMANDS, QuietParser
+    from bot.console import LOCAL_COMMANDS, QuietParser
 
     parser = QuietParser(prog="python -m bot", description=__doc__)
     global_options(parser)
     subparsers = parser.add_subparsers(dest="command", parser_class=QuietParser)
-    for name, command in COMMANDS.items():
+    for name, command in LOCAL_COMMANDS.items():
         global_options(command.add_parser(subparsers, name, services), argparse.SUPPRESS)
     return parser
 
 
 def one_shot(services, args: argparse.Namespace, output_dir: Path) -> int:
     """Run one command; JSON (or text) on stdout, and exit status 2 for a user error."""
-    from bot.console import COMMANDS, colour_wanted
+    from bot.console import LOCAL_COMMANDS, colour_wanted
 
-    command = COMMANDS[args.command]
+    command = LOCAL_COMMANDS[args.command]
     try:
         payload = command.payload(services, args, output_dir)
     except UserFacingError as exc:

@@ -1,12 +1,11 @@
 """Continuous batching: many generations with one model advance together, one step call
 per token position for all of them.
 
-Requests join and leave between steps. Each keeps its own prompt, length, sampling
-settings and random generator, so its output is what it would be alone (the same
-arithmetic per row, the same draws). Every active request advances one token per step,
-so a long request never holds back a short one. The work runs on one thread per model,
-off the event loop; callers wait on a future (or `await` it), never on a thread of
-their own.
+Requests join and leave between steps, and every active request advances one token per
+step, so a long request never holds back a short one. Each keeps its own settings and
+random generator (`bot.generation`), so its output is what it would be alone: the same
+arithmetic per row, the same draws. The work runs on one thread per model, off the event
+loop; callers wait on a future (or `await` it), never on a thread of their own.
 
 The loop is supervised: a fault in one request's bookkeeping (its callback, its state,
 its inputs) fails that request only; a fault in the step call fails the requests in that
@@ -15,160 +14,45 @@ step. Either way the error is logged with its traceback and the batcher serves o
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future
-from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from collections.abc import Iterable
 
 import numpy as np
 
 from bot.engine import LoadedModel
-from bot.errors import ModelUnavailable, UserFacingError
+from bot.errors import ModelUnavailable
+from bot.generation import (
+    Generation,
+    GenerationFailed,
+    GenerationStopped,
+    Job,
+    failure,
+    on_loop,
+    results,
+    settle,
+    wait_all,
+)
 from bot.lm import StepGraph
-from bot.sampling import SamplingConfig, choose_rows, needs_draw
+from bot.sampling import choose_rows, needs_draw
 
+# What callers import from here: a generation and its waiting come with the batcher.
+__all__ = [
+    "Batcher",
+    "BatcherPool",
+    "Generation",
+    "GenerationFailed",
+    "GenerationStopped",
+    "Job",
+    "Pool",
+    "on_loop",
+    "results",
+    "settle",
+    "wait_all",
+]
 log = logging.getLogger(__name__)
-Result = TypeVar("Result")
-
-
-class GenerationStopped(UserFacingError):
-    """The generation ended before its end: cancelled, past its deadline, or shut down."""
-
-
-class GenerationFailed(UserFacingError):
-    """The model failed on this request; the cause is logged, the user gets this text."""
-
-
-@dataclass
-class Generation:
-    prompt: list[int]
-    max_new: int
-    sampling: SamplingConfig
-    rng: np.random.Generator
-    end_token: int | None = None
-    banned: Sequence[int] = ()
-    on_token: Callable[[list[int]], None] | None = None
-    state: list[np.ndarray] | None = None  # initial (1, units) rows; None means zeros
-    deadline: float | None = None  # time.monotonic() after which it is stopped
-    tokens: list[int] = field(default_factory=list)
-    future: Future = field(default_factory=Future)
-    stop_reason: str | None = None
-    fed: int = 0  # prompt tokens already run through the model
-
-    def cancel(self, reason: str = "The request was cancelled.") -> None:
-        """Stop at the next step and free the slot (the user left, pressed Ctrl-C, ...)."""
-        if self.stop_reason is None:
-            self.stop_reason = reason
-
-    def due_stop(self, now: float) -> str | None:
-        if self.stop_reason is not None:
-            return self.stop_reason
-        if self.deadline is not None and now >= self.deadline:
-            return "It took too long and was stopped; try a shorter request or try again later."
-        return None
-
-    def next_input(self) -> int:
-        return self.prompt[self.fed] if self.fed < len(self.prompt) else self.tokens[-1]
-
-    def next_contexts(self) -> tuple[int, ...]:
-        """Per-step context inputs, for models that have them (see PixelGeneration)."""
-        return ()
-
-    def consume_prompt(self) -> bool:
-        """Account for one step; True when this step's logits are to be sampled from."""
-        if self.fed < len(self.prompt):
-            self.fed += 1
-            return self.fed == len(self.prompt)
-        return True
-
-    def accept(self, token: int) -> bool:
-        """Take the sampled token; True when the generation is finished."""
-        if token == self.end_token:
-            return True
-        self.tokens.append(token)
-        if self.on_token:
-            self.on_token(self.tokens)
-        return len(self.tokens) >= self.max_new
-
-    def result(self, timeout: float | None = None) -> list[int]:
-        """Block until done (for scripts). Ctrl-C cancels the generation and re-raises."""
-        try:
-            return self.future.result(timeout)
-        except KeyboardInterrupt:
-            self.cancel("Cancelled with Ctrl-C.")
-            raise
-
-    async def wait(self) -> list[int]:
-        """Await the tokens; if the awaiting task is cancelled, so is the generation."""
-        try:
-            return await asyncio.wrap_future(self.future)
-        except asyncio.CancelledError:
-            self.cancel("The request was withdrawn.")
-            raise
-
-
-@dataclass
-class Job(Generic[Result]):
-    """A submitted generation and how its tokens become a service's result, waited for
-    either way: blocking (scripts, console) or awaited (Discord)."""
-
-    generation: Generation
-    finish: Callable[[list[int]], Result]
-
-    def result(self) -> Result:
-        return self.finish(self.generation.result())
-
-    async def wait(self) -> Result:
-        return self.finish(await self.generation.wait())
-
-
-def results(generations: list[Generation]) -> list[list[int]]:
-    """Every generation's tokens, waiting; on the way out (Ctrl-C, a failure) the rest are
-    cancelled."""
-    try:
-        return [g.result() for g in generations]
-    finally:
-        for generation in generations:
-            generation.cancel()  # no-op for finished ones
-
-
-async def wait_all(generations: list[Generation]) -> list[list[int]]:
-    """`results`, awaited without a thread."""
-    try:
-        return list(await asyncio.gather(*(g.wait() for g in generations)))
-    finally:
-        for generation in generations:
-            generation.cancel()
-
-
-def on_loop(callback: Callable | None) -> Callable | None:
-    """`callback`, to be called from any thread but run on the running event loop."""
-    if callback is None:
-        return None
-    loop = asyncio.get_running_loop()
-    return lambda *args: loop.call_soon_threadsafe(callback, *args)
-
-
-def settle(generation: Generation, error: BaseException | None = None) -> None:
-    """Resolve the generation's future once: its tokens, or the error."""
-    if generation.future.done():
-        return
-    if error is None:
-        generation.future.set_result(generation.tokens)
-    else:
-        generation.future.set_exception(error)
-
-
-def _failure(exc: BaseException, where: str) -> GenerationFailed:
-    log.error("generation failed in %s", where, exc_info=exc)
-    failed = GenerationFailed("The model failed on this request; the error has been logged.")
-    failed.__cause__ = exc
-    return failed
 
 
 class Batcher:
@@ -243,7 +127,7 @@ class Batcher:
                     break
             except Exception as exc:  # a bug in the loop itself: fail this batch, serve on
                 for generation in self._active:
-                    settle(generation, _failure(exc, "the batching loop"))
+                    settle(generation, failure(exc, "the batching loop"))
                 self._active, self._state = [], self.graph.zero_state(0)
         self._stop_everything("The model was shut down before this finished; try again.")
         self.graph = None  # release the session with the last reference
@@ -263,7 +147,7 @@ class Batcher:
             logits, self._state = self.graph(tokens, self._state, contexts)
         except Exception as exc:  # a broken model fails the requests of this step
             for generation in self._active:
-                settle(generation, _failure(exc, "the step call"))
+                settle(generation, failure(exc, "the step call"))
             self._compact([False] * len(self._active))
             return True
         self.steps += 1
@@ -274,6 +158,8 @@ class Batcher:
     def _admit(self) -> bool:
         """Move waiting generations into the batch; False once closed and drained."""
         block = not self._active
+        if not block and self._incoming.empty():
+            return True  # the common step: nobody new
         while len(self._active) < self.max_batch:
             if block and self._closing and self._drained():
                 return False
@@ -290,7 +176,7 @@ class Batcher:
                 start = generation.state or self.graph.zero_state(1)
                 state = [np.concatenate([s, z]) for s, z in zip(self._state, start, strict=True)]
             except Exception as exc:
-                settle(generation, _failure(exc, "admission (initial state)"))
+                settle(generation, failure(exc, "admission (initial state)"))
                 continue
             self._active.append(generation)
             self._state = state
@@ -305,6 +191,8 @@ class Batcher:
             for generation in self._active:
                 generation.cancel("The model was replaced or shut down before this finished.")
         reasons = [generation.due_stop(now) for generation in self._active]
+        if reasons.count(None) == len(reasons):
+            return
         stopped = [(g, r) for g, r in zip(self._active, reasons, strict=True) if r is not None]
         self._compact([reason is None for reason in reasons])
         for generation, reason in stopped:  # the slot is free before anyone hears of it
@@ -312,40 +200,48 @@ class Batcher:
 
     def _inputs(self) -> tuple[np.ndarray, list[np.ndarray]]:
         """Token and context inputs per row; a generation whose inputs fail is dropped."""
-        tokens, contexts, keep = [], [], []
-        for generation in self._active:
-            try:
-                token, context = generation.next_input(), generation.next_contexts()
-            except Exception as exc:
-                settle(generation, _failure(exc, "its next input"))
-                keep.append(False)
-                continue
-            tokens.append(token)
-            contexts.append(context)
-            keep.append(True)
-        self._compact(keep)
-        columns = [np.array(c, np.int32) for c in zip(*contexts, strict=True)]
+        active = self._active
+        try:
+            tokens = [generation.next_input() for generation in active]
+            contexts = [g.next_contexts() for g in active] if self.graph.contexts else []
+        except Exception:  # find the generation at fault; the others go ahead
+            tokens, contexts, keep = [], [], []
+            for generation in active:
+                try:
+                    token, context = generation.next_input(), generation.next_contexts()
+                except Exception as exc:
+                    settle(generation, failure(exc, "its next input"))
+                    keep.append(False)
+                    continue
+                tokens.append(token)
+                contexts.append(context)
+                keep.append(True)
+            self._compact(keep)
+            if not self.graph.contexts:
+                contexts = []
+        columns = list(np.array(contexts, np.int32).T.copy()) if contexts else []
         return np.array(tokens, np.int32), columns
 
     def _advance(self, logits: np.ndarray) -> None:
         """Sample for every generation that needs a token, vectorised across rows."""
-        keep = [True] * len(self._active)
+        active = self._active
+        keep = [True] * len(active)
         sampling_rows = []
-        for row, generation in enumerate(self._active):
+        for row, generation in enumerate(active):
             try:
                 if generation.consume_prompt():
                     sampling_rows.append(row)
             except Exception as exc:
-                settle(generation, _failure(exc, "priming"))
+                settle(generation, failure(exc, "priming"))
                 keep[row] = False
         if sampling_rows:
-            chosen = self._sample(logits, sampling_rows, keep)
-            for row, token in chosen.items():
-                generation = self._active[row]
+            rows, tokens = self._sample(logits, sampling_rows, keep)
+            for row, token in zip(rows, tokens, strict=True):
+                generation = active[row]
                 try:
                     finished = generation.accept(token)
                 except Exception as exc:
-                    settle(generation, _failure(exc, "taking its token"))
+                    settle(generation, failure(exc, "taking its token"))
                     keep[row] = False
                     continue
                 if finished:
@@ -353,11 +249,14 @@ class Batcher:
                     keep[row] = False
         self._compact(keep)
 
-    def _sample(self, logits: np.ndarray, rows: list[int], keep: list[bool]) -> dict[int, int]:
-        """Tokens for `rows`. Each generation draws its uniform number first, on its own,
-        so a failing generator fails only its request; the choice itself is vectorised,
-        and if it fails each row is chosen alone with the draw it already made, so the
-        bystanders' tokens and random streams are what they would be alone."""
+    def _sample(
+        self, logits: np.ndarray, rows: list[int], keep: list[bool]
+    ) -> tuple[list[int], list[int]]:
+        """Tokens for `rows`, and the rows they are for. Each generation draws its uniform
+        number first, on its own, so a failing generator fails only its request; the
+        choice itself is vectorised, and if it fails each row is chosen alone with the
+        draw it already made, so the bystanders' tokens and random streams are what they
+        would be alone."""
         live, draws = [], []
         for row in rows:
             generation = self._active[row]
@@ -366,30 +265,34 @@ class Batcher:
             try:
                 draws.append(generation.rng.random() if needs_draw(generation.sampling) else 0.0)
             except Exception as exc:
-                settle(generation, _failure(exc, "sampling"))
+                settle(generation, failure(exc, "sampling"))
                 keep[row] = False
                 continue
             live.append(row)
         generations = [self._active[r] for r in live]
+        rows_logits = logits if len(live) == len(logits) else logits[live]
         try:
             tokens = choose_rows(
-                logits[live],
+                rows_logits,
                 [g.sampling for g in generations],
                 draws,
                 [g.banned for g in generations],
             )
-            return dict(zip(live, tokens, strict=True))
+            return live, tokens
         except Exception:  # find the row at fault
-            chosen = {}
+            chosen_rows, chosen = [], []
             for row, generation, draw in zip(live, generations, draws, strict=True):
                 try:
-                    chosen[row] = choose_rows(
+                    token = choose_rows(
                         logits[[row]], [generation.sampling], [draw], [generation.banned]
                     )[0]
                 except Exception as exc:
-                    settle(generation, _failure(exc, "sampling"))
+                    settle(generation, failure(exc, "sampling"))
                     keep[row] = False
-            return chosen
+                    continue
+                chosen_rows.append(row)
+                chosen.append(token)
+            return chosen_rows, chosen
 
     def _compact(self, keep: list[bool]) -> None:
         if all(keep):

@@ -27,6 +27,7 @@ class Settings:
     metrics_port: int | None = None  # /metrics, /healthz, /readyz on this port (None: off)
     metrics_host: str = "127.0.0.1"  # the address it listens on; unauthenticated, so loopback
     serve_address: str | None = None  # a Ray cluster whose Serve app steps the models
+    history_days: int = 30  # how long /history keeps each member's generations
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -45,6 +46,7 @@ class Settings:
             metrics_port=_optional_port("RNNBOT_METRICS_PORT"),
             metrics_host=os.environ.get("RNNBOT_METRICS_HOST", "").strip() or "127.0.0.1",
             serve_address=os.environ.get("RNNBOT_SERVE_ADDRESS", "").strip() or None,
+            history_days=_positive_int("RNNBOT_HISTORY_DAYS", 30),
         )
 
 
@@ -99,6 +101,42 @@ def _shard_ids() -> list[int] | None:
     if len(set(ids)) != len(ids):
         raise SystemExit(f"RNNBOT_SHARD_IDS lists a shard twice: {raw!r}")
     return ids
+
+
+def cooldown_override(command: str) -> str | None:
+    """RNNBOT_COOLDOWN_<COMMAND> ("uses/seconds"), or None when unset. Read when the
+    command runs, so a test or an operator can change it without a restart."""
+    return os.environ.get(f"RNNBOT_COOLDOWN_{command.upper()}", "").strip() or None
+
+
+@dataclass(frozen=True)
+class TrainLimits:
+    """What one `/train` job may take: RNNBOT_TRAIN_MAX_BYTES, _MIN_CHARS, _SECONDS (a
+    reply can be edited for 15 minutes only), _EPOCHS, _PROGRESS (seconds between
+    progress edits) and _TEXTS (where kept texts go; default `texts/` in the model
+    folder). Read when a job starts."""
+
+    max_bytes: int = 1_000_000
+    min_chars: int = 5000
+    seconds: float = 780.0
+    epochs: int = 20
+    progress: float = 60.0
+    texts: Path | None = None
+
+    @classmethod
+    def from_env(cls) -> TrainLimits:
+        def number(name: str, default: float) -> float:
+            return float(os.environ.get(f"RNNBOT_TRAIN_{name}", default))
+
+        texts = os.environ.get("RNNBOT_TRAIN_TEXTS", "").strip()
+        return cls(
+            max_bytes=int(number("MAX_BYTES", cls.max_bytes)),
+            min_chars=int(number("MIN_CHARS", cls.min_chars)),
+            seconds=number("SECONDS", cls.seconds),
+            epochs=int(number("EPOCHS", cls.epochs)),
+            progress=number("PROGRESS", cls.progress),
+            texts=Path(texts) if texts else None,
+        )
 
 
 def read_token() -> str | None:

@@ -1,7 +1,8 @@
 """Local front ends: an interactive console and one-shot commands for scripts.
 
-Both use one table of commands; each parses its options, calls its domain service and
-returns a JSON-ready payload, which the console shows as text and the CLI as JSON.
+Both use one table of commands; each command's options come from its declaration
+(`bot.commands`), and each parses them, calls its domain service and returns a JSON-ready
+payload, which the console shows as text and the CLI as JSON.
 """
 
 from __future__ import annotations
@@ -16,17 +17,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from bot.caption.service import COUNT_RANGE, MAX_PREFIX, CaptionRequest
+from bot.caption.service import CaptionRequest
+from bot.commands import CAPTION, COLOR, MODELS, NAME, PAINT, PALETTE, WRITE, Command
+from bot.commands.arguments import add_arguments, option_values
 from bot.errors import UserFacingError, plain
 from bot.help_format import DefaultsHelp
 from bot.images import read_image_file
 from bot.model_info import describe
-from bot.names.service import TEMPERATURE_RANGE as NAME_TEMPERATURE
 from bot.names.service import NameRequest
-from bot.paint.service import DISPLAY_SIZE, TEMPERATURE_RANGE, PaintRequest
+from bot.paint.service import DISPLAY_SIZE, PaintRequest
 from bot.services import Services
-from bot.write.service import LENGTH_RANGE, MAX_PROMPT, WriteRequest
-from bot.write.service import TEMPERATURE_RANGE as WRITE_TEMPERATURE
+from bot.write.service import WriteRequest
 
 DEFAULT_STYLE = "shakespeare"
 
@@ -65,18 +66,11 @@ def _json_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
-def color_arguments(parser: argparse.ArgumentParser, services: Services | None) -> None:
-    parser.add_argument("name", nargs="*", help="a colour name, 1 to 100 characters")
-    parser.add_argument("--model-only", action="store_true", help="skip the known-name lookup")
-    parser.add_argument(
-        "--out", type=Path, help="PNG path in an existing folder (default out/color-NAME.png)"
-    )
-
-
 def color_payload(services: Services, args: argparse.Namespace, output_dir: Path) -> dict:
     if args.out is not None:
         png_path(args.out, output_dir)  # a bad --out is refused before any work
-    result = services.color.color(" ".join(args.name), model_only=args.model_only)
+    values = option_values(COLOR, args)
+    result = services.color.color(values["name"], model_only=values["model_only"])
     kind = "-model" if result.source == "model" else ""  # never overwrites the known swatch
     path = png_path(args.out, output_dir / f"color-{slug(result.name)}{kind}.png")
     path.write_bytes(services.color.render(result))
@@ -102,25 +96,12 @@ def color_text(payload: dict, colour: bool) -> str:
     return "\n".join([head, *others, *notes, f"  swatch: {payload['image']}"])
 
 
-def write_arguments(parser: argparse.ArgumentParser, services: Services | None) -> None:
+def style_help(services: Services | None) -> dict[str, str]:
     styles = ", ".join(services.write.styles()) if services else ""
-    parser.add_argument(
-        "--style",
-        help=f"a loaded style: {styles or 'none loaded'} (default: {DEFAULT_STYLE}, "
-        "or the only style there is)",
-    )
-    parser.add_argument(
-        "--prompt", default="", help=f"opening text, kept (up to {MAX_PROMPT} characters)"
-    )
-    low, high = LENGTH_RANGE
-    parser.add_argument("--length", type=int, default=400, help=f"characters, {low} to {high}")
-    low_t, high_t = WRITE_TEMPERATURE
-    parser.add_argument(
-        "--temperature", type=float, default=0.8, help=f"{low_t:g} (greedy) to {high_t:g}"
-    )
-    parser.add_argument("--seed", type=int, help="0 to 2^31-1; same seed, same text")
-    parser.add_argument("--top-k", type=int, default=0, help="keep the k likeliest (0: all)")
-    parser.add_argument("--top-p", type=float, default=1.0, help="nucleus mass, (0, 1]")
+    return {
+        "style": f"a loaded style: {styles or 'none loaded'} (default: {DEFAULT_STYLE}, "
+        "or the only style there is)"
+    }
 
 
 def default_style(services: Services) -> str:
@@ -140,15 +121,8 @@ def write_payload(
     shown: Callable[[str], None] | None = None,
 ) -> dict:
     """`shown(text_so_far)` is called as the text grows (the console streams it)."""
-    request = WriteRequest(
-        args.style or default_style(services),
-        args.prompt,
-        args.length,
-        args.temperature,
-        args.seed,
-        args.top_k,
-        args.top_p,
-    )
+    values = option_values(WRITE, args)
+    request = WriteRequest(**{**values, "style": values["style"] or default_style(services)})
     result = services.write.write(request, shown)
     return {
         "text": result.text,
@@ -172,25 +146,9 @@ def write_text(payload: dict, colour: bool) -> str:
     )
 
 
-def caption_arguments(parser: argparse.ArgumentParser, services: Services | None) -> None:
-    parser.add_argument("--image", type=Path, help="caption this image (PNG, JPEG, WebP, GIF)")
-    parser.add_argument(
-        "--starts-with", default="", help=f"how the caption begins (up to {MAX_PREFIX})"
-    )
-    low, high = COUNT_RANGE
-    parser.add_argument("--count", type=int, default=1, help=f"captions, {low} to {high}")
-    parser.add_argument("--temperature", type=float, default=0.7, help="0 (greedy) to 2")
-    parser.add_argument("--seed", type=int, help="0 to 2^31-1; same seed, same captions")
-    parser.add_argument(
-        "--beam", type=int, help="beam width 0 (sample) to 10; default 3 for images, else 0"
-    )
-
-
 def caption_payload(services: Services, args: argparse.Namespace, output_dir: Path) -> dict:
     image = None if args.image is None else read_image_file(Path(args.image))
-    request = CaptionRequest(
-        args.starts_with, args.count, args.temperature, args.seed, image, args.beam
-    )
+    request = CaptionRequest(**{**option_values(CAPTION, args), "image": image})
     result = services.caption.caption(request)
     return {
         "captions": result.captions,
@@ -206,13 +164,6 @@ def caption_text(payload: dict, colour: bool) -> str:
     lines += [f"-- {payload['method']}, seed {payload['seed']}"]
     lines += [f"  note: {n}" for n in payload["notes"]]
     return "\n".join(lines)
-
-
-def palette_arguments(parser: argparse.ArgumentParser, services: Services | None) -> None:
-    parser.add_argument("image", type=Path, help="a PNG, JPEG, WebP or GIF image")
-    parser.add_argument(
-        "--out", type=Path, help="PNG path in an existing folder (default out/palette-NAME.png)"
-    )
 
 
 def palette_payload(services: Services, args: argparse.Namespace, output_dir: Path) -> dict:
@@ -247,21 +198,15 @@ def palette_text(payload: dict, colour: bool) -> str:
     return "\n".join([*lines, f"  strip: {payload['image']}"])
 
 
-def paint_arguments(parser: argparse.ArgumentParser, services: Services | None) -> None:
+def size_help(services: Services | None) -> dict[str, str]:
     sizes = ", ".join(str(s) for s in sorted(services.paint.painters())) if services else ""
-    parser.add_argument("--seed", type=int, help="0 to 2^31-1; same seed, same painting")
-    low, high = TEMPERATURE_RANGE
-    parser.add_argument("--temperature", type=float, default=1.0, help=f"{low:g} to {high:g}")
-    parser.add_argument("--size", type=int, help=f"canvas size: {sizes or 'none loaded'}")
-    parser.add_argument(
-        "--out", type=Path, help="PNG path in an existing folder (default out/paint-SEED.png)"
-    )
+    return {"size": f"canvas size: {sizes or 'none loaded'}"}
 
 
 def paint_payload(services: Services, args: argparse.Namespace, output_dir: Path) -> dict:
     if args.out is not None:
         png_path(args.out, output_dir)  # a bad --out is refused before any work
-    result = services.paint.paint(PaintRequest(args.seed, args.temperature, args.size))
+    result = services.paint.paint(PaintRequest(**option_values(PAINT, args)))
     path = png_path(args.out, output_dir / f"paint-{result.seed}.png")
     path.write_bytes(result.png())
     return {
@@ -282,23 +227,10 @@ def paint_text(payload: dict, colour: bool) -> str:
     )
 
 
-def name_arguments(parser: argparse.ArgumentParser, services: Services | None) -> None:
-    parser.add_argument(
-        "color", nargs="*", help="#7a9e3b, #7a3, rgb(122, 158, 59) or a colour name"
-    )
-    low, high = NAME_TEMPERATURE
-    parser.add_argument("--temperature", type=float, default=0.8, help=f"{low:g} to {high:g}")
-    parser.add_argument("--seed", type=int, help="0 to 2^31-1; same seed, same names")
-    parser.add_argument(
-        "--out", type=Path, help="PNG path in an existing folder (default out/name-HEX.png)"
-    )
-
-
 def name_payload(services: Services, args: argparse.Namespace, output_dir: Path) -> dict:
     if args.out is not None:
         png_path(args.out, output_dir)
-    request = NameRequest(" ".join(args.color), args.temperature, args.seed)
-    result = services.name.name(request)
+    result = services.name.name(NameRequest(**option_values(NAME, args)))
     path = png_path(args.out, output_dir / f"name-{result.hex.lstrip('#')}.png")
     path.write_bytes(services.name.render(result))
     return {
@@ -319,10 +251,6 @@ def name_text(payload: dict, colour: bool) -> str:
     lines += [f"  {n}" for n in payload["names"]]
     lines += [f"  note: {n}" for n in payload["notes"]]
     return "\n".join([*lines, f"-- seed {payload['seed']}, swatch: {payload['image']}"])
-
-
-def models_arguments(parser: argparse.ArgumentParser, services: Services | None) -> None:
-    return None
 
 
 def models_payload(services: Services, args: argparse.Namespace, output_dir: Path) -> dict:
@@ -357,13 +285,31 @@ class QuietParser(argparse.ArgumentParser):
         raise ArgumentError(f"{message} (see --help)")
 
 
+def no_helps(services: Services | None) -> dict[str, str]:
+    return {}
+
+
 @dataclass(frozen=True)
 class LocalCommand:
-    help: str
-    arguments: Callable[[argparse.ArgumentParser, Services | None], None]
+    declared: Command
     payload: Callable[..., dict]  # (services, args, output folder[, shown]) -> JSON-ready
     text: Callable[[dict, bool], str]
+    helps: Callable[[Services | None], dict[str, str]] = no_helps  # help that names models
+    saves: str = ""  # the PNG --out names by default ("" when the command saves none)
     streams: bool = False  # its payload takes `shown(text_so_far)` and has a "text"
+
+    @property
+    def help(self) -> str:
+        return self.declared.summary
+
+    def arguments(self, parser: argparse.ArgumentParser, services: Services | None) -> None:
+        add_arguments(parser, self.declared, self.helps(services))
+        if self.saves:
+            parser.add_argument(
+                "--out",
+                type=Path,
+                help=f"PNG path in an existing folder (default out/{self.saves})",
+            )
 
     def add_parser(
         self, subparsers, name: str, services: Services | None
@@ -379,30 +325,17 @@ class LocalCommand:
         return parser
 
 
-COMMANDS = {
-    "color": LocalCommand("the colour a name evokes", color_arguments, color_payload, color_text),
-    "write": LocalCommand(
-        "text in a learned style", write_arguments, write_payload, write_text, streams=True
-    ),
-    "caption": LocalCommand(
-        "captions, or a caption for an image", caption_arguments, caption_payload, caption_text
-    ),
-    "paint": LocalCommand(
-        "a painting in the style of Monet", paint_arguments, paint_payload, paint_text
-    ),
-    "name": LocalCommand("invented names for a colour", name_arguments, name_payload, name_text),
-    "palette": LocalCommand(
-        "an image's five dominant colours, named twice",
-        palette_arguments,
-        palette_payload,
-        palette_text,
-    ),
-    "models": LocalCommand(
-        "loaded models: data, key metric, training date",
-        models_arguments,
-        models_payload,
-        models_text,
-    ),
+LOCAL_COMMANDS = {
+    c.declared.name: c
+    for c in (
+        LocalCommand(COLOR, color_payload, color_text, saves="color-NAME.png"),
+        LocalCommand(WRITE, write_payload, write_text, style_help, streams=True),
+        LocalCommand(CAPTION, caption_payload, caption_text),
+        LocalCommand(PAINT, paint_payload, paint_text, size_help, saves="paint-SEED.png"),
+        LocalCommand(NAME, name_payload, name_text, saves="name-HEX.png"),
+        LocalCommand(PALETTE, palette_payload, palette_text, saves="palette-NAME.png"),
+        LocalCommand(MODELS, models_payload, models_text),
+    )
 }
 
 
@@ -427,7 +360,7 @@ class Console:
         self.colour = colour
         self.stdout: TextIO | None = None  # where text streams as it is made, in `loop`
         self.parsers = {}
-        for name, command in COMMANDS.items():
+        for name, command in LOCAL_COMMANDS.items():
             parser = QuietParser(
                 prog=f"/{name}",
                 description=command.help,
@@ -441,7 +374,7 @@ class Console:
         lines = ["Commands (add --help to one for its options):"]
         for name, parser in self.parsers.items():
             usage = parser.format_usage().removeprefix("usage: ").strip()
-            lines += [f"  {usage}", f"      {COMMANDS[name].help}"]
+            lines += [f"  {usage}", f"      {LOCAL_COMMANDS[name].help}"]
         lines += ["  /help     this text", "  /quit     leave (or Ctrl-C at the prompt)"]
         lines += ["  On Discord only: /reload (admins). Ctrl-C cancels a running command."]
         return "\n".join(lines)
@@ -458,7 +391,7 @@ class Console:
                 return None
             if command == "/help":
                 return self.help()
-            if command.startswith("/") and name in COMMANDS:
+            if command.startswith("/") and name in LOCAL_COMMANDS:
                 return self.run(name, rest)
             return f"Unknown command {command!r}. Type /help."
         except UserFacingError as exc:
@@ -472,7 +405,7 @@ class Console:
         if "--help" in words or "-h" in words:
             return self.parsers[name].format_help()
         args = self.parsers[name].parse_args(words)
-        command = COMMANDS[name]
+        command = LOCAL_COMMANDS[name]
         if not command.streams or self.stdout is None:
             return command.text(command.payload(self.services, args, self.output_dir), self.colour)
         stream = Stream(self.stdout)

@@ -24,6 +24,8 @@ class StepGraph:
         self.model = model
         self.layout = model.metadata.extra["state"]  # [{"input", "output", "size"}, ...]
         self.contexts = [c["input"] for c in model.metadata.extra.get("contexts", [])]
+        self._inputs = ["tokens", *self.contexts, *(s["input"] for s in self.layout)]
+        self._outputs = ["logits", *(s["output"] for s in self.layout)]
 
     def zero_state(self, batch: int = 1) -> State:
         return [np.zeros((batch, s["size"]), np.float32) for s in self.layout]
@@ -32,13 +34,14 @@ class StepGraph:
         self, tokens: np.ndarray, state: State, contexts: Sequence[np.ndarray] = ()
     ) -> tuple[np.ndarray, State]:
         """`contexts`: one int array (B,) per context input, for models that have them."""
-        feeds = {"tokens": np.asarray(tokens, np.int32)}
-        feeds.update(
-            {n: np.asarray(c, np.int32) for n, c in zip(self.contexts, contexts, strict=True)}
-        )
-        feeds.update({s["input"]: h for s, h in zip(self.layout, state, strict=True)})
-        out = self.model.run(feeds)
-        return out["logits"], [out[s["output"]] for s in self.layout]
+        if len(contexts) != len(self.contexts):
+            raise ValueError(f"{len(self.contexts)} context inputs expected, {len(contexts)} given")
+        if len(state) != len(self.layout):
+            raise ValueError(f"{len(self.layout)} state arrays expected, {len(state)} given")
+        values = [np.asarray(tokens, np.int32), *(np.asarray(c, np.int32) for c in contexts)]
+        feeds = dict(zip(self._inputs, values + list(state), strict=True))
+        logits, *new_state = self.model.session.run(self._outputs, feeds)
+        return logits, new_state
 
 
 def prime(step: StepFn, state: State, tokens: Sequence[int]) -> tuple[np.ndarray, State]:

@@ -16,13 +16,15 @@ GREEDY_BELOW = 1e-3  # temperatures this low are greedy: dividing by them would 
 
 @dataclass(frozen=True)
 class SamplingConfig:
-    temperature: float = 0.8  # 0 (or anything below GREEDY_BELOW) means greedy (argmax)
+    # 1 samples the model's own distribution; 0 (or anything below GREEDY_BELOW) is greedy
+    # (argmax). Each command declares the range its users may choose (`bot.commands`).
+    temperature: float = 1.0
     top_k: int = 0  # 0 means no limit
     top_p: float = 1.0  # nucleus mass; 1.0 means no limit
 
     def __post_init__(self) -> None:
-        if not 0 <= self.temperature <= 5:
-            raise ValueError("temperature must be between 0 and 5")
+        if not 0 <= self.temperature < float("inf"):
+            raise ValueError("temperature must be a finite number, 0 or more")
         if self.top_k < 0:
             raise ValueError("top_k must be 0 (off) or positive")
         if not 0 < self.top_p <= 1:
@@ -67,10 +69,6 @@ def sample(logits: np.ndarray, config: SamplingConfig, rng: np.random.Generator)
     return choose(logits, config, rng.random() if needs_draw(config) else 0.0)
 
 
-def _plain(config: SamplingConfig) -> bool:
-    return needs_draw(config) and not config.top_k and config.top_p >= 1.0
-
-
 def choose_rows(
     logits: np.ndarray,
     configs: Sequence[SamplingConfig],
@@ -85,32 +83,59 @@ def choose_rows(
     random generator is touched here: a failure cannot shift anyone's stream.
     """
     logits = np.asarray(logits)
-    if any(len(b) for b in banned):
-        logits = logits.copy()
-        for row, tokens in enumerate(banned):
-            if len(tokens):
-                logits[row, list(tokens)] = -np.inf
-    plain = [row for row, config in enumerate(configs) if _plain(config)]
-    if len(plain) < 2:
-        plain = []
+    plain = [c.temperature >= GREEDY_BELOW and not c.top_k and c.top_p >= 1.0 for c in configs]
+    if all(plain):  # the common case: every row in one set of array operations
+        return _choose_plain(logits, [c.temperature for c in configs], draws, banned)
     chosen = [0] * len(configs)
-    vectorised = set(plain)
+    rows = [row for row, is_plain in enumerate(plain) if is_plain]
     for row, config in enumerate(configs):
-        if row not in vectorised:
-            chosen[row] = choose(logits[row], config, draws[row])
-    if plain:
-        temperatures = np.array([configs[r].temperature for r in plain], np.float64)
-        z = logits[plain].astype(np.float64) / temperatures[:, None]
-        z -= z.max(axis=1, keepdims=True)
-        probs = np.exp(z)
-        probs /= probs.sum(axis=1, keepdims=True)
-        cumulative = np.cumsum(probs, axis=1)
-        points = np.array([draws[r] for r in plain]) * cumulative[:, -1]
-        index = (cumulative <= points[:, None]).sum(axis=1)
-        last_nonzero = probs.shape[1] - 1 - np.argmax(probs[:, ::-1] > 0, axis=1)
-        for row, token in zip(plain, np.minimum(index, last_nonzero), strict=True):
-            chosen[row] = int(token)
+        if not plain[row]:
+            masked = logits[row].copy()
+            masked[list(banned[row])] = -np.inf
+            chosen[row] = choose(masked, config, draws[row])
+    if rows:
+        temperatures = [configs[r].temperature for r in rows]
+        picked = [draws[r] for r in rows], [banned[r] for r in rows]
+        tokens = _choose_plain(logits[rows], temperatures, *picked)
+        for row, token in zip(rows, tokens, strict=True):
+            chosen[row] = token
     return chosen
+
+
+def _choose_plain(
+    logits: np.ndarray,
+    temperatures: Sequence[float],
+    draws: Sequence[float],
+    banned: Sequence[Sequence[int]],
+) -> list[int]:
+    """`choose` for rows with plain temperature sampling: the same operations along axis 1.
+
+    A banned token's logit is -inf before or after the division alike. The token is the
+    first whose cumulative probability exceeds the draw's point, so it never has
+    probability zero unless no token exceeds it (the point rounded up to the total): only
+    then is it moved back to the last token with any probability, as `choose` does."""
+    if len(set(temperatures)) == 1:
+        z = np.divide(logits, temperatures[0], dtype=np.float64)
+    else:
+        z = np.divide(logits, np.array(temperatures, np.float64)[:, None], dtype=np.float64)
+    for row, tokens in enumerate(banned):
+        for token in tokens:
+            z[row, token] = -np.inf
+    z -= z.max(axis=1, keepdims=True)
+    probs = np.exp(z, out=z)
+    probs /= probs.sum(axis=1, keepdims=True)
+    cumulative = np.cumsum(probs, axis=1)
+    if len(cumulative) == 1:  # one row: the same count, in fewer array operations
+        row = cumulative[0]
+        tokens = [int(row.searchsorted(draws[0] * row[-1], side="right"))]
+    else:
+        points = np.multiply(draws, cumulative[:, -1])
+        tokens = (cumulative <= points[:, None]).sum(axis=1).tolist()
+    width = probs.shape[1]
+    for row, token in enumerate(tokens):
+        if token >= width:
+            tokens[row] = int(np.flatnonzero(probs[row])[-1])
+    return tokens
 
 
 def sample_rows(

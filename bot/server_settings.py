@@ -25,13 +25,13 @@ from typing import TypeVar
 
 import aiosqlite
 
+from bot.commands import PUBLIC
 from bot.errors import InvalidInput, UserFacingError
 from bot.trained import StyleScope, model_name
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-COMMANDS = ("color", "write", "caption", "paint", "name", "palette")
 BUTTON_POLICIES = ("owner", "anyone")
 SERVER_WIDE = 0  # the channel id under which a server's own values are stored
 CACHE_SECONDS = 5.0  # how long a read value is reused (see `Recent`)
@@ -71,6 +71,32 @@ MIGRATIONS: tuple[str, ...] = (
     INSERT INTO trained_styles (guild_id, style, published)
         SELECT guild_id, style, published FROM styles;
     DROP TABLE styles;
+    """,
+    # A channel's daily post, and the days claimed for it: the first process to insert
+    # (channel, day) posts, so several shard processes sharing the file post once. And
+    # each member's recent generations (`bot.history_store`).
+    """
+    CREATE TABLE daily_posts (
+        channel_id INTEGER PRIMARY KEY,
+        guild_id INTEGER NOT NULL,
+        command TEXT NOT NULL,
+        at TEXT NOT NULL,
+        timezone TEXT NOT NULL,
+        since REAL NOT NULL
+    );
+    CREATE TABLE daily_claims (
+        channel_id INTEGER NOT NULL, day TEXT NOT NULL, PRIMARY KEY (channel_id, day)
+    );
+    CREATE TABLE history (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_id INTEGER NOT NULL,
+        command TEXT NOT NULL,
+        options TEXT NOT NULL,
+        seed INTEGER,
+        at REAL NOT NULL,
+        link TEXT NOT NULL
+    );
+    CREATE INDEX history_by_user ON history (user_id, id);
     """,
 )
 
@@ -132,8 +158,8 @@ def _style(text: str) -> str:
 
 
 KEYS: dict[str, Callable[[str], str]] = {
-    **{f"enabled.{c}": _flag for c in COMMANDS},
-    **{f"cooldown.{c}": _cooldown for c in COMMANDS},
+    **{f"enabled.{c}": _flag for c in PUBLIC},
+    **{f"cooldown.{c}": _cooldown for c in PUBLIC},
     "write_style": _style,
     "buttons": _choice(BUTTON_POLICIES),
     "spoiler": _flag,
@@ -289,14 +315,23 @@ class SettingsStore:
 
     async def stored(self, guild_id: int) -> list[tuple[int, str, str]]:
         """Every value a server set: (channel id or 0, key, value)."""
-        if not self.healthy:
-            raise SettingsUnavailable(self._unavailable())
-        async with self._reader.execute(
+        return await self.fetch(
             "SELECT channel_id, key, value FROM settings WHERE guild_id = ? "
             "ORDER BY channel_id, key",
             (guild_id,),
-        ) as cursor:
+        )
+
+    async def fetch(self, sql: str, parameters: tuple = ()) -> list[tuple]:
+        """Rows from any table kept here (the daily posts and history modules use it too)."""
+        if not self.healthy:
+            raise SettingsUnavailable(self._unavailable())
+        async with self._reader.execute(sql, parameters) as cursor:
             return [tuple(row) for row in await cursor.fetchall()]
+
+    async def execute(self, sql: str, parameters: tuple = ()) -> int:
+        """One write to a table kept here besides the cached ones (settings, styles), in
+        its own transaction: the rows it changed."""
+        return await self._write(sql, parameters, cached=False)
 
     async def set(self, guild_id: int, channel_id: int | None, key: str, value: str) -> str:
         """Check and store one value (`channel_id` None: server-wide); returns it as kept."""
@@ -319,13 +354,14 @@ class SettingsStore:
             (guild_id, channel_id or SERVER_WIDE, key),
         )
 
-    async def _write(self, sql: str, parameters: tuple) -> None:
+    async def _write(self, sql: str, parameters: tuple, cached: bool = True) -> int:
         if not self.healthy:
             raise SettingsUnavailable(self._unavailable())
         async with self._lock:
             try:
-                await self._db.execute(sql, parameters)
+                cursor = await self._db.execute(sql, parameters)
                 await self._db.commit()
+                return cursor.rowcount
             except sqlite3.OperationalError as error:  # locked, busy: nothing was written
                 log.warning("settings database %s: %s; the change was not saved", self.path, error)
                 raise SettingsUnavailable(
@@ -335,7 +371,8 @@ class SettingsStore:
                 await self._fail(error)
                 raise SettingsUnavailable(self._unavailable()) from None
             finally:
-                self._recent.clear()  # this process's own change shows at once
+                if cached:
+                    self._recent.clear()  # this process's own change shows at once
 
     async def add_style(self, style: str, guild_id: int) -> None:
         """A style trained in `guild_id`: offered there only until it is published (again,

@@ -21,6 +21,7 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
 # Tests in these files start Ray (or connect to "auto"): they run one after another.
 RAY_TEST_FILES = {
+    "test_bench_serve_tier.py",
     "test_serve_backend.py",
     "test_serve_nodes.py",
     "test_serve_unreachable.py",
@@ -50,12 +51,17 @@ def ray_turn(request, tmp_path_factory) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def exclusive(lock_path: Path) -> Iterator[None]:
-    """Holds an advisory lock on `lock_path` (shared by all workers of one run)."""
+def exclusive(lock_path: Path, wait: bool = True) -> Iterator[bool]:
+    """Holds an advisory lock on `lock_path` (shared by all workers of one run); without
+    `wait`, gives False at once when another worker holds it."""
     with open(lock_path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            yield
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
@@ -372,41 +378,59 @@ def paint_train_args(painting_dir: Path, run_dir: Path, out: Path | None, varian
 def model_dir(
     tmp_path_factory, color_csv, text_file, caption_data, painting_dir, tiny_backbone
 ) -> Path:
-    """A model directory with tiny colour, writing ("tiny") and caption models (the image
-    encoder on the tiny backbone, so nothing outside the repository is needed). Trained
-    by the first worker that asks; the others wait for it and read the same folder."""
+    """A model directory with tiny colour, writing ("tiny"), caption, painting and naming
+    models (the image encoder on the tiny backbone, so nothing outside the repository is
+    needed). Their runs lie beside it (`wrun*`, `crun*`, `prun*`, `nrun*`, `run*`), where
+    tests find their logs and checkpoints. Under xdist, workers share one folder: each
+    model is trained by the first worker free to take it, and the others wait for it."""
     data = (color_csv, text_file, caption_data, painting_dir, tiny_backbone)
     if "PYTEST_XDIST_WORKER" not in os.environ:
         out_dir = tmp_path_factory.mktemp("models")
-        train_models(out_dir, *data)
+        for part in TINY_MODELS:
+            part(out_dir, *data)
         return out_dir
-    shared = tmp_path_factory.getbasetemp().parent
-    out_dir, done = shared / "models", shared / "models.done"
-    with exclusive(shared / "models.lock"):
-        if not done.exists():
-            out_dir.mkdir(exist_ok=True)
-            train_models(out_dir, *data)
-            done.touch()
+    out_dir = tmp_path_factory.getbasetemp().parent / "models"
+    out_dir.mkdir(exist_ok=True)
+    for wait in (False, True):  # first take what no one has taken; then wait for the rest
+        for part in TINY_MODELS:
+            done = out_dir.parent / f"{part.__name__}.done"
+            with exclusive(out_dir.parent / f"{part.__name__}.lock", wait) as mine:
+                if mine and not done.exists():
+                    part(out_dir, *data)
+                    done.touch()
     return out_dir
 
 
-def train_models(
-    out_dir: Path, color_csv, text_file, caption_data, painting_dir, tiny_backbone
-) -> None:
-    """Trains each tiny model into `out_dir`; its runs lie beside it (`wrun*`, `crun*`,
-    `prun*`, `nrun*`, `run*`), where tests find their logs and checkpoints."""
+def run_beside(out_dir: Path, prefix: str) -> Path:
     import tempfile
 
-    from training.color.train import train_color
-    from training.paint.train import train_paint
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=out_dir.parent))
+
+
+def tiny_captioner(out_dir: Path, color_csv, text_file, caption_data, painting_dir, backbone):
+    train_captioner(caption_data, backbone, out_dir, run_beside(out_dir, "crun"))
+
+
+def tiny_writer(out_dir: Path, color_csv, text_file, caption_data, painting_dir, backbone):
     from training.write import train_write
 
-    def run(prefix: str) -> Path:
-        return Path(tempfile.mkdtemp(prefix=prefix, dir=out_dir.parent))
+    train_write(write_train_args(text_file, run_beside(out_dir, "wrun"), out_dir / "tiny.onnx"))
 
-    train_write(write_train_args(text_file, run("wrun"), out_dir / "tiny.onnx"))
-    train_captioner(caption_data, tiny_backbone, out_dir, run("crun"))
-    train_paint(paint_train_args(painting_dir, run("prun"), out_dir / "monet.onnx"))
+
+def tiny_namer(out_dir: Path, color_csv, text_file, caption_data, painting_dir, backbone):
+    train_tiny_namer(color_csv, run_beside(out_dir, "nrun"), out_dir / "names.onnx")
+
+
+def tiny_painter(out_dir: Path, color_csv, text_file, caption_data, painting_dir, backbone):
+    from training.paint.train import train_paint
+
+    run = run_beside(out_dir, "prun")
+    train_paint(paint_train_args(painting_dir, run, out_dir / "monet.onnx"))
+
+
+def tiny_colour(out_dir: Path, color_csv, text_file, caption_data, painting_dir, backbone):
+    from training.color.train import train_color
+
     args = argparse.Namespace(
         data=[color_csv],
         train_only=[],
@@ -416,12 +440,15 @@ def train_models(
         patience=2,
         val_fraction=0.25,
         seed=1,
-        run_dir=run("run"),
+        run_dir=run_beside(out_dir, "run"),
         out=out_dir / "color.onnx",
         verbose=False,
     )
     train_color(args)
-    train_tiny_namer(color_csv, run("nrun"), out_dir / "names.onnx")
+
+
+# The longest first, so that two workers finish at about the same time.
+TINY_MODELS = (tiny_captioner, tiny_writer, tiny_namer, tiny_painter, tiny_colour)
 
 
 def train_tiny_namer(color_csv: Path, run_dir: Path, out: Path) -> None:

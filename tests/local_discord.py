@@ -250,6 +250,9 @@ class LocalDiscord:
         self.avatars: dict[str, bytes] = {}  # user id -> avatar image (served as the CDN)
         self.uploads: dict[str, bytes] = {}
         self.messages: dict[str, dict] = {}  # every message the bot posted, as last edited
+        self.channel_posts: list[dict] = []  # what the bot posted on its own, in order
+        self.missing_channels: set[str] = set()  # deleted: a post there gets 404
+        self.forbidden_channels: set[str] = set()  # the bot may not post there: 403
         self.files: dict[tuple[str, str], bytes] = {}  # (message id, filename) -> bytes
         self.runner: web.AppRunner | None = None
         self.port = 0
@@ -364,6 +367,8 @@ class LocalDiscord:
             return self._callback(parts[1], parts[2], payload, files)
         if parts[0] == "webhooks" and len(parts) >= 3:
             return self._webhook(method, parts[1:], payload, files)
+        if method == "POST" and parts[0] == "channels" and parts[2:] == ["messages"]:
+            return self._channel_message(parts[1], payload, files)
         return _json(
             {"message": f"not in the local stand-in: {method} {path}", "code": 0}, status=404
         )
@@ -517,6 +522,21 @@ class LocalDiscord:
                 "resource": {"type": payload.get("type", 4)},
             }
         )
+
+    def _channel_message(
+        self, channel_id: str, payload: dict, files: dict[str, bytes]
+    ) -> web.Response:
+        """A message the bot posts on its own (no interaction), refused as Discord does
+        when the channel is gone or the bot lost the right to post there. Those answers
+        are the channel's state, not the bot breaking a rule: no violation is recorded."""
+        if channel_id in self.missing_channels:
+            return _json({"message": "Unknown Channel", "code": 10003}, status=404)
+        if channel_id in self.forbidden_channels:
+            return _json({"message": "Missing Permissions", "code": 50013}, status=403)
+        message = self._store(payload, files)
+        message.update(channel_id=channel_id, webhook_id=None, application_id=None)
+        self.channel_posts.append(message)
+        return _json(message)
 
     def _webhook_refusal(
         self, method: str, webhook_id: str, conversation: Conversation | None, rest: list[str]
@@ -719,6 +739,7 @@ class LocalDiscord:
     async def run(
         self,
         command: str,
+        /,
         *,
         user_id: int = USER_ID,
         permissions: int = 0,
@@ -907,9 +928,11 @@ class LocalDiscord:
                 "url": f"http://{self.public_host}:{self.port}/uploads/{attachment_id}",
                 "proxy_url": f"http://{self.public_host}:{self.port}/uploads/{attachment_id}",
             }
-        group, _, sub = command.partition(" ")
-        if sub:  # a subcommand: its options sit inside it
-            data_options = [{"name": sub, "type": 1, "options": data_options}]
+        group, *path = command.split(" ")
+        if path:  # a subcommand, perhaps in a subgroup: its options sit inside it
+            data_options = [{"name": path[-1], "type": 1, "options": data_options}]
+        if len(path) == 2:
+            data_options = [{"name": path[0], "type": 2, "options": data_options}]
         data = {"id": snowflake(), "name": group, "type": 1, "options": data_options}
         if resolved:
             data["resolved"] = resolved

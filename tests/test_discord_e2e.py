@@ -99,6 +99,7 @@ def test_sync_overwrites_the_command_list(services):
                 "paint",
                 "name",
                 "palette",
+                "history",
                 "models",
                 "reload",
                 "settings",

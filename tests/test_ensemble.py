@@ -16,12 +16,12 @@ from bot.services import Services
 from bot.write.service import WriteRequest
 from tests.conftest import write_train_args
 from training.__main__ import build_parser
-from training.charlm.ensemble import fit_weights, mixture_nats
-from training.charlm.ensemble import main as ensemble_main
-from training.charlm.evaluate import log_softmax
 from training.errors import UserError
 from training.finetune import base_of
 from training.onnx_export import attach_metadata
+from training.tokenlm.ensemble import fit_weights, mixture_nats
+from training.tokenlm.ensemble import main as ensemble_main
+from training.tokenlm.evaluate import log_softmax
 from training.write import train_write
 
 
@@ -119,7 +119,7 @@ def test_members_of_other_data_split_or_vocabulary_are_refused(
 
 
 def test_fine_tuning_a_mixture_starts_from_its_first_member(members, text_file, tmp_path):
-    from training.charlm.model import build_train_model
+    from training.tokenlm.model import build_train_model
 
     out = tmp_path / "mixed.onnx"
     ensemble([members[1], members[0]], text_file, out)

@@ -286,8 +286,8 @@ def test_a_thumbnail_painter_paints_what_its_thumbnail_says(thumbnail_painter, p
 
 
 def test_a_thumbnail_painter_is_scored_with_its_thumbnail(thumbnail_painter, painting_dir):
-    from training.charlm.evaluate import load_step_model
     from training.paint.evaluate import evaluate_paint, painting_nats
+    from training.tokenlm.evaluate import load_step_model
 
     metrics = evaluate_paint(thumbnail_painter, painting_dir)
     assert metrics["variant"] == "thumbnail" and metrics["pixels"] == 16 * 64
@@ -305,8 +305,8 @@ def test_a_thumbnail_painter_is_scored_with_its_thumbnail(thumbnail_painter, pai
 def test_a_painter_grows_new_context_inputs_from_one_without_them(tmp_path):
     """`--init-weights` from a painter with fewer contexts: the grown model answers as
     the old one did until training teaches it the new inputs."""
-    from training.charlm.model import LMConfig, build_train_model
-    from training.charlm.train import BEST_WEIGHTS, CONFIG_FILE, start_from
+    from training.tokenlm.model import LMConfig, build_train_model
+    from training.tokenlm.train import BEST_WEIGHTS, CONFIG_FILE, start_from
 
     base = LMConfig(vocab_size=7, embedding=4, units=8, layers=2, dropout=0.0, contexts=(7, 8))
     grown = LMConfig(**{**base.as_dict(), "contexts": (7, 8, 7, 7)})

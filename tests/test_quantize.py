@@ -49,3 +49,19 @@ def test_int8_model_is_measured_marked_and_served(model_dir, text_file, tmp_path
         services.close()
     with pytest.raises(UserError, match="already quantised"):
         quantize(tmp_path / "tiny.onnx", text_file, tmp_path / "again.onnx", 1.0)
+
+
+def test_int8_is_refused_when_not_fast_enough(model_dir, text_file, tmp_path, capsys):
+    out = tmp_path / "tiny.onnx"
+    args = build_parser().parse_args(
+        ["quantize", "write", "--model", str(model_dir / "tiny.onnx"), "--data", str(text_file)]
+        + ["--out", str(out), "--max-cost", "1.0", "--min-speedup", "1000"]
+    )
+    with pytest.raises(UserError, match="keep the float model"):
+        quantize_main(args)
+    assert not out.exists()
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    for batch in ("batch_1", "batch_32"):
+        speed = report["speed"][batch]
+        assert speed["float_us"] > 0 and speed["int8_us"] > 0
+        assert speed["speedup"] == round(speed["float_us"] / speed["int8_us"], 3)

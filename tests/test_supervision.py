@@ -49,7 +49,29 @@ class ExplodingRng:
         raise FloatingPointError("injected sampling fault")
 
 
-class BadContexts(Generation):
+class OneContext:
+    """The tiny model as if it read one context input (which it ignores), so that the
+    batcher gathers context inputs for it, as it does for a painter."""
+
+    contexts = ("position",)
+
+    def __init__(self, graph):
+        self.graph, self.model = graph, graph.model
+
+    def zero_state(self, batch=1):
+        return self.graph.zero_state(batch)
+
+    def __call__(self, tokens, state, contexts=()):
+        assert len(contexts) == 1
+        return self.graph(tokens, state)
+
+
+class WithContext(Generation):
+    def next_contexts(self):
+        return (0,)
+
+
+class BadContexts(WithContext):
     def next_contexts(self):
         raise IndexError("injected context fault")
 
@@ -72,7 +94,6 @@ FAULTS = {
     # Prompts as long as the bystander's: both sample in the same step, after its draw.
     "sampling (the draw)": lambda: Generation([1, 2], 60, SamplingConfig(0.9), ExplodingRng()),
     "sampling (the choice)": lambda: job(seed=9, banned=[10**6]),
-    "context inputs": lambda: BadContexts([1], 60, SamplingConfig(0.9), np.random.default_rng(9)),
     "next input": lambda: BadInput([1], 60, SamplingConfig(0.9), np.random.default_rng(9)),
 }
 
@@ -94,11 +115,29 @@ def test_a_faulty_request_fails_alone(graph, fault, caplog):
     assert later.future.result(TIMEOUT) == alone(graph, seed=2)
 
 
+def test_a_faulty_context_input_fails_alone(graph, caplog):
+    batcher = Batcher(OneContext(graph))
+    gate = threading.Event()
+    wait = lambda tokens: gate.wait(TIMEOUT)  # noqa: E731
+    bystander = WithContext(
+        [1, 2], 80, SamplingConfig(0.9), np.random.default_rng(1), on_token=wait
+    )
+    batcher.submit(bystander)
+    with caplog.at_level(logging.ERROR):
+        faulty = batcher.submit(BadContexts([1], 60, SamplingConfig(0.9), np.random.default_rng(9)))
+        gate.set()
+        with pytest.raises(GenerationFailed, match="error has been logged"):
+            faulty.future.result(TIMEOUT)
+        assert bystander.future.result(TIMEOUT) == alone(graph, length=80, seed=1)
+    assert "injected context fault" in caplog.text
+
+
 class FlakyGraph:
     """The real step model, but the call fails once when told to."""
 
     def __init__(self, graph):
         self.graph, self.model, self.fail_next = graph, graph.model, threading.Event()
+        self.contexts = graph.contexts
 
     def zero_state(self, batch=1):
         return self.graph.zero_state(batch)

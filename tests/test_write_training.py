@@ -11,9 +11,9 @@ from bot.metadata import ModelMetadata
 from bot.vocabulary import Vocabulary
 from tests.conftest import write_train_args
 from training.__main__ import main as training_main
-from training.charlm.corpus import read_texts, split_chunks, windows
-from training.charlm.train import metrics_from_log
 from training.errors import UserError
+from training.tokenlm.corpus import read_texts, split_chunks, windows
+from training.tokenlm.train import metrics_from_log
 
 
 def test_vocabulary_round_trip():

@@ -9,14 +9,9 @@ import os
 import sys
 
 from bot.help_format import Parser
-from training import write_cli
-from training.caption import cli as caption_cli
-from training.cli import Kinds
-from training.color import cli as color_cli
 from training.data_fetch import add_parser as data_parser
 from training.errors import UserError
-from training.name import cli as name_cli
-from training.paint import cli as paint_cli
+from training.kinds import add_kinds
 from training.recipe import register as recipe_parser
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -25,9 +20,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="python -m training")
     actions = parser.add_subparsers(dest="action", required=True)
-    kinds = Kinds(actions)
-    for kind in (color_cli, write_cli, caption_cli, paint_cli, name_cli):
-        kind.register(kinds)
+    add_kinds(actions)
     data_parser(actions)
     recipe_parser(actions)
     return parser

@@ -24,12 +24,12 @@ import numpy as np
 from bot.caption.tokens import END, START
 from bot.engine import InferenceEngine
 from bot.vocabulary import Vocabulary
-from training.charlm.corpus import read_texts, split_chunks
-from training.charlm.ensemble import member_prefix
-from training.charlm.model import LMConfig, build_train_model
-from training.charlm.onnx_weights import load_step_weights
-from training.charlm.train import BEST_WEIGHTS, CONFIG_FILE, lm_settings, run_info, start_from
 from training.errors import UserError
+from training.tokenlm.corpus import read_texts, split_chunks
+from training.tokenlm.ensemble import member_prefix
+from training.tokenlm.model import LMConfig, build_train_model
+from training.tokenlm.onnx_weights import load_step_weights
+from training.tokenlm.train import BEST_WEIGHTS, CONFIG_FILE, lm_settings, run_info, start_from
 from training.write import START_TOKEN, WEIGHTS_SUFFIX, fit_style
 
 
@@ -176,8 +176,8 @@ def finetune_caption(args) -> None:
     with one per line, an image,caption CSV or COCO JSON), held out by image or caption."""
     from training.caption.data import load_captions, split
     from training.caption.train import fit_captions
-    from training.charlm.export import export_run
     from training.data_report import print_dropped
+    from training.tokenlm.export import export_run
 
     base = base_of(args.base, task="caption")
     data = load_captions(args.data)

@@ -10,9 +10,9 @@ import keras
 import numpy as np
 
 from bot.vocabulary import Vocabulary
-from training.charlm.corpus import Split, build_vocabulary, read_texts, split_chunks, windows
-from training.charlm.model import LMConfig
-from training.charlm.train import (
+from training.tokenlm.corpus import Split, build_vocabulary, read_texts, split_chunks, windows
+from training.tokenlm.model import LMConfig
+from training.tokenlm.train import (
     Examples,
     TrainSettings,
     lm_config,
@@ -82,7 +82,7 @@ def fit_style(
     )
     print(json.dumps(result))
     if args.out:
-        from training.charlm.export import export_run, slim_run
+        from training.tokenlm.export import export_run, slim_run
 
         export_run(args.run_dir, args.out)
         slim_run(args.run_dir).replace(Path(args.out).with_suffix(WEIGHTS_SUFFIX))

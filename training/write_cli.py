@@ -44,7 +44,7 @@ def register(kinds: Kinds) -> None:
     training_arguments(p, 32, learning_rate=5e-4, dropout=0.3)
     p.set_defaults(patience=3, epochs=20)
 
-    run_and_out(kinds.add("export", "write", "training.charlm.export:export_main"))
+    run_and_out(kinds.add("export", "write", "training.tokenlm.export:export_main"))
 
     p = kinds.add("quantize", "write", "training.quantize:quantize_main")
     p.add_argument("--model", type=Path, required=True, help="the float model")
@@ -55,7 +55,7 @@ def register(kinds: Kinds) -> None:
         "--min-speedup", type=float, help="write int8 only if this much faster at batch 1 and 32"
     )
 
-    p = kinds.add("ensemble", "write", "training.charlm.ensemble:main")
+    p = kinds.add("ensemble", "write", "training.tokenlm.ensemble:main")
     p.add_argument(
         "--member", type=Path, action="append", required=True, help="an exported style (2+)"
     )
@@ -75,7 +75,7 @@ def register(kinds: Kinds) -> None:
     p.add_argument("--prompt", default="")
     p.add_argument("--note", default="", help="a sentence to add under Training")
 
-    p = kinds.add("evaluate", "write", "training.charlm.evaluate:main")
+    p = kinds.add("evaluate", "write", "training.tokenlm.evaluate:main")
     p.add_argument("--model", type=Path, required=True)
     p.add_argument("--data", type=Path, action="append", required=True)
     p.add_argument(

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from bot.batching import BatcherPool, Generation, results, wait_all
 from bot.caption.encoder import encode_pixels
 from bot.caption.tokens import END, START, normalize_caption, repeats_itself
+from bot.commands import CAPTION, MAX_SEED
 from bot.engine import InferenceEngine, LoadedModel
 from bot.errors import InvalidInput, quoted
 from bot.images import image_pixels, open_image
@@ -20,20 +21,33 @@ from bot.sampling import SamplingConfig
 from bot.vocabulary import Vocabulary
 
 MAX_CAPTION_CHARS = 120
-MAX_PREFIX = 60
-COUNT_RANGE = (1, 5)
-MAX_SEED = 2**31 - 1
 DEFAULT_BEAM = 3
 
 
-@dataclass
+@dataclass(frozen=True)
 class CaptionRequest:
-    starts_with: str = ""
-    count: int = 1
-    temperature: float = 0.7
+    """What a user asked for; its options are declared in `bot.commands.CAPTION`."""
+
+    starts_with: str = CAPTION.default("starts_with")
+    count: int = CAPTION.default("count")
+    temperature: float = CAPTION.default("temperature")
     seed: int | None = None
     image: bytes | None = None
     beam_width: int | None = None  # None: beam search for images, sampling otherwise
+
+
+@dataclass(frozen=True)
+class CheckedCaption:
+    """A request that passed every check (`CaptionService.validate`), with its opening
+    as the captioner reads it."""
+
+    request: CaptionRequest
+    prefix: str
+    notes: tuple[str, ...]
+
+    def with_image(self, image: bytes) -> CheckedCaption:
+        """The same request for a picture downloaded after the check."""
+        return replace(self, request=replace(self.request, image=image))
 
 
 @dataclass
@@ -63,19 +77,9 @@ class CaptionService:
         """The decoder the encoder was trained with (its metadata names it)."""
         return StepGraph(self.engine.get(self.encoder().metadata.extra["decoder"], CHARLM))
 
-    def validate(self, request: CaptionRequest) -> tuple[str, list[str]]:
-        """Checks every option before any work; returns the cleaned prefix and notes."""
-        low, high = COUNT_RANGE
-        if not low <= request.count <= high:
-            raise InvalidInput(f"count must be between {low} and {high}.")
-        if not 0 <= request.temperature <= 2:
-            raise InvalidInput("temperature must be between 0 and 2.")
-        if request.seed is not None and not 0 <= request.seed <= MAX_SEED:
-            raise InvalidInput(f"seed must be between 0 and {MAX_SEED}.")
-        if request.beam_width is not None and not 0 <= request.beam_width <= 10:
-            raise InvalidInput("beam width must be between 0 (sampling) and 10.")
-        if len(request.starts_with) > MAX_PREFIX:
-            raise InvalidInput(f"starts_with is limited to {MAX_PREFIX} characters.")
+    def validate(self, request: CaptionRequest) -> CheckedCaption:
+        """Checks every option before any work, so errors reach the user at once."""
+        CAPTION.check(request)
         prefix = normalize_caption(request.starts_with)
         notes = []
         if request.starts_with.strip() and not prefix:
@@ -84,14 +88,14 @@ class CaptionService:
             )
         if prefix != " ".join(request.starts_with.lower().split()):
             notes.append(
-                f"The opening was read as {quoted(prefix, MAX_PREFIX)} "
+                f"The opening was read as {quoted(prefix, CAPTION['starts_with'].high)} "
                 "(lower case, simple punctuation)."
             )
         if request.image is None:
             self.decoder()  # raises ModelUnavailable early
         else:
             self.image_decoder()
-        return prefix, notes
+        return CheckedCaption(request, prefix, tuple(notes))
 
     def initial_state(self, graph: StepGraph, image: bytes | None) -> list[np.ndarray]:
         if image is None:
@@ -100,9 +104,11 @@ class CaptionService:
         size = encoder.metadata.extra["image_size"]
         return encode_pixels(encoder, graph, image_pixels(open_image(image), size)[None])
 
-    def _plan(self, request: CaptionRequest) -> tuple[StepGraph, dict]:
-        """Everything a caption job needs, checked; runs the image encoder if any."""
-        prefix, notes = self.validate(request)
+    def _plan(self, request: CaptionRequest | CheckedCaption) -> tuple[StepGraph, dict]:
+        """Everything a caption job needs; runs the image encoder if any. A plain request
+        is checked here (scripts), a checked one was checked already."""
+        checked = request if isinstance(request, CheckedCaption) else self.validate(request)
+        request, prefix, notes = checked.request, checked.prefix, list(checked.notes)
         graph = self.decoder() if request.image is None else self.image_decoder()
         vocab = Vocabulary(graph.model.metadata.vocabulary)
         start = vocab.encode(START + prefix).ids.tolist()
@@ -115,6 +121,7 @@ class CaptionService:
                 f"{'s' if width > 1 else ''}; use a wider beam or sampling for more."
             )
         return graph, {
+            "request": request,
             "prefix": prefix,
             "notes": notes,
             "vocab": vocab,
@@ -184,20 +191,22 @@ class CaptionService:
         conditioned = request.image is not None
         return CaptionResult(captions, plan["seed"], method, conditioned, plan["notes"])
 
-    def caption(self, request: CaptionRequest) -> CaptionResult:
+    def caption(self, request: CaptionRequest | CheckedCaption) -> CaptionResult:
         """Caption and wait (scripts, console); Ctrl-C cancels sampled captions."""
         graph, plan = self._plan(request)
+        request = plan["request"]
         if plan["width"]:
             return self._beam(graph, plan, request)
         tokens = results(self._submit_samples(graph, plan, request, None))
         return self._result([plan["vocab"].decode(t) for t in tokens], plan, request, "sampling")
 
     async def caption_async(
-        self, request: CaptionRequest, deadline: float | None = None
+        self, request: CaptionRequest | CheckedCaption, deadline: float | None = None
     ) -> CaptionResult:
         """Sampled captions wait on the batcher without a thread; the image encoder and beam
         search run in a worker thread (short, bounded work)."""
         graph, plan = await asyncio.to_thread(self._plan, request)
+        request = plan["request"]
         if plan["width"]:
             return await asyncio.to_thread(self._beam, graph, plan, request)
         tokens = await wait_all(self._submit_samples(graph, plan, request, deadline))

@@ -11,13 +11,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bot.colors.bins import ColorBins
+from bot.commands import COLOR as COLOR_COMMAND
 from bot.engine import InferenceEngine, LoadedModel
 from bot.errors import InvalidInput
 from bot.model_specs import COLOR
 from bot.render import hex_color, parse_hex, swatch_png
 from bot.vocabulary import Vocabulary, normalize_name
-
-MAX_INPUT_LENGTH = 100
 
 
 @dataclass
@@ -78,6 +77,16 @@ class ColorModel:
         return [peak.rgb for peak in self.bins.peaks(out)] if self.bins else [out]
 
 
+@dataclass(frozen=True)
+class CheckedName:
+    """A colour name that passed the input rules (`ColorService.validate`), as the model
+    reads it, with the model it was checked against."""
+
+    model: ColorModel
+    name: str
+    notes: tuple[str, ...]
+
+
 def to_rgb255(values: np.ndarray) -> tuple[int, int, int]:
     r, g, b = (int(round(float(v) * 255)) for v in np.clip(values, 0.0, 1.0))
     return r, g, b
@@ -96,15 +105,14 @@ class ColorService:
             self._cache = (loaded, ColorModel(loaded))
         return self._cache[1]
 
-    def clean_name(self, text: str, model: ColorModel) -> tuple[str, list[str]]:
-        """Apply the input rules; returns the name to use and notes for the user."""
+    def validate(self, text: str) -> CheckedName:
+        """Apply the input rules once, where the name comes in; the notes tell the user
+        what was read differently."""
+        model = self.model()
         text = text.strip()
         if not text:
             raise InvalidInput("Give a colour name, for example `forest`.")
-        if len(text) > MAX_INPUT_LENGTH:
-            raise InvalidInput(
-                f"That name is {len(text):,} characters long; the limit is {MAX_INPUT_LENGTH}."
-            )
+        COLOR_COMMAND["name"].check(text)
         normalized = normalize_name(text)
         encoded = model.vocabulary.encode(normalized)
         notes = []
@@ -121,11 +129,13 @@ class ColorService:
         if len(name) > model.max_length:
             name = name[: model.max_length].rstrip()
             notes.append(f"Only the first {model.max_length} characters were read.")
-        return name, notes
+        return CheckedName(model, name, tuple(notes))
 
-    def color(self, text: str, model_only: bool = False) -> ColorResult:
-        model = self.model()
-        name, notes = self.clean_name(text, model)
+    def color(self, text: str | CheckedName, model_only: bool = False) -> ColorResult:
+        """The colour of a name: a plain text is checked here (scripts), a checked name
+        was checked already."""
+        checked = text if isinstance(text, CheckedName) else self.validate(text)
+        model, name, notes = checked.model, checked.name, list(checked.notes)
         if not model_only and name in model.known:
             return ColorResult(name, parse_hex(model.known[name]), "known", notes)
         answer, *others = (to_rgb255(c) for c in model.predict_with_alternatives(name))

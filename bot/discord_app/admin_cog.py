@@ -10,6 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.batching import Pool
+from bot.commands import MODELS
 from bot.discord_app.limits import style_scope
 from bot.discord_app.replies import NO_MENTIONS
 from bot.engine import InferenceEngine
@@ -110,7 +111,7 @@ class AdminCog(commands.Cog):
         self.engine = engine
         self.pool = pool
 
-    @app_commands.command(name="models", description="Loaded models and their key numbers")
+    @app_commands.command(name=MODELS.name, description=MODELS.description)
     async def models(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         embed = models_embed(self.engine, await style_scope(interaction))

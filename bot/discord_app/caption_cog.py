@@ -3,43 +3,22 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.caption.service import (
-    COUNT_RANGE,
-    MAX_PREFIX,
-    MAX_SEED,
-    CaptionRequest,
-    CaptionResult,
-    CaptionService,
-)
+from bot.caption.service import CaptionRequest, CaptionResult, CaptionService
+from bot.commands import CAPTION
+from bot.commands.slash import slash_command
 from bot.discord_app.admission import Admission
+from bot.discord_app.attachments import Image, check_attachment, first_image
 from bot.discord_app.buttons import answer_button, handle_press
 from bot.discord_app.limits import channel_settings, per_user_cooldown
 from bot.discord_app.progress import admitted
-from bot.discord_app.replies import NO_MENTIONS, plain_text, shown_text, spoilered
+from bot.discord_app.replies import NO_MENTIONS, plain_text, remember, shown_text, spoilered
 from bot.errors import InvalidInput
-from bot.images import ALLOWED_FORMATS, MAX_BYTES
-
-IMAGE_TYPES = {"image/png", "image/jpeg", "image/webp", "image/gif"}
-
-
-def check_attachment(attachment: discord.Attachment) -> None:
-    """Cheap checks on what Discord tells us, before downloading anything."""
-    if attachment.size > MAX_BYTES:
-        raise InvalidInput(
-            f"That file is {attachment.size / 2**20:.1f} MB; images up to "
-            f"{MAX_BYTES / 2**20:.0f} MB please."
-        )
-    content_type = (attachment.content_type or "").split(";")[0].strip().lower()
-    if content_type not in IMAGE_TYPES:
-        kinds = ", ".join(ALLOWED_FORMATS.values())
-        raise InvalidInput(f"Please attach an image ({kinds}); that file is not one.")
 
 
 def caption_embed(
@@ -105,20 +84,6 @@ class CaptionButton(
         )
 
 
-def first_image(message: discord.Message) -> tuple[str, Callable[[], Awaitable[bytes]]] | None:
-    """(URL, download) of a message's first image: an attachment, else an embed's image
-    (a caption answer's picture is its thumbnail)."""
-    for attachment in message.attachments:
-        if (attachment.content_type or "").startswith("image/"):
-            check_attachment(attachment)
-            return attachment.url, attachment.read
-    for embed in message.embeds:
-        url = embed.image.url or embed.thumbnail.url
-        if url:
-            return url, lambda url=url: message._state.http.get_from_cdn(url)
-    return None
-
-
 class CaptionCog(commands.Cog):
     def __init__(self, service: CaptionService, admission: Admission | None = None) -> None:
         self.service = service
@@ -144,23 +109,25 @@ class CaptionCog(commands.Cog):
         self,
         interaction: discord.Interaction,
         request: CaptionRequest,
-        image: tuple[str, Callable[[], Awaitable[bytes]]] | None = None,
+        image: Image | None = None,
     ) -> None:
         """Caption for a command, a menu or a press, and answer with the button."""
-        prefix, _ = self.service.validate(request)
+        checked = self.service.validate(request)  # bad options: an ephemeral error, at once
         spoiler = (await channel_settings(interaction)).spoiler
         async with admitted(self.admission, "caption", interaction) as deadline:
-            if image is not None:
-                request.image = await image[1]()  # kept in memory, never written to disk
-            result = await self.service.caption_async(request, deadline)
-        asked = Asked(interaction.user.id, request.count, request.temperature, len(prefix))
+            if image is not None:  # kept in memory, never written to disk
+                checked = checked.with_image(await image[1]())
+            result = await self.service.caption_async(checked, deadline)
+        prefix = len(checked.prefix)
+        asked = Asked(interaction.user.id, request.count, request.temperature, prefix)
         view = discord.ui.View(timeout=None)
         view.add_item(CaptionButton(asked))
-        await interaction.followup.send(
+        message = await interaction.followup.send(
             embed=caption_embed(result, image[0] if image else None, spoiler),
             view=view,
             allowed_mentions=NO_MENTIONS,
         )
+        remember(interaction, message, "caption", request, result.seed, image=bool(image))
 
     async def pressed(self, interaction: discord.Interaction, asked: Asked) -> None:
         """Another take: a new seed, sampled (the beam's best is already shown)."""
@@ -188,25 +155,16 @@ class CaptionCog(commands.Cog):
         avatar = user.display_avatar.with_format("png").with_size(256)
         await self.respond(interaction, CaptionRequest(), (avatar.url, avatar.read))
 
-    @app_commands.command(name="caption", description="Compose captions, or caption an image")
-    @app_commands.describe(
-        image="A picture to caption (PNG, JPEG, WebP or GIF, up to 8 MB)",
-        starts_with="How the caption should begin",
-        count="How many captions (1 to 5)",
-        temperature="0 = safest wording; higher = more adventurous (max 2)",
-        seed="Same seed and options give the same captions",
-    )
-    @per_user_cooldown("caption")
+    @per_user_cooldown(CAPTION.name)
+    @slash_command(CAPTION)
     async def caption(
         self,
         interaction: discord.Interaction,
-        image: discord.Attachment | None = None,
-        starts_with: app_commands.Range[str, 0, MAX_PREFIX] = "",
-        count: app_commands.Range[int, COUNT_RANGE[0], COUNT_RANGE[1]] = 1,
-        temperature: app_commands.Range[float, 0.0, 2.0] = 0.7,
-        seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
+        image: discord.Attachment | None,
+        starts_with: str,
+        **options,
     ) -> None:
-        request = CaptionRequest(starts_with or "", count, temperature, seed)
+        request = CaptionRequest(starts_with or "", **options)
         if image is not None:
             check_attachment(image)
         await self.respond(interaction, request, (image.url, image.read) if image else None)

@@ -13,12 +13,15 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.config import Settings
+from bot.daily_store import DailyStore
 from bot.discord_app.admin_cog import AdminCog
 from bot.discord_app.admission import Admission
 from bot.discord_app.buttons import PressCooldowns
 from bot.discord_app.caption_cog import CaptionButton, CaptionCog
 from bot.discord_app.color_cog import ColorButton, ColorCog
+from bot.discord_app.daily_cog import Clock, DailyCog, utc_now
 from bot.discord_app.help_cog import HelpCog
+from bot.discord_app.history_cog import HistoryCog, RerunButton
 from bot.discord_app.metrics import BotMetrics, start_endpoint
 from bot.discord_app.name_cog import NameCog
 from bot.discord_app.paint_cog import PaintButton, PaintCog
@@ -28,6 +31,7 @@ from bot.discord_app.settings_cog import SettingsCog
 from bot.discord_app.train_cog import TrainCog
 from bot.discord_app.translations import BotTranslator
 from bot.discord_app.write_cog import WriteButton, WriteCog
+from bot.history_store import HistoryStore
 from bot.server_settings import SettingsStore
 from bot.services import Services
 
@@ -45,10 +49,12 @@ class RnnBot(commands.AutoShardedBot):
         *,
         recommended_shards: bool = False,
         settings_store: SettingsStore | None = None,
+        clock: Clock = utc_now,
     ) -> None:
         """Shards as configured in `services.settings`, or, with `recommended_shards`, as
         many as Discord recommends: what a restart after close code 4011 needs. Server
-        settings live in `settings.settings_db` unless a `settings_store` is given."""
+        settings live in `settings.settings_db` unless a `settings_store` is given.
+        `clock` tells the daily posts and the history the time (tests move it)."""
         settings = services.settings
         super().__init__(
             command_prefix=commands.when_mentioned,
@@ -70,6 +76,8 @@ class RnnBot(commands.AutoShardedBot):
             settings.max_batch, settings.max_waiting, settings.job_seconds
         )
         self.server_settings = settings_store or SettingsStore(settings.settings_db)
+        self.clock = clock
+        self.history = HistoryStore(self.server_settings, settings.history_days, clock)
         self.press_cooldowns = PressCooldowns()
         self.metrics = BotMetrics(services, self.admission)
         self.metrics_port: int | None = None  # bound when the endpoint runs
@@ -83,7 +91,7 @@ class RnnBot(commands.AutoShardedBot):
                 self.metrics, self.is_serving, services.settings.metrics_port
             )
         await self.tree.set_translator(BotTranslator())
-        self.add_dynamic_items(WriteButton, CaptionButton, PaintButton, ColorButton)
+        self.add_dynamic_items(WriteButton, CaptionButton, PaintButton, ColorButton, RerunButton)
         await self.add_cog(ColorCog(services.color, admission))
         write = WriteCog(services.write, admission)
         caption = CaptionCog(services.caption, admission)
@@ -96,8 +104,10 @@ class RnnBot(commands.AutoShardedBot):
         await self.add_cog(PaintCog(services.paint, admission))
         await self.add_cog(NameCog(services.name, admission))
         await self.add_cog(AdminCog(self, services.engine, services.pool))
-        await self.add_cog(SettingsCog(self.server_settings))
+        await self.add_cog(SettingsCog(self.server_settings, self.clock))
+        await self.add_cog(DailyCog(self, DailyStore(self.server_settings), self.clock))
         await self.add_cog(HelpCog(self))
+        await self.add_cog(HistoryCog(self.history))
         await self.add_cog(TrainCog(services, self.server_settings))
         if self.sync_on_start:
             synced = await self.tree.sync()

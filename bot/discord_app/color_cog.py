@@ -10,13 +10,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.colors.service import MAX_INPUT_LENGTH, ColorResult, ColorService
+from bot.colors.service import CheckedName, ColorResult, ColorService
+from bot.commands import COLOR
+from bot.commands.slash import slash_command
 from bot.discord_app.admission import Admission
 from bot.discord_app.buttons import answer_button, handle_press
 from bot.discord_app.limits import per_user_cooldown
 from bot.discord_app.name_cog import NameCog
 from bot.discord_app.progress import admitted
-from bot.discord_app.replies import NO_MENTIONS
+from bot.discord_app.replies import NO_MENTIONS, remember
 from bot.names.service import NameRequest
 from bot.render import parse_hex
 
@@ -86,21 +88,17 @@ class ColorCog(commands.Cog):
         self.service = service
         self.admission = admission or Admission()
 
-    def _answer(self, name: str) -> tuple[ColorResult, bytes]:
+    def _answer(self, name: CheckedName) -> tuple[ColorResult, bytes]:
         result = self.service.color(name)
         return result, self.service.render(result)
 
-    @app_commands.command(name="color", description="Show the colour a name evokes")
-    @app_commands.describe(name="A colour name, real or invented (e.g. forest)")
-    @per_user_cooldown("color")
-    async def color(
-        self, interaction: discord.Interaction, name: app_commands.Range[str, 1, MAX_INPUT_LENGTH]
-    ) -> None:
-        # Validate before deferring so that a bad name gets a private (ephemeral) reply.
-        model = self.service.model()
-        self.service.clean_name(name, model)
+    @per_user_cooldown(COLOR.name)
+    @slash_command(COLOR)
+    async def color(self, interaction: discord.Interaction, name: str) -> None:
+        # Checked before deferring so that a bad name gets a private (ephemeral) reply.
+        checked = self.service.validate(name)
         async with admitted(self.admission, "color", interaction):
-            result, png = await asyncio.to_thread(self._answer, name)
+            result, png = await asyncio.to_thread(self._answer, checked)
         await self._send(interaction, result, png)
 
     async def show(self, interaction: discord.Interaction, hex_code: str) -> None:
@@ -113,11 +111,15 @@ class ColorCog(commands.Cog):
     async def _send(
         self, interaction: discord.Interaction, result: ColorResult, png: bytes
     ) -> None:
-        await interaction.followup.send(
+        message = await interaction.followup.send(
             embed=color_embed(result),
             file=discord.File(io.BytesIO(png), filename="swatch.png"),
             view=color_view(result, interaction.user.id),
             allowed_mentions=NO_MENTIONS,
+        )
+        alternative = result.source == "alternative"
+        remember(
+            interaction, message, "color", None, None, name=result.name, alternative=alternative
         )
 
     @color.autocomplete("name")

@@ -2,8 +2,8 @@
 
 The limits are read when someone asks (cooldowns can be changed in the environment and
 per server or channel with `/settings`, the waiting line in the configuration), and the
-text limits come from the services' own constants, so the help cannot drift from what
-the commands enforce.
+text, example and input limits come from each command's declaration (`bot.commands`), so
+the help cannot drift from what the commands enforce.
 """
 
 from __future__ import annotations
@@ -12,13 +12,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.caption.service import COUNT_RANGE
-from bot.colors.service import MAX_INPUT_LENGTH
+from bot.commands import COMMANDS, PUBLIC
 from bot.config import Settings
 from bot.discord_app.limits import channel_cooldown
 from bot.images import ALLOWED_FORMATS, MAX_BYTES
-from bot.server_settings import COMMANDS
-from bot.write.service import LENGTH_RANGE, MAX_PROMPT
 
 HELP_DESCRIPTION = "How to use each command, with examples and the limits here"
 DEFAULT_WAITING = Settings.max_waiting  # the configuration's default
@@ -34,11 +31,13 @@ EXTRA_FIELDS = (
         "Answers carry buttons: again, continue, hotter and cooler on /write; another "
         "caption on /caption; new painting, variations and bigger on /paint; colour "
         "alternatives and **Name this colour** on /color. Only the person who asked may "
-        "press them, unless the server allows anyone.",
+        "press them, unless the server allows anyone. `/history show` lists your last 10 "
+        "generations, each with a button that makes it again; `/history forget` deletes them.",
     ),
     (
         "Admins",
-        "`/settings` shows or changes settings for the server or one channel; "
+        "`/settings` shows or changes settings for the server or one channel, and "
+        "`/settings daily set` makes the bot post here every day; "
         "`/reload` re-reads changed model files; `/models` lists the loaded models "
         "and their key numbers.",
     ),
@@ -52,41 +51,10 @@ def _formats() -> str:
 
 def _command_texts() -> dict[str, tuple[str, str, str]]:
     """Per command: what it does, an example, and its limits besides the cooldown."""
-    low, high = LENGTH_RANGE
-    fewest, most = COUNT_RANGE
-    megabytes = MAX_BYTES // 2**20
+    extras = {"formats": _formats(), "megabytes": MAX_BYTES // 2**20}
     return {
-        "color": (
-            "Shows the colour a name evokes, real or invented, with a swatch.",
-            "/color name:sunset over the bay",
-            f"Name up to {MAX_INPUT_LENGTH} characters.",
-        ),
-        "write": (
-            "Writes new text in a learned style, continuing your prompt if you give one.",
-            "/write style:shakespeare prompt:ROMEO: length:400",
-            f"Length {low} to {high:,} characters; prompt up to {MAX_PROMPT}.",
-        ),
-        "caption": (
-            "Composes captions, or captions an image you attach.",
-            "/caption image:<attach a photo>",
-            f"{fewest} to {most} captions; images {_formats()}, up to {megabytes} MB.",
-        ),
-        "paint": (
-            "Paints a new picture in the style of Monet; watch the canvas fill in.",
-            "/paint seed:7",
-            "The same seed and temperature give the same painting.",
-        ),
-        "name": (
-            "Invents names for a colour given as hex, rgb() or a colour name.",
-            "/name color:#7a9e3b",
-            f"Colour text up to {MAX_INPUT_LENGTH} characters.",
-        ),
-        "palette": (
-            "Finds the five main colours of a picture and names each: its nearest known "
-            "colour and an invented name.",
-            "/palette image:<attach a photo>",
-            f"Images {_formats()}, up to {megabytes} MB; the same image, the same palette.",
-        ),
+        name: (COMMANDS[name].about, COMMANDS[name].example, COMMANDS[name].limits_text(**extras))
+        for name in PUBLIC
     }
 
 
@@ -130,7 +98,7 @@ class HelpCog(commands.Cog):
 
     @app_commands.command(name="help", description=HELP_DESCRIPTION)
     async def show_help(self, interaction: discord.Interaction) -> None:
-        limits = {command: await channel_cooldown(interaction, command) for command in COMMANDS}
+        limits = {command: await channel_cooldown(interaction, command) for command in PUBLIC}
         await interaction.response.send_message(
             embed=help_embed(limits, waiting_line(interaction.client)),
             ephemeral=True,

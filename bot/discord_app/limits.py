@@ -1,20 +1,20 @@
-"""Per-user cooldowns, read from the environment when a command runs.
+"""Per-user cooldowns and the per-interaction reads of `/settings`.
 
-Defaults (uses per seconds): color 5/10, write 2/30, caption 3/30, paint 1/30, name 3/30,
-palette 3/30.
-Override with e.g. RNNBOT_COOLDOWN_PAINT="2/60"; "0/0" disables a command's cooldown.
-A server can override them per server or channel with `/settings set cooldown.paint 2/60`.
+Each command's cooldown is declared with it (`bot.commands`); the environment overrides
+it when a command runs, e.g. RNNBOT_COOLDOWN_PAINT="2/60" ("0/0" disables it), and a
+server per server or channel with `/settings set cooldown.paint 2/60`.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import discord
 from discord import app_commands
 
+from bot.commands import COMMANDS
+from bot.config import cooldown_override
 from bot.server_settings import DEFAULTS as DEFAULT_SETTINGS
 from bot.server_settings import ChannelSettings, SettingsStore, parse_cooldown
 from bot.trained import StyleScope
@@ -23,19 +23,11 @@ SETTINGS_EXTRA = "rnnbot.channel_settings"  # the keys in `Interaction.extras`
 SCOPE_EXTRA = "rnnbot.style_scope"
 T = TypeVar("T")
 
-DEFAULTS = {
-    "color": (5, 10.0),
-    "write": (2, 30.0),
-    "caption": (3, 30.0),
-    "paint": (1, 30.0),
-    "name": (3, 30.0),
-    "palette": (3, 30.0),
-}
-
 
 def cooldown_for(command: str) -> tuple[int, float]:
-    raw = os.environ.get(f"RNNBOT_COOLDOWN_{command.upper()}", "")
-    return parse_cooldown(raw) if raw else DEFAULTS[command]
+    """The environment's cooldown for `command`, else the one declared with it."""
+    raw = cooldown_override(command)
+    return parse_cooldown(raw) if raw else COMMANDS[command].cooldown
 
 
 def settings_store(interaction: discord.Interaction) -> SettingsStore | None:

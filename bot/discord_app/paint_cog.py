@@ -3,29 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import discord
 import numpy as np
 from discord import app_commands
 from discord.ext import commands
 
+from bot.commands import MAX_SEED, PAINT
+from bot.commands.slash import slash_command
 from bot.discord_app.admission import Admission
+from bot.discord_app.attachments import png_file
 from bot.discord_app.buttons import answer_button, handle_press
 from bot.discord_app.limits import per_user_cooldown
 from bot.discord_app.progress import admitted, run_with_progress
-from bot.discord_app.replies import NO_MENTIONS
-from bot.paint.service import DISPLAY_SIZE, MAX_SEED, PaintRequest, PaintService, render_png
+from bot.discord_app.replies import NO_MENTIONS, remember
+from bot.paint.service import DISPLAY_SIZE, PaintRequest, PaintService, preview_png
 
 EDIT_INTERVAL = 1.0  # seconds between progress edits
-
-
-def png_file(data: bytes, name: str = "painting.png") -> discord.File:
-    return discord.File(io.BytesIO(data), filename=name)
-
 
 BIG_DISPLAY = 1024  # pixels of the ⬆ render
 ACTIONS = {"new": ("🔁", "New painting"), "vary": ("🎨", "Variations"), "big": ("⬆️", "Bigger")}
@@ -69,9 +66,9 @@ class PaintButton(
         painted = self.painted
         request = PaintRequest(painted.seed, painted.temperature, painted.size)
         if self.action == "new":
-            request.seed = None
+            request = replace(request, seed=None)
         elif self.action == "vary":
-            request.variation = secrets.randbelow(MAX_SEED)
+            request = replace(request, variation=secrets.randbelow(MAX_SEED))
         display = BIG_DISPLAY if self.action == "big" else DISPLAY_SIZE
         await handle_press(
             interaction, "paint", painted.owner, lambda: cog.respond(interaction, request, display)
@@ -94,12 +91,13 @@ class PaintCog(commands.Cog):
         self, interaction: discord.Interaction, request: PaintRequest, display: int = DISPLAY_SIZE
     ) -> None:
         """Paint for a command or a press, showing the canvas fill in, then the buttons."""
-        painter = self.service.validate(request)
+        plan = self.service.validate(request)  # bad options: an ephemeral error, at once
+        painter = plan.painter
         async with admitted(self.admission, "paint", interaction) as deadline:
 
             async def show(snapshot: tuple[np.ndarray, int]) -> None:
                 canvas, rows = snapshot
-                partial = await asyncio.to_thread(render_png, canvas, painter.palette)
+                partial = await asyncio.to_thread(preview_png, canvas, painter.palette)
                 await interaction.edit_original_response(
                     content=f"Painting… {rows}/{painter.size} rows",
                     attachments=[png_file(partial, "partial.png")],
@@ -108,7 +106,7 @@ class PaintCog(commands.Cog):
 
             result = await run_with_progress(
                 lambda report: self.service.paint_async(
-                    request, lambda c, r: report((c, r)), deadline
+                    plan, lambda c, r: report((c, r)), deadline
                 ),
                 show,
                 EDIT_INTERVAL,
@@ -116,29 +114,21 @@ class PaintCog(commands.Cog):
         final = await asyncio.to_thread(result.png, display)
         varied = " · a variation" if request.variation is not None else ""
         painted = Painted(interaction.user.id, result.seed, request.temperature, result.size)
-        await interaction.edit_original_response(
+        message = await interaction.edit_original_response(
             content=f"A painting in the style of Monet · seed {result.seed}{varied} · temperature "
             f"{request.temperature:g} · {result.size}x{result.size} in {result.seconds:.1f} s",
             attachments=[png_file(final)],
             view=painting_view(painted),
             allowed_mentions=NO_MENTIONS,
         )
+        remember(
+            interaction, message, "paint", request, result.seed, size=result.size, display=display
+        )
 
-    @app_commands.command(name="paint", description="Paint a new picture in the style of Monet")
-    @app_commands.describe(
-        seed="Same seed and temperature give the same painting",
-        temperature="Lower = calmer colours, higher = wilder (0.1 to 2)",
-        size="Canvas size in pixels (the sizes the painter was trained at)",
-    )
-    @per_user_cooldown("paint")
-    async def paint(
-        self,
-        interaction: discord.Interaction,
-        seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
-        temperature: app_commands.Range[float, 0.1, 2.0] = 1.0,
-        size: int | None = None,
-    ) -> None:
-        await self.respond(interaction, PaintRequest(seed, temperature, size))
+    @per_user_cooldown(PAINT.name)
+    @slash_command(PAINT)
+    async def paint(self, interaction: discord.Interaction, **options) -> None:
+        await self.respond(interaction, PaintRequest(**options))
 
     @paint.autocomplete("size")
     async def size_autocomplete(

@@ -5,22 +5,20 @@ name the /name model invents for it."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.commands import PALETTE
+from bot.commands.slash import slash_command
 from bot.discord_app.admission import Admission
-from bot.discord_app.caption_cog import check_attachment, first_image
+from bot.discord_app.attachments import Image, check_attachment, first_image, png_file
 from bot.discord_app.limits import channel_settings, per_user_cooldown
-from bot.discord_app.paint_cog import png_file
 from bot.discord_app.progress import admitted
 from bot.discord_app.replies import NO_MENTIONS, shown_text
 from bot.errors import InvalidInput
 from bot.palette.service import PaletteResult, PaletteService
-
-Image = tuple[str, Callable[[], Awaitable[bytes]]]  # its URL, and how to download it
 
 
 def palette_text(result: PaletteResult) -> str:
@@ -67,9 +65,8 @@ class PaletteCog(commands.Cog):
             raise InvalidInput("That message has no image; right-click a message with a picture.")
         await self.respond(interaction, image)
 
-    @app_commands.command(name="palette", description="The five main colours of an image, named")
-    @app_commands.describe(image="A picture (PNG, JPEG, WebP or GIF, up to 8 MB)")
-    @per_user_cooldown("palette")
+    @per_user_cooldown(PALETTE.name)
+    @slash_command(PALETTE)
     async def palette(self, interaction: discord.Interaction, image: discord.Attachment) -> None:
         check_attachment(image)
         await self.respond(interaction, (image.url, image.read))

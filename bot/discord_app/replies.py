@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import re
 
@@ -11,6 +12,7 @@ from discord import app_commands
 
 from bot.discord_app.limits import channel_settings
 from bot.errors import UserFacingError
+from bot.history_store import HistoryStore
 
 log = logging.getLogger(__name__)
 
@@ -140,3 +142,27 @@ def record_finish(interaction: discord.Interaction, failed: bool) -> None:
     started = interaction.extras.get("started") if metrics is not None else None
     if started is not None and interaction.command is not None:
         metrics.finished(interaction.command.qualified_name, started, failed)
+
+
+def remember(
+    interaction: discord.Interaction,
+    message: discord.Message,
+    command: str,
+    request: object | None,
+    seed: int | None,
+    **options: object,
+) -> None:
+    """Keep a generation in the asker's /history once its answer is sent (the one place
+    every command records): the request's fields, the `options` that complete them, and
+    the seed actually used. An image is noted, never kept. The write runs on its own, so
+    the command is done when its answer is; a database failure is only logged."""
+    history = getattr(interaction.client, "history", None)
+    if not isinstance(history, HistoryStore):
+        return
+    fields = {}
+    if request is not None:
+        fields = {f.name: getattr(request, f.name) for f in dataclasses.fields(request)}
+    fields.pop("seed", None)
+    if fields.pop("image", None) is not None:
+        fields["image"] = True
+    history.record_soon(interaction.user.id, command, fields | options, seed, message.jump_url)

@@ -10,11 +10,16 @@ Discord's 3 s for the first response. The answer, or the error, follows.
 
 from __future__ import annotations
 
+from typing import Literal
+from zoneinfo import available_timezones
+
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.daily_store import DailyPost, DailyStore, parse_time, parse_zone
 from bot.discord_app.admin_cog import require_manage, server_admin_only
+from bot.discord_app.daily_cog import Clock, utc_now
 from bot.discord_app.replies import NO_MENTIONS
 from bot.server_settings import BUTTON_POLICIES, KEYS, SERVER_WIDE, SettingsStore
 
@@ -58,9 +63,13 @@ async def answer(interaction: discord.Interaction, text: str) -> None:
 class SettingsCog(commands.GroupCog, group_name="settings"):
     """Server and channel settings for this bot"""
 
-    def __init__(self, store: SettingsStore) -> None:
+    daily = app_commands.Group(name="daily", description="A post the bot makes here every day")
+
+    def __init__(self, store: SettingsStore, clock: Clock = utc_now) -> None:
         super().__init__()
         self.store = store
+        self.daily_posts = DailyStore(store)
+        self.clock = clock
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         return await require_manage(interaction)
@@ -122,3 +131,72 @@ class SettingsCog(commands.GroupCog, group_name="settings"):
             for key in KEYS
             if current.lower() in key
         ][:25]
+
+    @daily.command(name="set", description="Post a generation in this channel every day")
+    @app_commands.describe(
+        command="What to post: a painting, a colour, a few lines or names",
+        at="When, on a 24-hour clock (HH:MM)",
+        timezone="Whose clock, e.g. Europe/Paris (default UTC)",
+    )
+    @app_commands.rename(at="time")
+    async def daily_set(
+        self,
+        interaction: discord.Interaction,
+        command: Literal["paint", "color", "write", "name"],
+        at: app_commands.Range[str, 1, 5],
+        timezone: app_commands.Range[str, 1, 64] | None = None,
+    ) -> None:
+        when, zone = parse_time(at), parse_zone(timezone)  # a bad value: an ephemeral error
+        await acknowledge(interaction)
+        post = await self.daily_posts.set(
+            interaction.guild_id, interaction.channel_id, command, when, zone, self.clock()
+        )
+        await answer(interaction, daily_text(post, self.clock()))
+
+    @daily.command(name="off", description="Stop this channel's daily post")
+    async def daily_off(self, interaction: discord.Interaction) -> None:
+        await acknowledge(interaction)
+        stopped = await self.daily_posts.stop(interaction.channel_id)
+        await answer(
+            interaction,
+            "The daily post here is stopped." if stopped else "This channel has no daily post.",
+        )
+
+    @daily_set.autocomplete("timezone")
+    async def zone_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [
+            app_commands.Choice(name=zone, value=zone)
+            for zone in zone_names()
+            if current.lower() in zone.lower()
+        ][:25]
+
+
+DAILY_WHAT = {
+    "paint": "a painting of the day",
+    "color": "a colour of the day with its invented name",
+    "write": "a few lines in the server's style",
+    "name": "invented names for a colour of the day",
+}
+
+
+def daily_text(post: DailyPost, now) -> str:
+    """The confirmation: what, when, and the next post as a Discord timestamp (shown in
+    each reader's own time)."""
+    first = int(post.next_post(now).timestamp())
+    return (
+        f"Every day at {post.at:%H:%M} ({post.timezone}) this channel gets "
+        f"{DAILY_WHAT[post.command]}. The next one: <t:{first}:F>. Stop it with "
+        "`/settings daily off`."
+    )
+
+
+_ZONES: list[str] = []
+
+
+def zone_names() -> list[str]:
+    """The zone database's names, sorted, read once."""
+    if not _ZONES:
+        _ZONES.extend(sorted(available_timezones()))
+    return _ZONES

@@ -17,9 +17,7 @@ The trainer runs at a lower CPU priority with bounded threads, without the bot's
 secrets, and dies with the bot (also when the bot is killed: Linux's parent-death
 signal); a bot that starts removes what a killed one left behind.
 
-Limits come from the environment: RNNBOT_TRAIN_MAX_BYTES (1 MB), RNNBOT_TRAIN_MIN_CHARS
-(5,000), RNNBOT_TRAIN_SECONDS (780: a reply can be edited for 15 minutes only),
-RNNBOT_TRAIN_EPOCHS (20), RNNBOT_TRAIN_PROGRESS (60 s between progress edits).
+Limits come from the environment (`bot.config.TrainLimits`).
 """
 
 from __future__ import annotations
@@ -41,6 +39,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.config import TrainLimits
 from bot.discord_app.admin_cog import can_manage, require_manage, server_admin_only
 from bot.discord_app.limits import settings_store, style_scope
 from bot.discord_app.replies import NO_MENTIONS, shown_text
@@ -65,10 +64,6 @@ STYLE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 
 
 log = logging.getLogger(__name__)
-
-
-def limit(name: str, default: float) -> float:
-    return float(os.environ.get(f"RNNBOT_TRAIN_{name}", default))
 
 
 class CancelView(discord.ui.View):
@@ -182,8 +177,8 @@ class TrainCog(commands.GroupCog, group_name="train"):
 
     def keep(self, job: TrainingJob) -> str:
         """Keep a trained style's text (the admin asked to); says where, or why not."""
-        texts = os.environ.get("RNNBOT_TRAIN_TEXTS") or self.services.engine.model_dir / "texts"
-        folder = Path(texts) / str(job.guild_id)
+        texts = TrainLimits.from_env().texts or self.services.engine.model_dir / "texts"
+        folder = texts / str(job.guild_id)
         try:
             folder.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(job.folder / "text.txt", folder / f"{job.style}.txt")
@@ -197,7 +192,7 @@ class TrainCog(commands.GroupCog, group_name="train"):
             content = (await text.read()).decode("utf-8")
         except UnicodeDecodeError:
             raise InvalidInput("That file is not UTF-8 text; save it as UTF-8 and retry.") from None
-        minimum = int(limit("MIN_CHARS", 5000))
+        minimum = TrainLimits.from_env().min_chars
         if len(content) < minimum:
             raise InvalidInput(f"That text has {len(content):,} characters; at least {minimum:,}.")
         return content
@@ -208,11 +203,9 @@ class TrainCog(commands.GroupCog, group_name="train"):
         """The base model's file, once the request is known to be acceptable."""
         if not STYLE_NAME.fullmatch(name):
             raise InvalidInput("A style name is lowercase letters, digits, - and _ (1 to 32).")
-        if text.size > limit("MAX_BYTES", 1_000_000):
-            raise InvalidInput(
-                f"That file is {text.size:,} bytes; the limit here is "
-                f"{int(limit('MAX_BYTES', 1_000_000)):,}."
-            )
+        most = TrainLimits.from_env().max_bytes
+        if text.size > most:
+            raise InvalidInput(f"That file is {text.size:,} bytes; the limit here is {most:,}.")
         self.check_name(name, scope)
         styles = self.services.write.styles(scope)
         if base is None:
@@ -237,11 +230,12 @@ class TrainCog(commands.GroupCog, group_name="train"):
 
     async def run(self, interaction: discord.Interaction, job: TrainingJob, base: Path) -> str:
         """Train, showing progress; returns the final message."""
+        limits = TrainLimits.from_env()
         command = [
             sys.executable, "-m", "training", "finetune", "write",
             "--from", str(base), "--data", str(job.folder / "text.txt"),
             "--style", job.style, "--run-dir", str(job.run_dir), "--out", str(job.model),
-            "--epochs", str(int(limit("EPOCHS", 20))), "--sample-length", "200",
+            "--epochs", str(limits.epochs), "--sample-length", "200",
         ]  # fmt: skip
         job.process = await asyncio.create_subprocess_exec(
             *command,
@@ -252,8 +246,8 @@ class TrainCog(commands.GroupCog, group_name="train"):
         )
         await asyncio.to_thread(self.write_owners, job)
         reader = asyncio.ensure_future(self.read_output(job))
-        deadline = job.started + limit("SECONDS", 780)
-        interval = limit("PROGRESS", 60)
+        deadline = job.started + limits.seconds
+        interval = limits.progress
         while job.process.returncode is None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(job.process.wait(), interval)

@@ -7,7 +7,9 @@ name would make `/write style:…` mean nothing to a French or German user. A
 context-menu name is a label chosen from a menu, never typed, so it may be translated.
 
 The tables are keyed by the English text exactly as the cogs write it, so a changed
-English string shows up in `missing_translations` instead of silently going stale.
+English string shows up in `missing_translations` instead of silently going stale. A
+declared option's text is keyed by its template (`bot.commands`): `{low}` and `{high}`
+are its range, written here as each language writes numbers.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from collections.abc import Iterator
 import discord
 from discord import app_commands
 from discord.app_commands import TranslationContextLocation, TranslationContextTypes, locale_str
+
+from bot.commands.slash import number
 
 DESCRIPTION_LIMIT = 100  # characters Discord allows in a description or choice name
 CONTEXT_MENU_LIMIT = 32  # characters Discord allows in a context-menu name
@@ -36,9 +40,11 @@ FRENCH: dict[str, str] = {
     "Opening text to continue (kept in the output)": (
         "Début de texte à poursuivre (conservé dans le résultat)"
     ),
-    "Characters to generate (50 to 1,500)": "Nombre de caractères à générer (de 50 à 1 500)",
-    "0 = always the likeliest character; higher = more adventurous (max 2)": (
-        "0 = toujours le caractère le plus probable ; plus haut = plus audacieux (max. 2)"
+    "Characters to generate ({low} to {high})": (
+        "Nombre de caractères à générer (de {low} à {high})"
+    ),
+    "0 = always the likeliest character; higher = more adventurous (max {high})": (
+        "0 = toujours le caractère le plus probable ; plus haut = plus audacieux (max. {high})"
     ),
     "Same seed and options give the same text": (
         "Même graine et mêmes options donnent le même texte"
@@ -49,9 +55,9 @@ FRENCH: dict[str, str] = {
         "Une image à légender (PNG, JPEG, WebP ou GIF, 8 Mo max.)"
     ),
     "How the caption should begin": "Comment la légende doit commencer",
-    "How many captions (1 to 5)": "Nombre de légendes (de 1 à 5)",
-    "0 = safest wording; higher = more adventurous (max 2)": (
-        "0 = formulation la plus sûre ; plus haut = plus audacieux (max. 2)"
+    "How many captions ({low} to {high})": "Nombre de légendes (de {low} à {high})",
+    "0 = safest wording; higher = more adventurous (max {high})": (
+        "0 = formulation la plus sûre ; plus haut = plus audacieux (max. {high})"
     ),
     "Same seed and options give the same captions": (
         "Même graine et mêmes options donnent les mêmes légendes"
@@ -63,8 +69,8 @@ FRENCH: dict[str, str] = {
     "Same seed and temperature give the same painting": (
         "Même graine et même température donnent le même tableau"
     ),
-    "Lower = calmer colours, higher = wilder (0.1 to 2)": (
-        "Plus bas = couleurs plus calmes, plus haut = plus folles (de 0,1 à 2)"
+    "Lower = calmer colours, higher = wilder ({low} to {high})": (
+        "Plus bas = couleurs plus calmes, plus haut = plus folles (de {low} à {high})"
     ),
     "Canvas size in pixels (the sizes the painter was trained at)": (
         "Taille de la toile en pixels (celles apprises par le peintre)"
@@ -74,8 +80,8 @@ FRENCH: dict[str, str] = {
     "#7a9e3b, #7a3, rgb(122, 158, 59) or a colour name": (
         "#7a9e3b, #7a3, rgb(122, 158, 59) ou un nom de couleur"
     ),
-    "0 = safest names; higher = wilder (max 2)": (
-        "0 = noms les plus sûrs ; plus haut = plus fous (max. 2)"
+    "0 = safest names; higher = wilder (max {high})": (
+        "0 = noms les plus sûrs ; plus haut = plus fous (max. {high})"
     ),
     "Same seed and colour give the same names": (
         "Même graine et même couleur donnent les mêmes noms"
@@ -134,6 +140,23 @@ FRENCH: dict[str, str] = {
         "Proposer dans tous les serveurs un style entraîné ici"
     ),
     "A style this server trained": "Un style entraîné sur ce serveur",
+    # /settings daily
+    "A post the bot makes here every day": "Une publication du bot ici chaque jour",
+    "Post a generation in this channel every day": (
+        "Publier une création dans ce salon chaque jour"
+    ),
+    "What to post: a painting, a colour, a few lines or names": (
+        "Quoi publier : une peinture, une couleur, quelques lignes ou des noms"
+    ),
+    "When, on a 24-hour clock (HH:MM)": "Quand, sur 24 heures (HH:MM)",
+    "Whose clock, e.g. Europe/Paris (default UTC)": (
+        "Quel fuseau horaire, ex. : Europe/Paris (par défaut UTC)"
+    ),
+    "Stop this channel's daily post": "Arrêter la publication quotidienne de ce salon",
+    # /history
+    "Your recent generations with this bot": "Vos créations récentes avec ce bot",
+    "Your last 10 generations, to make again": "Vos 10 dernières créations, à refaire",
+    "Delete everything this bot keeps about you": ("Supprimer tout ce que ce bot garde sur vous"),
 }
 
 GERMAN: dict[str, str] = {
@@ -150,9 +173,11 @@ GERMAN: dict[str, str] = {
     "Opening text to continue (kept in the output)": (
         "Anfangstext zum Fortsetzen (bleibt in der Ausgabe erhalten)"
     ),
-    "Characters to generate (50 to 1,500)": "Anzahl der zu erzeugenden Zeichen (50 bis 1.500)",
-    "0 = always the likeliest character; higher = more adventurous (max 2)": (
-        "0 = immer das wahrscheinlichste Zeichen; höher = gewagter (max. 2)"
+    "Characters to generate ({low} to {high})": (
+        "Anzahl der zu erzeugenden Zeichen ({low} bis {high})"
+    ),
+    "0 = always the likeliest character; higher = more adventurous (max {high})": (
+        "0 = immer das wahrscheinlichste Zeichen; höher = gewagter (max. {high})"
     ),
     "Same seed and options give the same text": (
         "Gleicher Seed und gleiche Optionen ergeben denselben Text"
@@ -165,9 +190,9 @@ GERMAN: dict[str, str] = {
         "Ein Bild zum Beschriften (PNG, JPEG, WebP oder GIF, bis 8 MB)"
     ),
     "How the caption should begin": "Wie die Bildunterschrift beginnen soll",
-    "How many captions (1 to 5)": "Wie viele Bildunterschriften (1 bis 5)",
-    "0 = safest wording; higher = more adventurous (max 2)": (
-        "0 = sicherste Formulierung; höher = gewagter (max. 2)"
+    "How many captions ({low} to {high})": "Wie viele Bildunterschriften ({low} bis {high})",
+    "0 = safest wording; higher = more adventurous (max {high})": (
+        "0 = sicherste Formulierung; höher = gewagter (max. {high})"
     ),
     "Same seed and options give the same captions": (
         "Gleicher Seed und gleiche Optionen ergeben dieselben Bildunterschriften"
@@ -177,8 +202,8 @@ GERMAN: dict[str, str] = {
     "Same seed and temperature give the same painting": (
         "Gleicher Seed und gleiche Temperatur ergeben dasselbe Gemälde"
     ),
-    "Lower = calmer colours, higher = wilder (0.1 to 2)": (
-        "Niedriger = ruhigere Farben, höher = wildere (0,1 bis 2)"
+    "Lower = calmer colours, higher = wilder ({low} to {high})": (
+        "Niedriger = ruhigere Farben, höher = wildere ({low} bis {high})"
     ),
     "Canvas size in pixels (the sizes the painter was trained at)": (
         "Leinwandgröße in Pixeln (die Größen, mit denen der Maler trainiert wurde)"
@@ -188,7 +213,9 @@ GERMAN: dict[str, str] = {
     "#7a9e3b, #7a3, rgb(122, 158, 59) or a colour name": (
         "#7a9e3b, #7a3, rgb(122, 158, 59) oder ein Farbname"
     ),
-    "0 = safest names; higher = wilder (max 2)": "0 = sicherste Namen; höher = wildere (max. 2)",
+    "0 = safest names; higher = wilder (max {high})": (
+        "0 = sicherste Namen; höher = wildere (max. {high})"
+    ),
     "Same seed and colour give the same names": (
         "Gleicher Seed und gleiche Farbe ergeben dieselben Namen"
     ),
@@ -244,6 +271,25 @@ GERMAN: dict[str, str] = {
         "Einen hier trainierten Stil auf allen Servern anbieten"
     ),
     "A style this server trained": "Ein Stil, den dieser Server trainiert hat",
+    # /settings daily
+    "A post the bot makes here every day": "Ein Beitrag, den der Bot hier täglich schreibt",
+    "Post a generation in this channel every day": (
+        "Jeden Tag eine Erzeugung in diesem Kanal posten"
+    ),
+    "What to post: a painting, a colour, a few lines or names": (
+        "Was gepostet wird: ein Gemälde, eine Farbe, ein paar Zeilen oder Namen"
+    ),
+    "When, on a 24-hour clock (HH:MM)": "Wann, im 24-Stunden-Format (HH:MM)",
+    "Whose clock, e.g. Europe/Paris (default UTC)": (
+        "Welche Zeitzone, z. B. Europe/Berlin (Standard: UTC)"
+    ),
+    "Stop this channel's daily post": "Den täglichen Beitrag dieses Kanals beenden",
+    # /history
+    "Your recent generations with this bot": "Deine letzten Erzeugungen mit diesem Bot",
+    "Your last 10 generations, to make again": "Deine letzten 10 Erzeugungen, neu zu erzeugen",
+    "Delete everything this bot keeps about you": (
+        "Alles löschen, was dieser Bot über dich speichert"
+    ),
 }
 
 LANGUAGES: dict[str, dict[str, str]] = {
@@ -277,16 +323,24 @@ class BotTranslator(app_commands.Translator):
         table = LANGUAGES.get(locale.value)
         if table is None or _is_typed_name(context):
             return None
-        return table.get(string.message)
+        translated = table.get(_message(string))
+        values = string.extras.get("values")
+        if translated is None or not values:
+            return translated
+        language = locale.value.split("-")[0]
+        return translated.format(**{k: number(v, language) for k, v in values.items()})
 
 
 def _message(text: str | locale_str) -> str:
-    return text.message if isinstance(text, locale_str) else text
+    """The key a text is translated by: a declared option's template, else the text."""
+    if isinstance(text, locale_str):
+        return text.extras.get("key", text.message)
+    return text
 
 
 def _parameter_descriptions(command: app_commands.Command) -> Iterator[str]:
     for parameter in command.parameters:
-        yield _message(parameter.description)
+        yield _message(parameter.locale_description or parameter.description)
 
 
 def _shown_strings(

@@ -10,22 +10,16 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.commands import WRITE
+from bot.commands.slash import slash_command
 from bot.discord_app.admission import Admission
 from bot.discord_app.buttons import answer_button, fits, handle_press
 from bot.discord_app.limits import channel_settings, per_user_cooldown, style_scope
 from bot.discord_app.progress import admitted, run_with_progress
-from bot.discord_app.replies import NO_MENTIONS, plain_text, shown_text, spoilered
+from bot.discord_app.replies import NO_MENTIONS, plain_text, remember, shown_text, spoilered
 from bot.errors import InvalidInput
 from bot.trained import StyleScope, owner
-from bot.write.service import (
-    LENGTH_RANGE,
-    MAX_PROMPT,
-    MAX_SEED,
-    TEMPERATURE_RANGE,
-    WriteRequest,
-    WriteResult,
-    WriteService,
-)
+from bot.write.service import WritePlan, WriteRequest, WriteResult, WriteService
 
 MESSAGE_LIMIT = 2000  # Discord's limit for message content
 PREVIEW_CHARS = 1500
@@ -61,6 +55,7 @@ def final_message(
 
 CONTINUE_CHARS = 300  # what ➕ adds
 TEMPERATURE_STEP = 0.2  # what 🌡 and 🧊 change
+TEMPERATURE = WRITE["temperature"]
 ACTIONS = {  # custom_id action -> (emoji, label)
     "again": ("🔁", "Again"),
     "more": ("➕", "Continue"),
@@ -131,9 +126,9 @@ def answer_view(answer: Answer) -> discord.ui.View | None:
     view = discord.ui.View(timeout=None)
     for action in ACTIONS:
         button = WriteButton(answer, action)
-        if action == "hotter" and answer.temperature >= TEMPERATURE_RANGE[1]:
+        if action == "hotter" and answer.temperature >= TEMPERATURE.high:
             button.item.disabled = True
-        if action == "cooler" and answer.temperature <= TEMPERATURE_RANGE[0]:
+        if action == "cooler" and answer.temperature <= TEMPERATURE.low:
             button.item.disabled = True
         view.add_item(button)
     return view
@@ -153,9 +148,9 @@ async def message_text(message: discord.Message) -> str:
 
 
 def split_given(given: str) -> tuple[str, str]:
-    """(kept, prompt): a prompt holds the last MAX_PROMPT characters of what is given;
-    anything before them is kept in front of the result."""
-    kept = given[: max(0, len(given) - MAX_PROMPT)]
+    """(kept, prompt): a prompt holds as many of the last characters of what is given as
+    a prompt may; anything before them is kept in front of the result."""
+    kept = given[: max(0, len(given) - WRITE["prompt"].high)]
     return kept, given[len(kept) :]
 
 
@@ -172,8 +167,7 @@ def next_request(answer: Answer, action: str, text: str) -> tuple[str, WriteRequ
         given, seed, length = text, None, CONTINUE_CHARS
     else:
         step = TEMPERATURE_STEP if action == "hotter" else -TEMPERATURE_STEP
-        low, high = TEMPERATURE_RANGE
-        temperature = round(min(high, max(low, temperature + step)), 2)
+        temperature = round(min(TEMPERATURE.high, max(TEMPERATURE.low, temperature + step)), 2)
     kept, prompt = split_given(given)
     return kept, WriteRequest(answer.style, prompt, length, temperature, seed), len(given)
 
@@ -213,7 +207,7 @@ class WriteCog(commands.Cog):
     async def _generate(
         self,
         interaction: discord.Interaction,
-        request: WriteRequest,
+        plan: WritePlan,
         deadline: float,
         kept: str,
         spoiler: bool,
@@ -223,12 +217,12 @@ class WriteCog(commands.Cog):
 
         async def show(text: str) -> None:
             await interaction.edit_original_response(
-                content=progress_message(request, kept + text, spoiler),
+                content=progress_message(plan.request, kept + text, spoiler),
                 allowed_mentions=NO_MENTIONS,
             )
 
         return await run_with_progress(
-            lambda report: self.service.write_async(request, report, deadline, scope),
+            lambda report: self.service.write_async(plan, report, deadline, scope),
             show,
             EDIT_INTERVAL,
         )
@@ -244,11 +238,11 @@ class WriteCog(commands.Cog):
         `kept` goes in front of the generated text; `given` (default: the prompt's
         length) is how much of the shown text was not generated."""
         scope = await style_scope(interaction)
-        self.service.validate(request, scope)  # bad options: an ephemeral error, before deferring
+        plan = self.service.validate(request, scope)  # bad options: an ephemeral error, at once
         spoiler = (await channel_settings(interaction)).spoiler
         lane = self.lane(self.service.styles(scope)[request.style])
         async with admitted(self.admission, lane, interaction) as deadline:
-            result = await self._generate(interaction, request, deadline, kept, spoiler, scope)
+            result = await self._generate(interaction, plan, deadline, kept, spoiler, scope)
         result = replace(result, text=kept + result.text)
         content, attachment = final_message(result, request.temperature, spoiler)
         answer = Answer(
@@ -260,12 +254,13 @@ class WriteCog(commands.Cog):
             interaction.user.id,
         )
         view = answer_view(answer)
-        await interaction.edit_original_response(
+        message = await interaction.edit_original_response(
             content=content,
             attachments=[attachment] if attachment else [],
             allowed_mentions=NO_MENTIONS,
             **({"view": view} if view else {}),
         )
+        remember(interaction, message, "write", request, result.seed)
 
     def context_menus(self) -> list[app_commands.ContextMenu]:
         """The right-click command (the bot adds it to its tree)."""
@@ -301,7 +296,7 @@ class WriteCog(commands.Cog):
 
     async def continue_text(self, interaction: discord.Interaction, text: str, style: str) -> None:
         kept, prompt = split_given(text)
-        request = WriteRequest(style, prompt, CONTINUE_CHARS, 0.8, None)
+        request = WriteRequest(style, prompt, CONTINUE_CHARS)
         await self.respond(interaction, request, kept, len(text))
 
     async def pressed(self, interaction: discord.Interaction, answer: Answer, action: str) -> None:
@@ -309,32 +304,17 @@ class WriteCog(commands.Cog):
         kept, request, given = next_request(answer, action, text)
         await self.respond(interaction, request, kept, given)
 
-    @app_commands.command(name="write", description="Write new text in a learned style")
-    @app_commands.describe(
-        style="Whose style to imitate (default: this server's choice)",
-        prompt="Opening text to continue (kept in the output)",
-        length="Characters to generate (50 to 1,500)",
-        temperature="0 = always the likeliest character; higher = more adventurous (max 2)",
-        seed="Same seed and options give the same text",
-    )
-    @per_user_cooldown("write")
+    @per_user_cooldown(WRITE.name)
+    @slash_command(WRITE)
     async def write(
-        self,
-        interaction: discord.Interaction,
-        style: app_commands.Range[str, 1, 100] | None = None,
-        prompt: app_commands.Range[str, 0, MAX_PROMPT] = "",
-        length: app_commands.Range[int, LENGTH_RANGE[0], LENGTH_RANGE[1]] = 400,
-        temperature: app_commands.Range[float, 0.0, 2.0] = 0.8,
-        seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
+        self, interaction: discord.Interaction, style: str | None, prompt: str, **options
     ) -> None:
         style = style or await self.default_style(interaction)
         if style is None:
             styles = ", ".join(self.service.styles(await style_scope(interaction)))
             styles = styles or "none are loaded"
             raise InvalidInput(f"Pick a style: {styles}.")
-        await self.respond(
-            interaction, WriteRequest(style, prompt or "", length, temperature, seed)
-        )
+        await self.respond(interaction, WriteRequest(style, prompt or "", **options))
 
     async def default_style(self, interaction: discord.Interaction) -> str | None:
         """The channel's `write_style` setting, else the only loaded style; None when the

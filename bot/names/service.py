@@ -20,6 +20,7 @@ from bot.batching import BatcherPool, Generation, results, wait_all
 from bot.caption.tokens import END, START, repeats_itself
 from bot.colors.lab import srgb_to_lab
 from bot.colors.service import ColorService
+from bot.commands import MAX_SEED, NAME
 from bot.engine import InferenceEngine
 from bot.errors import InvalidInput, quoted
 from bot.lm import StepGraph
@@ -31,16 +32,16 @@ from bot.vocabulary import Vocabulary, normalize_name
 NAMES = 3
 CANDIDATES = 12  # sampled at once; the first NAMES new, distinct ones are kept
 MAX_NAME = 32
-TEMPERATURE_RANGE = (0.0, 2.0)
-MAX_SEED = 2**31 - 1
 _HEX = re.compile(r"^#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})$")
 _RGB = re.compile(r"^rgb\(\s*(\d{1,3})\s*,\s*(\d{1,3})\s*,\s*(\d{1,3})\s*\)$", re.IGNORECASE)
 
 
-@dataclass
+@dataclass(frozen=True)
 class NameRequest:
+    """What a user asked for; its options are declared in `bot.commands.NAME`."""
+
     color: str
-    temperature: float = 0.8
+    temperature: float = NAME.default("temperature")
     seed: int | None = None
 
 
@@ -124,13 +125,9 @@ class NameService:
         return self._known[1]
 
     def _plan(self, request: NameRequest) -> tuple[StepGraph, dict]:
-        low, high = TEMPERATURE_RANGE
-        if not low <= request.temperature <= high:
-            raise InvalidInput(f"temperature must be between {low:g} and {high:g}.")
-        if request.seed is not None and not 0 <= request.seed <= MAX_SEED:
-            raise InvalidInput(f"seed must be between 0 and {MAX_SEED}.")
-        if len(request.color) > 100:
-            raise InvalidInput("A colour is at most 100 characters.")
+        """The one check of a request (the cog hands it on unchecked: Discord has checked
+        its ranges), then everything its names need."""
+        NAME.check(request)
         graph = self.graph()
         rgb, resolved = parse_color(request.color, self.colors)
         vocab = Vocabulary(graph.model.metadata.vocabulary)

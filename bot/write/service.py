@@ -1,4 +1,4 @@
-"""The /write domain service: validate a request, prime with the prompt, sample text."""
+"""The /write domain service: check a request, prime with the prompt, sample text."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bot.batching import BatcherPool, Generation, Job, on_loop
+from bot.commands import MAX_SEED, WRITE
 from bot.engine import InferenceEngine
 from bot.errors import InvalidInput, ModelGone, quoted
 from bot.lm import StepGraph
@@ -19,10 +20,6 @@ from bot.sampling import SamplingConfig
 from bot.trained import SHIPPED, StyleScope
 from bot.vocabulary import Vocabulary
 
-LENGTH_RANGE = (50, 1500)
-TEMPERATURE_RANGE = (0.0, 2.0)
-MAX_PROMPT = 500
-MAX_SEED = 2**31 - 1
 PROGRESS_EVERY = 16  # characters between progress callbacks
 
 # Characters users type that the corpora spell differently.
@@ -40,15 +37,17 @@ _PROMPT_ALIASES = str.maketrans(
 )
 
 
-@dataclass
+@dataclass(frozen=True)
 class WriteRequest:
+    """What a user asked for, as typed; its options are declared in `bot.commands.WRITE`."""
+
     style: str
-    prompt: str = ""
-    length: int = 400
-    temperature: float = 0.8
+    prompt: str = WRITE.default("prompt")
+    length: int = WRITE.default("length")
+    temperature: float = WRITE.default("temperature")
     seed: int | None = None
-    top_k: int = 0
-    top_p: float = 1.0
+    top_k: int = WRITE.default("top_k")
+    top_p: float = WRITE.default("top_p")
 
 
 @dataclass
@@ -84,6 +83,18 @@ class StyleModel:
         return self.vocabulary.decode(encoded.ids), notes
 
 
+@dataclass(frozen=True)
+class WritePlan:
+    """A request that passed every check (`WriteService.validate`), with what generating
+    it needs: the front end checks once, before it answers, and hands this on."""
+
+    request: WriteRequest
+    model: StyleModel
+    prompt: str  # the prompt as the style reads it
+    notes: tuple[str, ...]
+    sampling: SamplingConfig
+
+
 class WriteService:
     def __init__(self, engine: InferenceEngine, pool: BatcherPool) -> None:
         self.engine = engine
@@ -115,24 +126,11 @@ class WriteService:
             self._cache[loaded.name] = cached
         return cached[1]
 
-    def validate(
-        self, request: WriteRequest, scope: StyleScope = SHIPPED
-    ) -> tuple[StyleModel, str, list[str]]:
+    def validate(self, request: WriteRequest, scope: StyleScope = SHIPPED) -> WritePlan:
         """Check every option before any work, so errors reach the user at once."""
-        low, high = LENGTH_RANGE
-        if not low <= request.length <= high:
-            raise InvalidInput(f"length must be between {low} and {high} characters.")
-        low_t, high_t = TEMPERATURE_RANGE
-        if not low_t <= request.temperature <= high_t:
-            raise InvalidInput(f"temperature must be between {low_t:g} and {high_t:g}.")
-        if request.seed is not None and not 0 <= request.seed <= MAX_SEED:
-            raise InvalidInput(f"seed must be between 0 and {MAX_SEED}.")
-        if len(request.prompt) > MAX_PROMPT:
-            raise InvalidInput(
-                f"The prompt is {len(request.prompt):,} characters; the limit is {MAX_PROMPT}."
-            )
+        WRITE.check(request)
         try:
-            SamplingConfig(request.temperature, request.top_k, request.top_p)
+            sampling = SamplingConfig(request.temperature, request.top_k, request.top_p)
         except ValueError as exc:
             raise InvalidInput(str(exc)) from None
         model = self.style_model(request.style, scope)
@@ -142,20 +140,20 @@ class WriteService:
                 f"None of the prompt's characters are known to the {request.style} style; "
                 "try plain letters, or leave the prompt empty."
             )
-        return model, prompt, notes
+        return WritePlan(request, model, prompt, tuple(notes), sampling)
 
     def submit(
         self,
-        request: WriteRequest,
+        request: WriteRequest | WritePlan,
         on_progress: Callable[[str], None] | None = None,
         deadline: float | None = None,
         scope: StyleScope = SHIPPED,
     ) -> Job[WriteResult]:
-        """Start generating on the style's batcher. `on_progress(text_so_far)` runs on the
-        batcher thread."""
-        model, prompt, notes = self.validate(request, scope)
+        """Start generating on the style's batcher; a plain request is checked here (scripts),
+        a plan was checked already. `on_progress(text_so_far)` runs on the batcher thread."""
+        plan = request if isinstance(request, WritePlan) else self.validate(request, scope)
+        request, model, prompt = plan.request, plan.model, plan.prompt
         seed = secrets.randbelow(MAX_SEED) if request.seed is None else request.seed
-        sampling = SamplingConfig(request.temperature, request.top_k, request.top_p)
         prompt_ids = model.vocabulary.encode(prompt).ids.tolist()
 
         decoded = [prompt]  # text so far, decoded a piece at a time (not all of it each time)
@@ -171,7 +169,7 @@ class WriteService:
             Generation(
                 prompt_ids or model.start_ids,
                 request.length,
-                sampling,
+                plan.sampling,
                 np.random.default_rng(seed),
                 on_token=on_token,
                 deadline=deadline,
@@ -181,19 +179,20 @@ class WriteService:
         def finish(generated: list[int]) -> WriteResult:
             seconds = time.perf_counter() - started
             text = prompt + model.vocabulary.decode(generated)
+            notes = list(plan.notes)
             return WriteResult(text, request.style, seed, prompt, len(generated), seconds, notes)
 
         return Job(generation, finish)
 
     def write(
-        self, request: WriteRequest, on_progress: Callable[[str], None] | None = None
+        self, request: WriteRequest | WritePlan, on_progress: Callable[[str], None] | None = None
     ) -> WriteResult:
         """Generate and wait (scripts, console); Ctrl-C cancels the generation."""
         return self.submit(request, on_progress).result()
 
     async def write_async(
         self,
-        request: WriteRequest,
+        request: WriteRequest | WritePlan,
         on_progress: Callable[[str], None] | None = None,
         deadline: float | None = None,
         scope: StyleScope = SHIPPED,

@@ -131,7 +131,7 @@ def register(kinds: Kinds) -> None:
     training_arguments(p, 64, learning_rate=5e-4, dropout=0.2)
     p.set_defaults(patience=3, epochs=20)
 
-    run_and_out(kinds.add("export", "caption", "training.charlm.export:export_main"))
+    run_and_out(kinds.add("export", "caption", "training.tokenlm.export:export_main"))
 
     p = kinds.add("card", "caption", "training.cards.caption:caption_card_main")
     p.add_argument("--model", type=Path, required=True)

@@ -26,12 +26,12 @@ from training.caption.data import (
     split,
 )
 from training.caption.image_model import build_captioner
-from training.charlm.export import load_run
-from training.charlm.model import LMConfig
-from training.charlm.train import BEST_WEIGHTS, CONFIG_FILE, completed_epochs, lm_config
 from training.data_report import print_dropped
 from training.errors import UserError
 from training.runtime import hardware, training_command
+from training.tokenlm.export import load_run
+from training.tokenlm.model import LMConfig
+from training.tokenlm.train import BEST_WEIGHTS, CONFIG_FILE, completed_epochs, lm_config
 
 
 def grouped(captions: list[Caption]) -> list[list[str]]:

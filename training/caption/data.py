@@ -19,8 +19,8 @@ import numpy as np
 
 from bot.caption.tokens import END, START, normalize_caption
 from bot.vocabulary import Vocabulary
-from training.charlm.train import Examples
 from training.errors import UserError
+from training.tokenlm.train import Examples
 
 MAX_CAPTION = 100
 MIN_CAPTION = 5

@@ -24,8 +24,8 @@ from training.caption.image_model import (
     every_step,
     head_outputs,
 )
-from training.charlm.model import LMConfig, state_names
 from training.runtime import training_command, utc_now
+from training.tokenlm.model import LMConfig, state_names
 
 
 def decoder_layout(config: LMConfig, condition: str) -> list[dict]:

@@ -23,7 +23,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from training.charlm.model import LMConfig, state_names
+from training.tokenlm.model import LMConfig, state_names
 
 CONDITIONS = ("state", "step", "concepts")
 IMAGE_STATE = ("image_in", "image_out")

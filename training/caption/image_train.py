@@ -47,10 +47,10 @@ from training.caption.image_model import (
     copy_decoder,
     set_decoder_trainable,
 )
-from training.charlm.export import load_run
-from training.charlm.train import metrics_from_log
 from training.errors import UserError
 from training.runtime import hardware
+from training.tokenlm.export import load_run
+from training.tokenlm.train import metrics_from_log
 
 RETRIEVAL_IMAGES = 100
 GREY = 128

@@ -17,9 +17,9 @@ from training.caption.data import (
     load_captions,
     split,
 )
-from training.charlm.model import LMConfig
-from training.charlm.train import TrainSettings, lm_config, lm_settings, run_info, train_lm
 from training.data_report import print_dropped
+from training.tokenlm.model import LMConfig
+from training.tokenlm.train import TrainSettings, lm_config, lm_settings, run_info, train_lm
 
 
 def fit_captions(
@@ -79,6 +79,6 @@ def train_caption(args) -> None:
     print(f"{len(train):,} training and {len(val):,} validation captions (split by image)")
     fit_captions(args, lm_config(vocab.size, args), vocab, train, val, settings, info)
     if args.out:
-        from training.charlm.export import export_run
+        from training.tokenlm.export import export_run
 
         export_run(args.run_dir, args.out)

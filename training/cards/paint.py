@@ -13,7 +13,7 @@ from training.cards.common import (
     fmt_seconds,
     save_card,
 )
-from training.charlm.evaluate import load_step_model
+from training.tokenlm.evaluate import load_step_model
 
 
 def paint_grid_png(service, path: Path, seeds: range, temperature: float = 1.0) -> None:

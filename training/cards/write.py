@@ -15,9 +15,9 @@ from training.cards.common import (
     sample_lines,
     save_card,
 )
-from training.charlm.corpus import held_out_split_text
-from training.charlm.evaluate import evaluate_text, load_step_model
 from training.errors import UserError
+from training.tokenlm.corpus import held_out_split_text
+from training.tokenlm.evaluate import evaluate_text, load_step_model
 
 
 def write_card(

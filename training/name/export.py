@@ -12,9 +12,9 @@ from bot.metadata import ModelMetadata
 from bot.model_specs import CHARLM
 from training.caption.image_export import step_graph, stepwise_difference
 from training.caption.image_model import copy_decoder
-from training.charlm.model import LMConfig, state_names
 from training.name.model import COLOR_STATE, build_name_step
 from training.runtime import utc_now
+from training.tokenlm.model import LMConfig, state_names
 
 
 def name_layout(config: LMConfig) -> list[dict]:

@@ -13,7 +13,7 @@ import keras
 from keras import layers
 
 from training.caption.image_model import _decoder, build_captioner
-from training.charlm.model import LMConfig, state_names
+from training.tokenlm.model import LMConfig, state_names
 
 COLOR_STATE = ("color_in", "color_out")
 

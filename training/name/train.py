@@ -19,20 +19,20 @@ from bot.vocabulary import Vocabulary
 from training.callbacks import standard_callbacks
 from training.caption.data import caption_examples
 from training.caption.image_train import nats
-from training.charlm.export import load_run
-from training.charlm.model import LMConfig
-from training.charlm.train import (
+from training.color.data import MAX_NAME_LENGTH, load_colors, split
+from training.data_report import print_dropped
+from training.errors import UserError
+from training.name.model import build_name_model
+from training.runtime import hardware, training_command
+from training.tokenlm.export import load_run
+from training.tokenlm.model import LMConfig
+from training.tokenlm.train import (
     BEST_WEIGHTS,
     CONFIG_FILE,
     completed_epochs,
     lm_config,
     metrics_from_log,
 )
-from training.color.data import MAX_NAME_LENGTH, load_colors, split
-from training.data_report import print_dropped
-from training.errors import UserError
-from training.name.model import build_name_model
-from training.runtime import hardware, training_command
 
 
 def name_vocabulary(names: list[str]) -> Vocabulary:

@@ -45,7 +45,7 @@ def register(kinds: Kinds) -> None:
     )
     lm_arguments(p, units=192, batch_size=32)
 
-    run_and_out(kinds.add("export", "paint", "training.charlm.export:export_main"))
+    run_and_out(kinds.add("export", "paint", "training.tokenlm.export:export_main"))
 
     p = kinds.add("card", "paint", "training.cards.paint:paint_card_main")
     p.add_argument("--model", type=Path, required=True)

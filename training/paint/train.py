@@ -16,16 +16,6 @@ from bot.paint.tokens import (
     stream_length,
 )
 from bot.render import hex_color
-from training.charlm.model import LMConfig
-from training.charlm.train import (
-    Examples,
-    TrainSettings,
-    lm_config,
-    lm_settings,
-    run_info,
-    train_lm,
-    weights_extra,
-)
 from training.errors import UserError
 from training.paint.data import (
     fit_palette,
@@ -36,6 +26,16 @@ from training.paint.data import (
     thumbnails,
 )
 from training.paint.variants import MEANINGS, VARIANTS
+from training.tokenlm.model import LMConfig
+from training.tokenlm.train import (
+    Examples,
+    TrainSettings,
+    lm_config,
+    lm_settings,
+    run_info,
+    train_lm,
+    weights_extra,
+)
 
 
 def windows(arrays: list[np.ndarray], seq_len: int) -> list[np.ndarray]:
@@ -87,7 +87,7 @@ def train_paint(args) -> None:
     result = train_lm(args.run_dir, config, train, val, settings, args.resume, start, str, info)
     print(json.dumps(result))
     if args.out:
-        from training.charlm.export import export_run
+        from training.tokenlm.export import export_run
 
         export_run(args.run_dir, args.out)
 

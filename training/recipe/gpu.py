@@ -29,14 +29,13 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 import numpy as np
 
 from training.errors import UserError
-from training.recipe.jobs import JOBS, Job
+from training.recipe.jobs import JOBS
 from training.recipe.plan import (
     RUN_CONFIG,
     Allocation,
@@ -48,6 +47,12 @@ from training.recipe.plan import (
     weights_name,
     write_json_atomic,
 )
+from training.recipe.setup import (
+    Prepared,
+    prepare,
+    rows,
+    take,
+)
 
 MEASURE_STEPS = 20  # timed training steps per model (after 2 compiling ones)
 MEASURE_VAL_STEPS = 5
@@ -55,174 +60,6 @@ TINY_MEASURE_STEPS = 3
 TINY_MINUTES = 10.0  # --tiny's default budget: its epochs are capped long before
 END_MARGIN = 0.04  # of the budget, kept for the last validation and writes
 LR_FLOOR = 0.1  # the cosine ends at this fraction of the starting rate
-
-
-@dataclass
-class Prepared:
-    job: Job
-    model: keras.Model  # compiled, constant learning rate
-    train: tuple  # (inputs, targets, sample weights or None)
-    val: tuple
-    batch_size: int
-    learning_rate: float
-    patience: int
-    run: dict  # the run config `recipe ship` rebuilds the model from
-    measure: Measure | None = None
-
-    @property
-    def parameters(self) -> int:
-        return int(sum(np.prod(w.shape) for w in self.model.weights))
-
-
-def parse(argv: list[str]):
-    from training.__main__ import build_parser
-
-    return build_parser().parse_args(argv)
-
-
-def _rows(data) -> int:
-    return len(data[0] if isinstance(data, list) else data)
-
-
-def _take(data, start: int, stop: int):
-    if data is None:
-        return None
-    if isinstance(data, list):
-        return [d[start:stop] for d in data]
-    return data[start:stop]
-
-
-def trimmed(part: tuple, batch: int) -> tuple:
-    """Whole batches only (every step then has one shape: nothing recompiles); a part
-    smaller than a batch is kept whole."""
-    n = _rows(part[0])
-    keep = n // batch * batch if n >= batch else n
-    return tuple(_take(p, 0, keep) for p in part)
-
-
-def _lm_optimizer(rate: float) -> keras.optimizers.Optimizer:
-    return keras.optimizers.Adam(rate, clipnorm=5.0)
-
-
-def _sequence_loss() -> keras.losses.Loss:
-    return keras.losses.SparseCategoricalCrossentropy(
-        from_logits=True, reduction="mean_with_sample_weight"
-    )
-
-
-def setup_write(job: Job, args) -> Prepared:
-    from training.charlm.corpus import windows
-    from training.charlm.model import build_train_model
-    from training.charlm.train import Examples
-    from training.write import write_setup
-
-    config, _, split, settings, info = write_setup(args)
-    train = Examples(*windows(split.train, args.seq_len))
-    val = Examples(*windows(split.val, args.seq_len))
-    model = build_train_model(config, optimizer=_lm_optimizer(args.learning_rate))
-    run = {"config": config.as_dict(), **info}
-    return Prepared(
-        job, model, (train.x, train.y, None), (val.x, val.y, None), args.batch_size,
-        args.learning_rate, args.patience, run,
-    )  # fmt: skip
-
-
-def setup_paint(job: Job, args) -> Prepared:
-    from training.charlm.model import build_train_model
-    from training.paint.train import paint_setup
-
-    config, train, val, settings, info = paint_setup(args)
-    model = build_train_model(config, optimizer=_lm_optimizer(args.learning_rate))
-    run = {"config": config.as_dict(), **info}
-    return Prepared(
-        job, model, (train.x, train.y, None), (val.x, val.y, None), args.batch_size,
-        args.learning_rate, args.patience, run,
-    )  # fmt: skip
-
-
-def setup_color(job: Job, args) -> Prepared:
-    from dataclasses import asdict
-
-    from training.color.data import MAX_NAME_LENGTH
-    from training.color.model import build_color_model
-    from training.color.train import color_setup
-    from training.runtime import hardware, training_command
-
-    d = color_setup(args)
-    model = build_color_model(d.variant, d.vocab.size, MAX_NAME_LENGTH)
-    run = {
-        "variant": asdict(d.variant),
-        "vocabulary": d.vocab.tokens,
-        "bins": d.bins,
-        "mean_rgb": [float(v) for v in d.mean_rgb],
-        "val_fraction": args.val_fraction,
-        "seed": args.seed,
-        "n_train": len(d.train),
-        "batch_size": args.batch_size,
-        "patience": args.patience,
-        "training_command": training_command(),
-        "hardware": hardware(),
-    }
-    rate = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
-    return Prepared(
-        job, model, (d.x_train, d.y_train, None), (d.x_val, d.y_val, None), args.batch_size,
-        rate, args.patience, run,
-    )  # fmt: skip
-
-
-def setup_name(job: Job, args) -> Prepared:
-    from training.charlm.train import lm_config
-    from training.name.model import build_name_model
-    from training.name.train import _data
-    from training.runtime import hardware, training_command
-
-    table, train, val, vocab, examples, colors = _data(args.data, args.val_fraction)
-    config = lm_config(vocab.size, args)
-    model = build_name_model(config)
-    model.compile(optimizer=_lm_optimizer(args.learning_rate), loss=_sequence_loss())
-    run = {
-        "config": config.as_dict(),
-        "data": [str(p) for p in args.data],  # `recipe ship` points these at its data
-        "val_fraction": args.val_fraction,
-        "training_command": training_command(),
-        "hardware": hardware(),
-    }
-    t, v = examples["train"], examples["val"]
-    return Prepared(
-        job, model, ([colors["train"], t.x], t.y, t.weights),
-        ([colors["val"], v.x], v.y, v.weights), args.batch_size, args.learning_rate,
-        args.patience, run,
-    )  # fmt: skip
-
-
-def setup_concepts(job: Job, args) -> Prepared:
-    from training.caption.concept_lm import build_concept_lm, concept_setup
-
-    config, info, (tv, te), (vv, ve) = concept_setup(args)
-    model = build_concept_lm(config, len(info["concepts"]))
-    model.compile(optimizer=_lm_optimizer(args.learning_rate), loss=_sequence_loss())
-    return Prepared(
-        job, model, ([tv, te.x], te.y, te.weights), ([vv, ve.x], ve.y, ve.weights),
-        args.batch_size, args.learning_rate, args.patience, info,
-    )  # fmt: skip
-
-
-SETUPS: dict[str, Callable[[Job, object], Prepared]] = {
-    "write": setup_write,
-    "paint": setup_paint,
-    "color": setup_color,
-    "name": setup_name,
-    "concepts": setup_concepts,
-}
-
-
-def prepare(job: Job, data_root: Path, scratch: Path, tiny: bool) -> Prepared:
-    args = parse(job.train_argv(data_root, scratch / job.name, tiny))
-    keras.utils.set_random_seed(args.seed)
-    prepared = SETUPS[job.kind](job, args)
-    prepared.train = trimmed(prepared.train, prepared.batch_size)
-    prepared.val = trimmed(prepared.val, prepared.batch_size)
-    return prepared
 
 
 class StepTimer(keras.callbacks.Callback):
@@ -272,13 +109,13 @@ def measure(p: Prepared, steps: int, val_steps: int) -> Measure:
     """Time a few steps in one fit and one evaluation call: the first steps compile, the
     median of the rest is the steady state. The model keeps what it learned in them (a
     head start, not a separate model)."""
-    train_steps = max(1, _rows(p.train[0]) // p.batch_size)
-    val_total = max(1, math.ceil(_rows(p.val[0]) / p.batch_size))
+    train_steps = max(1, rows(p.train[0]) // p.batch_size)
+    val_total = max(1, math.ceil(rows(p.val[0]) / p.batch_size))
     timer = StepTimer()
-    x, y, w = (_take(a, 0, (WARM_UP + steps) * p.batch_size) for a in p.train)
+    x, y, w = (take(a, 0, (WARM_UP + steps) * p.batch_size) for a in p.train)
     p.model.fit(x, y, sample_weight=w, batch_size=p.batch_size, epochs=1, verbose=0,
                 shuffle=False, callbacks=[timer])  # fmt: skip
-    x, y, w = (_take(a, 0, (WARM_UP + val_steps) * p.batch_size) for a in p.val)
+    x, y, w = (take(a, 0, (WARM_UP + val_steps) * p.batch_size) for a in p.val)
     p.model.evaluate(x, y, sample_weight=w, batch_size=p.batch_size, verbose=0, callbacks=[timer])
     compile_train, per_step = _steady(timer.train)
     compile_test, val_per_step = _steady(timer.test)

@@ -93,7 +93,7 @@ class Row:
 def rebuild_run(entry: dict, source: Path, run_dir: Path) -> Path:
     """The run folder the export and card functions read, from the run config in DIR."""
     from training.callbacks import plot_loss_curve
-    from training.charlm.train import BEST_WEIGHTS, CONFIG_FILE
+    from training.tokenlm.train import BEST_WEIGHTS, CONFIG_FILE
 
     run_dir.mkdir(parents=True)
     (run_dir / CONFIG_FILE).write_text(json.dumps(entry["run"], indent=1), encoding="utf-8")
@@ -131,9 +131,9 @@ def _previous(ctx: Context, name: str) -> Path | None:
 
 def ship_write(job: Job, entry: dict, run_dir: Path, ctx: Context) -> Row:
     from training.cards import write_card
-    from training.charlm.export import export_run
-    from training.charlm.train import BEST_WEIGHTS
     from training.quantize import held_out_nats, quantize_write, update_card
+    from training.tokenlm.export import export_run
+    from training.tokenlm.train import BEST_WEIGHTS
 
     data = ctx.data(job)
     new = ctx.stage / f"{job.name}.onnx"
@@ -164,9 +164,9 @@ def ship_write(job: Job, entry: dict, run_dir: Path, ctx: Context) -> Row:
 def _painting_bits(path: Path, folder: Path, val_names: list[str]) -> dict:
     import numpy as np
 
-    from training.charlm.evaluate import load_step_model
     from training.paint.data import load_paintings
     from training.paint.evaluate import bits_per_pixel, painting_nats
+    from training.tokenlm.evaluate import load_step_model
 
     graph = load_step_model(path)
     paintings = load_paintings(folder, graph.model.metadata.extra["size"])
@@ -178,8 +178,8 @@ def _painting_bits(path: Path, folder: Path, val_names: list[str]) -> dict:
 
 def ship_paint(job: Job, entry: dict, run_dir: Path, ctx: Context) -> Row:
     from training.cards import paint_card
-    from training.charlm.export import export_run
-    from training.charlm.train import BEST_WEIGHTS
+    from training.tokenlm.export import export_run
+    from training.tokenlm.train import BEST_WEIGHTS
 
     (folder,) = ctx.data(job)
     new = ctx.stage / f"{job.name}.onnx"
@@ -206,14 +206,14 @@ def ship_color(job: Job, entry: dict, run_dir: Path, ctx: Context) -> Row:
 
     from bot.colors.bins import ColorBins
     from training.cards import color_card
-    from training.charlm.train import BEST_WEIGHTS
     from training.color.data import MAX_NAME_LENGTH
     from training.color.evaluate import evaluate_color
     from training.color.metrics import color_metrics
     from training.color.model import build_color_model
     from training.color.train import color_metadata, color_setup, export_color
     from training.color.variants import ColorVariant
-    from training.recipe.gpu import parse
+    from training.recipe.setup import parse
+    from training.tokenlm.train import BEST_WEIGHTS
 
     run = entry["run"]
     data = ctx.data(job)
@@ -269,8 +269,8 @@ def _name_nats(path: Path, data: list[Path], fraction: float) -> dict:
 
 def ship_name(job: Job, entry: dict, run_dir: Path, ctx: Context) -> Row:
     from training.cards import name_card
-    from training.charlm.train import CONFIG_FILE
     from training.name.train import export_run
+    from training.tokenlm.train import CONFIG_FILE
 
     data = ctx.data(job)
     run = {**entry["run"], "data": [str(p) for p in data]}  # this machine's copies
@@ -316,7 +316,7 @@ def ship_concepts(job: Job, entry: dict, run_dir: Path, ctx: Context) -> Row:
         why = "--tiny" if ctx.tiny else "data fetch flickr8k-images mobilenet-v2 first"
         return Row(job.name, rule.label, None, None, "not shipped: no captioner fitted", why)
     from training.caption.image_train import train_caption_image
-    from training.recipe.gpu import parse
+    from training.recipe.setup import parse
 
     encoder = ctx.stage / "captions_encoder.onnx"
     image_run = ctx.stage / "capimg_concepts"

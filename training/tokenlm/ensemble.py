@@ -29,9 +29,9 @@ from onnx import helper
 from bot.metadata import ModelMetadata
 from bot.onnx_guard import metadata_props
 from bot.vocabulary import Vocabulary
-from training.charlm.evaluate import load_step_model, log_softmax, stream_logps
 from training.errors import UserError
 from training.onnx_export import atomic_write, attach_metadata, write_checked
+from training.tokenlm.evaluate import load_step_model, log_softmax, stream_logps
 
 LOGITS = "logits"
 # Metadata every member must share, or the mixture would mix unlike things.
@@ -268,8 +268,8 @@ def ensemble_write(
     """Mix /write step models of one style, with `weights` or weights fitted on the
     held-out chunks; write `out` (which may be one of the members) only if the mixture
     scores better there than its best member."""
-    from training.charlm.corpus import held_out_split_text
     from training.runtime import utc_now
+    from training.tokenlm.corpus import held_out_split_text
 
     if len(members) < 2:
         raise UserError("an ensemble needs at least two --member files")

@@ -12,7 +12,8 @@ import numpy as np
 
 from bot.metadata import ModelMetadata
 from bot.model_specs import CHARLM
-from training.charlm.model import (
+from training.errors import UserError
+from training.tokenlm.model import (
     LMConfig,
     build_step_model,
     build_train_model,
@@ -20,8 +21,7 @@ from training.charlm.model import (
     copy_weights,
     state_names,
 )
-from training.charlm.train import BEST_WEIGHTS, CONFIG_FILE
-from training.errors import UserError
+from training.tokenlm.train import BEST_WEIGHTS, CONFIG_FILE
 
 
 def load_run(
@@ -160,7 +160,7 @@ def export_with_info(
 
 def export_run(run_dir: Path, out: Path) -> float:
     """Export a finished (or interrupted) run with the metadata its task recorded."""
-    from training.charlm.train import metrics_from_log
+    from training.tokenlm.train import metrics_from_log
 
     info, config, model = load_run(Path(run_dir))
     metrics = metrics_from_log(Path(run_dir))

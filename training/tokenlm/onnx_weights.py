@@ -15,9 +15,9 @@ import keras
 import onnx
 from onnx import numpy_helper
 
-from training.charlm.model import LMConfig
 from training.errors import UserError
 from training.lstm_weights import keras_lstm_weights
+from training.tokenlm.model import LMConfig
 
 
 def load_step_weights(model: keras.Model, config: LMConfig, path: Path, prefix: str = "") -> None:

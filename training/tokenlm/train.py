@@ -20,14 +20,14 @@ import numpy as np
 from bot.lm import generate
 from bot.sampling import SamplingConfig
 from training.callbacks import standard_callbacks
-from training.charlm.model import (
+from training.errors import UserError
+from training.tokenlm.model import (
     LMConfig,
     build_step_model,
     build_train_model,
     copy_weights,
     copy_widened,
 )
-from training.errors import UserError
 
 CONFIG_FILE = "config.json"
 LAST_CHECKPOINT = "last.keras"

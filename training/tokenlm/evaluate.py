@@ -11,8 +11,8 @@ import numpy as np
 from bot.engine import InferenceEngine
 from bot.lm import StepGraph
 from bot.vocabulary import Vocabulary
-from training.charlm.corpus import read_texts, split_chunks
 from training.errors import UserError
+from training.tokenlm.corpus import read_texts, split_chunks
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:

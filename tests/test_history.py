@@ -1,0 +1,130 @@
+"""`/history`: each generation is kept with the seed it used, a press makes it again
+exactly, old ones are dropped, and `/history forget` leaves nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.discord_app.replies import plain_text
+from bot.history_store import KEPT, HistoryStore
+from bot.server_settings import SettingsStore
+from tests.discord_harness import run_with_bot
+from tests.local_discord import USER_ID
+
+START = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture(autouse=True)
+def no_cooldowns(monkeypatch):
+    for command in ("COLOR", "WRITE", "CAPTION", "PAINT", "NAME"):
+        monkeypatch.setenv(f"RNNBOT_COOLDOWN_{command}", "0/0")
+
+
+def test_history_keeps_the_last_ten_for_the_kept_days_and_forgets_on_request(tmp_path):
+    clock = Clock(START)
+
+    async def scenario():
+        store = SettingsStore(tmp_path / "s.sqlite3")
+        await store.open()
+        history = HistoryStore(store, days=30, clock=clock)
+        try:
+            for seed in range(12):
+                await history.record(1, "paint", {"temperature": 1.0}, seed, "https://x/1")
+                clock.now += timedelta(days=1)
+            await history.record(2, "name", {"color": "#112233"}, 5, "https://x/2")
+            shown = [g.seed for g in await history.recent(1)]
+            assert await history.prune() == 2 and await history.count(1) == KEPT
+            clock.now += timedelta(days=25)  # the first few of the last ten pass 30 days
+            aged = [g.seed for g in await history.recent(1)]
+            forgotten = await history.forget(1)
+            return shown, aged, forgotten, await history.count(1), await history.count(2)
+        finally:
+            await store.close()
+
+    shown, aged, forgotten, left, other = asyncio.run(scenario())
+    assert shown == list(range(11, 1, -1))  # newest first, ten of them
+    assert aged == list(range(11, 6, -1))
+    assert (forgotten, left, other) == (KEPT, 0, 1)
+
+
+def finished(conversation) -> bool:
+    ids = conversation.message_ids
+    return bool(ids) and bool(conversation.store.get(ids[0], {}).get("components"))
+
+
+def painting(conversation) -> bytes:
+    return conversation.posts[-1].files["painting.png"]
+
+
+def body(conversation) -> str:
+    return plain_text(conversation.message["content"].partition("\n")[2])
+
+
+async def kept(bot, count: int) -> None:
+    async with asyncio.timeout(10):
+        while await bot.history.count(USER_ID) < count:
+            await asyncio.sleep(0.02)
+
+
+def test_history_reruns_exactly_in_servers_and_dms_and_forget_leaves_nothing(services):
+    async def scenario(discord, bot):
+        paint = await discord.run("paint", temperature=0.7, wait=False)
+        await paint.wait_until(finished)
+        write = await discord.run("write", style="tiny", length=80, wait=False)
+        await write.wait_until(finished)
+        dm = await discord.run("name", color="#7a9e3b", user_installed=True)
+        await kept(bot, 3)  # the answer is out just before it is recorded
+
+        shown = await discord.run("history show")
+        assert shown.final.ephemeral
+        listing = shown.final.payload["data"]["embeds"][0]["description"]
+        lines = listing.split("\n")
+        assert lines[0].startswith("**1.** /name color:") and "7a9e3b" in lines[0]
+        assert lines[1].startswith("**2.** /write style:'tiny'") and "length:80" in lines[1]
+        assert lines[2].startswith("**3.** /paint temperature:0.7") and "seed " in lines[2]
+        assert "](https://discord.com/channels/" in lines[2]
+        assert [b["label"] for b in shown.buttons()] == ["1", "2", "3"]
+
+        again = await discord.press(shown, "3", wait=False)
+        await again.wait_until(finished)
+        assert painting(again) == painting(paint)
+        rewritten = await discord.press(shown, "2", wait=False)
+        await rewritten.wait_until(finished)
+        assert body(rewritten) == body(write)
+
+        await kept(bot, 5)
+        in_dm = await discord.run("history show", user_installed=True)
+        listed = in_dm.final.payload["data"]["embeds"][0]["description"].split("\n")
+        assert len(listed) == 5  # the reruns are generations too
+        place = next(str(n) for n, line in enumerate(listed, 1) if "/name" in line)
+        renamed = await discord.press(in_dm, place)
+        assert renamed.final.payload["embeds"] == dm.final.payload["embeds"]
+
+        await kept(bot, 6)
+        forget = await discord.run("history forget")
+        assert forget.final.ephemeral
+        assert "Deleted your history (6 generations)" in forget.final.text
+        assert await bot.history.count(USER_ID) == 0
+        rows = await bot.server_settings.fetch("SELECT COUNT(*) FROM history")
+        assert rows == [(0,)]
+        empty = await discord.run("history show")
+        assert empty.final.text.startswith("Nothing yet")
+        gone = await discord.press(shown, "1")
+        assert gone.final.ephemeral and "no longer in your history" in gone.final.text
+
+        await bot.tree.sync()
+        synced = {c["name"]: c for c in discord.synced_commands}["history"]
+        assert synced["integration_types"] == [0, 1] and sorted(synced["contexts"]) == [0, 1, 2]
+
+    run_with_bot(services, scenario, timeout=120)
