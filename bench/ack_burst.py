@@ -131,7 +131,7 @@ def busy_loops(count: int) -> list[subprocess.Popen]:
 
 
 def finetune(work: Path) -> subprocess.Popen:
-    """A fine-tune as `/train` starts it (bot/discord_app/train_cog.py): the same module
+    """A fine-tune as `/train` starts it (bot/discord_app/cogs/train.py): the same module
     and options, half the cores for its threads, nice 10, on a small text."""
     text = work / "text.txt"
     line = "the cat sees the moon, and the king keeps his crown.\n"

@@ -29,9 +29,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.colors.bins import SHARPEN  # noqa: E402
-from bot.colors.service import ColorModel  # noqa: E402
-from bot.engine import InferenceEngine  # noqa: E402
+from bot.color.bins import SHARPEN  # noqa: E402
+from bot.color.service import ColorModel  # noqa: E402
+from bot.runtime.engine import InferenceEngine  # noqa: E402
 from training.color.data import ColorTable, load_colors, split  # noqa: E402
 from training.color.evaluate import bin_probabilities  # noqa: E402
 from training.color.metrics import color_metrics  # noqa: E402

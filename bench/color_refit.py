@@ -22,9 +22,9 @@ sys.path.insert(0, str(ROOT))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from bot.colors.bins import ColorBins  # noqa: E402
-from bot.colors.service import encode_names  # noqa: E402
-from bot.vocabulary import Vocabulary  # noqa: E402
+from bot.color.bins import ColorBins  # noqa: E402
+from bot.color.service import encode_names  # noqa: E402
+from bot.text.vocabulary import Vocabulary  # noqa: E402
 from training.color.bins import soft_targets  # noqa: E402
 from training.color.data import load_colors, split  # noqa: E402
 from training.color.export import _read_color_file  # noqa: E402

@@ -23,11 +23,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from bot.batching import BatcherPool  # noqa: E402
-from bot.engine import InferenceEngine  # noqa: E402
+from bot.contract.pixels import context_at, context_kinds, stream_length  # noqa: E402
 from bot.paint.service import PaintRequest, PaintService  # noqa: E402
-from bot.paint.tokens import context_at, context_kinds, stream_length  # noqa: E402
-from bot.sampling import SamplingConfig, sample  # noqa: E402
+from bot.runtime.batching import BatcherPool  # noqa: E402
+from bot.runtime.engine import InferenceEngine  # noqa: E402
+from bot.runtime.sampling import SamplingConfig, sample  # noqa: E402
 
 MODELS = ROOT / "exported_models"
 WINDOW = 256

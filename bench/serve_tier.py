@@ -28,7 +28,7 @@ from ray import serve  # noqa: E402
 from serving import MODELS, DiscordPath, percentiles  # noqa: E402
 
 from bot.config import Settings  # noqa: E402
-from bot.serve_app import start_local  # noqa: E402
+from bot.runtime.serve_app import start_local  # noqa: E402
 from bot.services import Services  # noqa: E402
 
 

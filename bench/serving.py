@@ -35,14 +35,14 @@ from step_share import non_model_share  # noqa: E402
 
 from bot.config import Settings  # noqa: E402
 from bot.discord_app.admission import Admission  # noqa: E402
-from bot.discord_app.caption_cog import CaptionCog  # noqa: E402
-from bot.discord_app.color_cog import ColorCog  # noqa: E402
-from bot.discord_app.paint_cog import PaintCog  # noqa: E402
-from bot.discord_app.write_cog import WriteCog  # noqa: E402
-from bot.engine import InferenceEngine  # noqa: E402
-from bot.lm import StepGraph  # noqa: E402
+from bot.discord_app.cogs.caption import CaptionCog  # noqa: E402
+from bot.discord_app.cogs.color import ColorCog  # noqa: E402
+from bot.discord_app.cogs.paint import PaintCog  # noqa: E402
+from bot.discord_app.cogs.write import WriteCog  # noqa: E402
 from bot.paint.service import PaintRequest  # noqa: E402
-from bot.sampling import SamplingConfig, sample, sample_rows  # noqa: E402
+from bot.runtime.engine import InferenceEngine  # noqa: E402
+from bot.runtime.lm import StepGraph  # noqa: E402
+from bot.runtime.sampling import SamplingConfig, sample, sample_rows  # noqa: E402
 from bot.services import Services  # noqa: E402
 from bot.write.service import WriteRequest  # noqa: E402
 

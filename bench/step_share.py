@@ -8,8 +8,8 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 
-from bot.batching import Batcher
-from bot.lm import StepGraph
+from bot.runtime.batching import Batcher
+from bot.runtime.lm import StepGraph
 
 
 @contextmanager

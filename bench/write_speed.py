@@ -26,10 +26,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from bot.batching import BatcherPool  # noqa: E402
-from bot.engine import InferenceEngine  # noqa: E402
-from bot.sampling import SamplingConfig, sample  # noqa: E402
-from bot.vocabulary import Vocabulary  # noqa: E402
+from bot.runtime.batching import BatcherPool  # noqa: E402
+from bot.runtime.engine import InferenceEngine  # noqa: E402
+from bot.runtime.sampling import SamplingConfig, sample  # noqa: E402
+from bot.text.vocabulary import Vocabulary  # noqa: E402
 from bot.write.service import WriteRequest, WriteService  # noqa: E402
 
 MODELS = ROOT / "exported_models"

@@ -20,11 +20,11 @@ from typing import TextIO
 from bot.caption.service import CaptionRequest
 from bot.commands import CAPTION, COLOR, MODELS, NAME, PAINT, PALETTE, WRITE, Command
 from bot.commands.arguments import add_arguments, option_values
+from bot.contract.descriptions import describe
 from bot.errors import UserFacingError, plain
 from bot.help_format import DefaultsHelp
 from bot.images import read_image_file
-from bot.model_info import describe
-from bot.names.service import NameRequest
+from bot.name.service import NameRequest
 from bot.paint.service import DISPLAY_SIZE, PaintRequest
 from bot.services import Services
 from bot.write.service import WriteRequest

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.batching import BatcherPool, Pool
 from bot.caption.service import CaptionService
-from bot.colors.service import ColorService
+from bot.color.service import ColorService
 from bot.config import Settings
-from bot.engine import InferenceEngine
-from bot.names.service import NameService
+from bot.name.service import NameService
 from bot.paint.service import PaintService
 from bot.palette.service import PaletteService
+from bot.runtime.batching import BatcherPool, Pool
+from bot.runtime.engine import InferenceEngine
 from bot.write.service import WriteService
 
 
@@ -20,7 +20,7 @@ def make_pool(settings: Settings) -> Pool:
     `RNNBOT_SERVE_ADDRESS` names a cluster (`pip install -e ".[scale]"`)."""
     if settings.serve_address is None:
         return BatcherPool(settings.max_batch)
-    from bot.remote_pool import RemotePool  # Ray only when asked for
+    from bot.runtime.remote_pool import RemotePool  # Ray only when asked for
 
     return RemotePool(settings.serve_address, max_batch=settings.max_batch)
 

@@ -32,7 +32,7 @@ def start_tier(models: Path) -> str:
     """A local Ray instance with the Serve application; returns its address."""
     import ray
 
-    from bot.serve_app import start_local
+    from bot.runtime.serve_app import start_local
 
     ray.init(include_dashboard=False, logging_level="ERROR")
     start_local(models)

@@ -475,7 +475,7 @@ def slow_steps(monkeypatch):
     """Every step call takes at least 5 ms, so a long generation runs for seconds."""
     import time
 
-    from bot.lm import StepGraph
+    from bot.runtime.lm import StepGraph
 
     real = StepGraph.__call__
 

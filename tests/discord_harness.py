@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bot.discord_app.client import RnnBot, serve
 from bot.discord_app.endpoints import use_local_discord
-from bot.server_settings import SettingsStore
+from bot.discord_app.store.settings import SettingsStore
 from tests.local_discord import TOKEN, LocalDiscord
 
 Scenario = Callable[[LocalDiscord, RnnBot], Awaitable[None]]

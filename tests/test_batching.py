@@ -7,11 +7,11 @@ import time
 import numpy as np
 import pytest
 
-from bot.batching import Batcher, Generation, GenerationStopped
-from bot.engine import InferenceEngine
 from bot.errors import ModelUnavailable
-from bot.lm import StepGraph, generate
-from bot.sampling import SamplingConfig, sample, sample_rows
+from bot.runtime.batching import Batcher, Generation, GenerationStopped
+from bot.runtime.engine import InferenceEngine
+from bot.runtime.lm import StepGraph, generate
+from bot.runtime.sampling import SamplingConfig, sample, sample_rows
 
 
 @pytest.fixture()
@@ -182,7 +182,7 @@ def test_vectorised_sampling_matches_row_by_row(seed):
 
 
 def test_samples_of_one_request_stand_or_fall_together(graph):
-    from bot.batching import BatcherPool, results
+    from bot.runtime.batching import BatcherPool, results
 
     pool = BatcherPool()
     try:
@@ -214,7 +214,7 @@ def test_a_retired_model_finishes_running_jobs_and_still_honours_deadlines(
 ):
     """A swap lets each running generation end on the old model, whole (the same tokens as
     alone), or at its own deadline: no fixed grace cuts it off."""
-    from bot.batching import BatcherPool
+    from bot.runtime.batching import BatcherPool
 
     short_fixed_grace(monkeypatch)
     pool = BatcherPool()
@@ -246,7 +246,7 @@ def test_a_retired_model_finishes_running_jobs_and_still_honours_deadlines(
 def test_pool_shutdown_still_bounds_a_draining_batcher(graph, slow_steps):
     """Shutdown keeps its grace, for retired batchers too: a job without a deadline on a
     retired model is stopped once the pool closes."""
-    from bot.batching import BatcherPool
+    from bot.runtime.batching import BatcherPool
 
     pool = BatcherPool()
     endless = pool.submit(

@@ -4,8 +4,8 @@ import re
 
 import pytest
 
+from bot.discord_app.cogs.write import Answer, next_request
 from bot.discord_app.replies import plain_text
-from bot.discord_app.write_cog import Answer, next_request
 from tests.discord_harness import run_with_bot
 from tests.local_discord import USER_ID
 

@@ -14,11 +14,11 @@ import pytest
 from PIL import Image
 
 from bot.caption.service import CaptionRequest
-from bot.caption.tokens import END, START, normalize_caption, repeats_itself
-from bot.discord_app.caption_cog import CaptionCog
+from bot.discord_app.cogs.caption import CaptionCog
 from bot.errors import InvalidInput
 from bot.images import open_image
-from bot.lm import beam_search
+from bot.runtime.lm import beam_search
+from bot.text.captions import END, START, normalize_caption, repeats_itself
 from tests.conftest import CAPTION_COLORS, png_bytes
 from tests.test_color_cog import fake_interaction
 from training.__main__ import main as training_main
@@ -303,7 +303,7 @@ def test_encoder_outputs_fill_only_the_state_they_name():
     from types import SimpleNamespace
 
     from bot.caption.encoder import encode_pixels
-    from bot.lm import StepGraph
+    from bot.runtime.lm import StepGraph
 
     layout = [
         {"input": "h0_in", "output": "h0_out", "size": 3},

@@ -66,7 +66,7 @@ def test_head_variants_still_train_and_export(
     model_dir, caption_data, tiny_backbone, tmp_path, condition
 ):
     """The variants measured against the concept captioner keep working (card table)."""
-    from bot.engine import InferenceEngine
+    from bot.runtime.engine import InferenceEngine
 
     # The decoder: the session's plain caption LM run (captions.onnx's), only read here.
     lm_run = sorted(model_dir.parent.glob("crun*/lm"))[0]

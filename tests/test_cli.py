@@ -137,7 +137,7 @@ def interrupt_when(ready, settle: float = 0.2) -> threading.Thread:
 def held_steps(monkeypatch):
     """Step calls wait at a gate after the first few, so a generation is still running
     when Ctrl-C comes, however fast the machine; the test opens the gate when done."""
-    from bot.lm import StepGraph
+    from bot.runtime.lm import StepGraph
 
     gate, calls, real = threading.Event(), [], StepGraph.__call__
 

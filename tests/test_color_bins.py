@@ -7,8 +7,8 @@ import argparse
 import numpy as np
 import pytest
 
-from bot.colors.bins import SHARPEN, ColorBins
-from bot.colors.lab import srgb_to_lab
+from bot.color.bins import SHARPEN, ColorBins
+from bot.color.lab import srgb_to_lab
 from training.color.bins import fit_bins, soft_targets
 
 # Two greens close together, a brown and a yellow far from them and from each other.
@@ -55,8 +55,8 @@ def test_bins_are_real_training_colours_and_targets_sit_on_the_nearest():
 
 
 def test_a_bins_model_trains_exports_and_answers_with_alternatives(color_csv, tmp_path):
-    from bot.colors.service import ColorService
-    from bot.engine import InferenceEngine
+    from bot.color.service import ColorService
+    from bot.runtime.engine import InferenceEngine
     from training.color.train import train_color
 
     args = argparse.Namespace(
@@ -88,7 +88,7 @@ def test_a_bins_model_trains_exports_and_answers_with_alternatives(color_csv, tm
 
 
 def test_rescore_writes_the_metrics_users_get(color_csv, tmp_path):
-    from bot.engine import InferenceEngine
+    from bot.runtime.engine import InferenceEngine
     from training.__main__ import main as training_main
     from training.color.evaluate import evaluate_color
     from training.color.train import train_color

@@ -7,7 +7,7 @@ import discord
 import pytest
 from discord import app_commands
 
-from bot.discord_app.color_cog import ColorCog
+from bot.discord_app.cogs.color import ColorCog
 from bot.discord_app.replies import GENERIC_ERROR, ReplyingCommandTree
 from bot.errors import InvalidInput
 

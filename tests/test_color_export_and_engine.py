@@ -8,9 +8,9 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from bot.engine import CPU, CUDA, InferenceEngine, ProviderChoice
+from bot.contract.metadata import ModelMetadata
 from bot.errors import ModelUnavailable
-from bot.metadata import ModelMetadata
+from bot.runtime.engine import CPU, CUDA, InferenceEngine, ProviderChoice
 from training.__main__ import main as training_main
 from training.onnx_export import ParityError, write_checked
 

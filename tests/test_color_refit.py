@@ -5,9 +5,9 @@ import argparse
 import numpy as np
 import pytest
 
-from bot.colors.service import ColorService
-from bot.engine import InferenceEngine
+from bot.color.service import ColorService
 from bot.render import parse_hex
+from bot.runtime.engine import InferenceEngine
 from training.__main__ import main as training_main
 from training.colorspace import delta_e
 

@@ -19,15 +19,15 @@ from bot.commands import COMMANDS, DISCORD, IMAGE, LOCAL, PUBLIC, Command, Optio
 from bot.commands.options import plain_number
 from bot.commands.slash import number
 from bot.console import Console
-from bot.discord_app.admin_cog import AdminCog
-from bot.discord_app.caption_cog import CaptionCog
-from bot.discord_app.color_cog import ColorCog
-from bot.discord_app.help_cog import help_embed
-from bot.discord_app.name_cog import NameCog
-from bot.discord_app.paint_cog import PaintCog
-from bot.discord_app.palette_cog import PaletteCog
-from bot.discord_app.write_cog import WriteCog
-from bot.names.service import NameRequest
+from bot.discord_app.cogs.admin import AdminCog
+from bot.discord_app.cogs.caption import CaptionCog
+from bot.discord_app.cogs.color import ColorCog
+from bot.discord_app.cogs.help import help_embed
+from bot.discord_app.cogs.name import NameCog
+from bot.discord_app.cogs.paint import PaintCog
+from bot.discord_app.cogs.palette import PaletteCog
+from bot.discord_app.cogs.write import WriteCog
+from bot.name.service import NameRequest
 from bot.paint.service import PaintRequest
 from bot.write.service import WriteRequest
 

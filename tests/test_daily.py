@@ -15,12 +15,12 @@ from types import SimpleNamespace
 import pytest
 from PIL import Image
 
-from bot.daily_store import DailyPost, DailyStore, parse_time, parse_zone
-from bot.discord_app import daily_cog
 from bot.discord_app.client import RnnBot
+from bot.discord_app.cogs import daily as daily_cog
 from bot.discord_app.endpoints import use_local_discord
+from bot.discord_app.store.daily import DailyPost, DailyStore, parse_time, parse_zone
+from bot.discord_app.store.settings import MIGRATIONS, SettingsStore
 from bot.errors import InvalidInput
-from bot.server_settings import MIGRATIONS, SettingsStore
 from tests.discord_harness import describe_violations
 from tests.local_discord import CHANNEL_ID, TOKEN, LocalDiscord, guild_on_shard
 

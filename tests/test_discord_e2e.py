@@ -8,10 +8,10 @@ import time
 import pytest
 from PIL import Image
 
-from bot.batching import on_loop
 from bot.config import Settings
 from bot.discord_app.admission import Admission
 from bot.discord_app.replies import GENERIC_ERROR
+from bot.runtime.batching import on_loop
 from bot.services import Services
 from tests.conftest import CAPTION_COLORS, png_bytes
 from tests.discord_harness import run_with_bot
@@ -191,7 +191,7 @@ class SlowPaint:
 
 
 def test_event_loop_is_never_blocked_during_a_long_paint(services, monkeypatch):
-    import bot.discord_app.paint_cog as paint_cog
+    import bot.discord_app.cogs.paint as paint_cog
 
     monkeypatch.setattr(paint_cog, "EDIT_INTERVAL", 0.1)
     services.paint = SlowPaint(services.paint)

@@ -6,10 +6,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from bot.discord_app.admin_cog import models_embed
+from bot.contract.metadata import ModelMetadata
+from bot.discord_app.cogs.admin import models_embed
 from bot.discord_app.replies import send_ephemeral
 from bot.errors import ModelUnavailable, quoted
-from bot.metadata import ModelMetadata
 from bot.write.service import WriteRequest
 
 
@@ -63,7 +63,7 @@ def test_an_ephemeral_error_never_exceeds_a_message():
 
 
 def test_write_style_option_is_bounded():
-    from bot.discord_app.write_cog import WriteCog
+    from bot.discord_app.cogs.write import WriteCog
 
     style = next(p for p in WriteCog.write.parameters if p.name == "style")
     assert style.max_value == 100  # the string length limit Discord enforces

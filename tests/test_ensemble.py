@@ -9,9 +9,9 @@ import onnx
 import pytest
 
 from bot.config import Settings
-from bot.engine import InferenceEngine
-from bot.lm import StepGraph
-from bot.metadata import ModelMetadata
+from bot.contract.metadata import ModelMetadata
+from bot.runtime.engine import InferenceEngine
+from bot.runtime.lm import StepGraph
 from bot.services import Services
 from bot.write.service import WriteRequest
 from tests.conftest import write_train_args

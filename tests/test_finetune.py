@@ -5,7 +5,7 @@ import json
 import numpy as np
 
 from bot.config import Settings
-from bot.engine import InferenceEngine
+from bot.runtime.engine import InferenceEngine
 from bot.services import Services
 from bot.write.service import WriteRequest
 from training.__main__ import build_parser

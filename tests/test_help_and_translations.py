@@ -10,15 +10,16 @@ import pytest
 from discord import app_commands
 from discord.app_commands import TranslationContext, TranslationContextLocation, locale_str
 
-from bot.discord_app.admin_cog import AdminCog
-from bot.discord_app.caption_cog import CaptionCog
-from bot.discord_app.color_cog import ColorCog
-from bot.discord_app.help_cog import HELP_DESCRIPTION, HelpCog, help_embed
-from bot.discord_app.name_cog import NameCog
-from bot.discord_app.paint_cog import PaintCog
-from bot.discord_app.palette_cog import PaletteCog
-from bot.discord_app.settings_cog import SettingsCog
-from bot.discord_app.train_cog import TrainCog
+from bot.discord_app.cogs.admin import AdminCog
+from bot.discord_app.cogs.caption import CaptionCog
+from bot.discord_app.cogs.color import ColorCog
+from bot.discord_app.cogs.help import HELP_DESCRIPTION, HelpCog, help_embed
+from bot.discord_app.cogs.name import NameCog
+from bot.discord_app.cogs.paint import PaintCog
+from bot.discord_app.cogs.palette import PaletteCog
+from bot.discord_app.cogs.settings import SettingsCog
+from bot.discord_app.cogs.train import TrainCog
+from bot.discord_app.cogs.write import WriteCog
 from bot.discord_app.translations import (
     CONTEXT_MENU_LIMIT,
     DESCRIPTION_LIMIT,
@@ -27,7 +28,6 @@ from bot.discord_app.translations import (
     BotTranslator,
     missing_translations,
 )
-from bot.discord_app.write_cog import WriteCog
 
 LIMITS = {"color": (5, 10.0), "write": (2, 30.0), "caption": (3, 30.0), "paint": (1, 30.0)}
 LIMITS["name"] = (0, 0.0)

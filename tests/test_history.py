@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.discord_app.replies import plain_text
-from bot.history_store import KEPT, HistoryStore
-from bot.server_settings import SettingsStore
+from bot.discord_app.store.history import KEPT, HistoryStore
+from bot.discord_app.store.settings import SettingsStore
 from tests.discord_harness import run_with_bot
 from tests.local_discord import USER_ID
 

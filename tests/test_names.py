@@ -7,7 +7,7 @@ import json
 import pytest
 
 from bot.errors import InvalidInput
-from bot.names.service import NameRequest, parse_color, title
+from bot.name.service import NameRequest, parse_color, title
 from tests.discord_harness import run_with_bot
 
 

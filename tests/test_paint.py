@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bot.discord_app.paint_cog import PaintCog
+from bot.contract.pixels import KINDS, context_at, context_kinds, step_inputs, step_targets
+from bot.discord_app.cogs.paint import PaintCog
 from bot.errors import InvalidInput
 from bot.paint.service import CANVAS, PaintRequest, render_png
-from bot.paint.tokens import KINDS, context_at, context_kinds, step_inputs, step_targets
 from tests.conftest import paint_train_args
 from tests.test_color_cog import fake_interaction
 from training.__main__ import main as training_main
@@ -146,7 +146,7 @@ def test_bad_requests(services, request_, message):
 
 
 def test_cog_defers_and_sends_the_painting(services, monkeypatch):
-    import bot.discord_app.paint_cog as paint_cog
+    import bot.discord_app.cogs.paint as paint_cog
 
     monkeypatch.setattr(paint_cog, "EDIT_INTERVAL", 0.001)
     cog = PaintCog(services.paint)
@@ -257,9 +257,9 @@ def thumbnail_painter(painting_dir, tmp_path_factory):
 def test_a_thumbnail_painter_paints_what_its_thumbnail_says(thumbnail_painter, painting_dir):
     """The bands of each painting follow the thumbnail it drew first: measured against
     another painting's thumbnail, which a painter ignoring its own would match as well."""
-    from bot.batching import BatcherPool
-    from bot.engine import InferenceEngine
     from bot.paint.service import PaintService
+    from bot.runtime.batching import BatcherPool
+    from bot.runtime.engine import InferenceEngine
 
     engine = InferenceEngine(thumbnail_painter.parent, prefer_gpu=False)
     engine.load_all()

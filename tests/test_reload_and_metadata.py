@@ -13,9 +13,9 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from bot.batching import GenerationStopped
 from bot.config import Settings
 from bot.errors import ModelUnavailable
+from bot.runtime.batching import GenerationStopped
 from bot.services import Services
 from bot.write.service import WriteRequest
 
@@ -200,8 +200,8 @@ def test_shutdown_stops_admitting_and_bounds_running_work(model_dir, tmp_path, s
 def test_an_engine_with_a_share_loads_only_its_files(model_dir, tmp_path, monkeypatch):
     """An inference replica's engine (`serves`) picks its files by metadata and opens no
     session for the others; a new file of its task is picked up at reload."""
-    from bot.engine import InferenceEngine
-    from bot.onnx_guard import metadata_props
+    from bot.runtime.engine import InferenceEngine
+    from bot.runtime.onnx_guard import metadata_props
 
     copy_models(model_dir, tmp_path, {"color", "tiny", "monet", "names"})
     opened = []
@@ -232,7 +232,7 @@ def test_a_reload_lets_running_requests_finish_on_their_model(
     """A reload at any moment cuts no request short: each ends on the model it started
     with, at its end or at its own deadline. The old fixed grace is shrunk to 0.2 s here
     so that, were it still used, the test would see it within seconds."""
-    from bot.batching import Batcher
+    from bot.runtime.batching import Batcher
 
     real_close = Batcher.close
     monkeypatch.setattr(Batcher, "close", lambda self, grace=0.2: real_close(self, min(grace, 0.2)))

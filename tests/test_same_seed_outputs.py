@@ -11,12 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.batching import BatcherPool, on_loop
-from bot.engine import InferenceEngine
-from bot.lm import StepGraph, generate
-from bot.paint.service import PaintRequest, PaintService, VariationRng, context_table
-from bot.paint.tokens import KINDS, context_at, context_kinds, stream_length
-from bot.sampling import SamplingConfig, sample
+from bot.contract.pixels import KINDS, context_at, context_kinds, stream_length
+from bot.paint.service import PaintRequest, PaintService
+from bot.runtime.batching import BatcherPool, on_loop
+from bot.runtime.engine import InferenceEngine
+from bot.runtime.lm import StepGraph, generate
+from bot.runtime.pixels import VariationRng, context_table
+from bot.runtime.sampling import SamplingConfig, sample
 from bot.write.service import WriteRequest, WriteService
 
 SHIPPED = Path(__file__).resolve().parent.parent / "exported_models"

@@ -5,8 +5,8 @@ import warnings
 import numpy as np
 import pytest
 
-from bot.lm import generate
-from bot.sampling import SamplingConfig, next_token_probabilities, sample, sample_rows
+from bot.runtime.lm import generate
+from bot.runtime.sampling import SamplingConfig, next_token_probabilities, sample, sample_rows
 
 RNG = np.random.default_rng(123)
 LOGITS = [RNG.normal(size=30) for _ in range(50)]

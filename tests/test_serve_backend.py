@@ -9,7 +9,7 @@ ray = pytest.importorskip("ray")
 serve = pytest.importorskip("ray.serve")
 
 from bot.config import Settings  # noqa: E402
-from bot.serve_app import APP_NAME, start_local  # noqa: E402
+from bot.runtime.serve_app import APP_NAME, start_local  # noqa: E402
 from bot.services import Services  # noqa: E402
 from bot.write.service import WriteRequest  # noqa: E402
 from tests.conftest import CAPTION_COLORS, png_bytes  # noqa: E402
@@ -69,7 +69,7 @@ def test_discord_end_to_end_through_the_inference_tier(remote_services):
 def test_a_replica_refuses_a_pickle_and_never_runs_it(local_serve, tmp_path):
     """A replica reads a generation as plain data: a crafted pickle, which would have run
     code in the replica as it was unpickled, is refused with a clear error."""
-    from bot.remote_pool import remote_failure
+    from bot.runtime.remote_pool import remote_failure
     from tests.test_wire_format import RunsCode
 
     handle = serve.get_deployment_handle("WriteSteps", app_name=APP_NAME)

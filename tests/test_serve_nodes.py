@@ -11,7 +11,7 @@ ray = pytest.importorskip("ray")
 serve = pytest.importorskip("ray.serve")
 
 from bot.config import Settings  # noqa: E402
-from bot.serve_app import start_local  # noqa: E402
+from bot.runtime.serve_app import start_local  # noqa: E402
 from bot.services import Services  # noqa: E402
 from bot.write.service import WriteRequest  # noqa: E402
 from tests.remote_faults import (  # noqa: E402

@@ -20,8 +20,8 @@ def test_an_unreachable_tier_is_logged_once_and_requests_get_a_clear_error(
 
     if ray.is_initialized():
         ray.shutdown()
-    monkeypatch.setattr("bot.remote_pool.RETRY_SECONDS", 0)  # retry at every request
-    with caplog.at_level(logging.ERROR, logger="bot.remote_pool"):
+    monkeypatch.setattr("bot.runtime.remote_pool.RETRY_SECONDS", 0)  # retry at every request
+    with caplog.at_level(logging.ERROR, logger="bot.runtime.remote_pool"):
         services = Services.start(
             Settings(model_dir=model_dir, prefer_gpu=False, serve_address="auto")
         )
@@ -46,11 +46,11 @@ def test_the_tier_coming_up_later_is_used_from_the_event_loop(model_dir, monkeyp
     import ray
     from ray import serve
 
-    from bot.serve_app import start_local
+    from bot.runtime.serve_app import start_local
 
     if ray.is_initialized():
         ray.shutdown()
-    monkeypatch.setattr("bot.remote_pool.RETRY_SECONDS", 0)
+    monkeypatch.setattr("bot.runtime.remote_pool.RETRY_SECONDS", 0)
     services = Services.start(Settings(model_dir=model_dir, prefer_gpu=False, serve_address="auto"))
     request = WriteRequest("tiny", "the", 50, 0.8, 1)
     try:

@@ -6,8 +6,8 @@ import sqlite3
 
 import pytest
 
+from bot.discord_app.store.settings import MIGRATIONS, SettingsStore, SettingsUnavailable
 from bot.errors import InvalidInput
-from bot.server_settings import MIGRATIONS, SettingsStore, SettingsUnavailable
 from tests.discord_harness import run_with_bot
 from tests.local_discord import GUILD_ID
 
@@ -73,7 +73,7 @@ def test_a_corrupt_database_gives_defaults_and_one_clear_log_line(tmp_path, capl
         await store.close()
         return settings
 
-    with caplog.at_level(logging.ERROR, logger="bot.server_settings"):
+    with caplog.at_level(logging.ERROR, logger="bot.discord_app.store.settings"):
         settings = asyncio.run(scenario())
     assert all(s.enabled("write") and s.write_style is None for s in settings)
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]

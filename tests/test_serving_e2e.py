@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
+from bot.contract.trained import SHIPPED
 from bot.discord_app.admission import Admission
-from bot.trained import SHIPPED
 from tests.discord_harness import run_with_bot
 
 
@@ -77,7 +77,7 @@ def test_a_waiting_user_is_told_their_place_in_line(services):
 
 
 def test_a_gone_interaction_cancels_its_generation(services, slow_steps, monkeypatch):
-    import bot.discord_app.write_cog as write_cog
+    import bot.discord_app.cogs.write as write_cog
 
     monkeypatch.setattr(write_cog, "EDIT_INTERVAL", 0.1)
 

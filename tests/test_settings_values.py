@@ -8,8 +8,8 @@ import sqlite3
 
 import pytest
 
+from bot.discord_app.store.settings import MIGRATIONS, SettingsStore, SettingsUnavailable
 from bot.errors import InvalidInput
-from bot.server_settings import MIGRATIONS, SettingsStore, SettingsUnavailable
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import pytest
 
 from bot.caption.service import CaptionRequest
 from bot.config import DEFAULT_MODEL_DIR, Settings
-from bot.model_info import describe
+from bot.contract.descriptions import describe
 from bot.paint.service import PaintRequest
 from bot.services import Services
 from bot.write.service import WriteRequest
@@ -51,7 +51,7 @@ def test_color(shipped):
 
 def test_name(shipped):
     needs(shipped, "names", "color")
-    from bot.names.service import NameRequest
+    from bot.name.service import NameRequest
 
     result = shipped.name.name(NameRequest("#7a9e3b", seed=1))
     known = shipped.name.known_names(shipped.name.graph())

@@ -8,10 +8,10 @@ import threading
 import numpy as np
 import pytest
 
-from bot.batching import Batcher, Generation, GenerationFailed
-from bot.engine import InferenceEngine
-from bot.lm import StepGraph, generate
-from bot.sampling import SamplingConfig
+from bot.runtime.batching import Batcher, Generation, GenerationFailed
+from bot.runtime.engine import InferenceEngine
+from bot.runtime.lm import StepGraph, generate
+from bot.runtime.sampling import SamplingConfig
 
 TIMEOUT = 30
 

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.contract.trained import SHIPPED, StyleScope, model_name
 from bot.discord_app import training_job
-from bot.discord_app.train_cog import TrainCog
+from bot.discord_app.cogs.train import TrainCog
 from bot.discord_app.training_job import (
     OWNER_FILE,
     TrainingJob,
@@ -25,8 +26,7 @@ from bot.discord_app.training_job import (
     stage,
     without_paths,
 )
-from bot.engine import InferenceEngine
-from bot.trained import SHIPPED, StyleScope, model_name
+from bot.runtime.engine import InferenceEngine
 from bot.write.service import WriteService
 
 

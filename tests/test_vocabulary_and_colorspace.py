@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from bot.colors.service import encode_names
-from bot.vocabulary import Vocabulary, normalize_name
+from bot.color.service import encode_names
+from bot.text.vocabulary import Vocabulary, normalize_name
 from training.colorspace import ciede2000, delta_e, srgb_to_lab
 
 

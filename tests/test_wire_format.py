@@ -10,13 +10,14 @@ import pytest
 
 pytest.importorskip("ray")
 
-from bot.batching import BatcherPool, Generation  # noqa: E402
-from bot.engine import InferenceEngine  # noqa: E402
-from bot.lm import StepGraph  # noqa: E402
-from bot.model_specs import CHARLM  # noqa: E402
-from bot.paint.service import Painter, VariationRng  # noqa: E402
-from bot.sampling import SamplingConfig  # noqa: E402
-from bot.serve_app import from_wire, to_wire  # noqa: E402
+from bot.contract.signatures import CHARLM  # noqa: E402
+from bot.paint.service import Painter  # noqa: E402
+from bot.runtime.batching import BatcherPool, Generation  # noqa: E402
+from bot.runtime.engine import InferenceEngine  # noqa: E402
+from bot.runtime.lm import StepGraph  # noqa: E402
+from bot.runtime.pixels import VariationRng  # noqa: E402
+from bot.runtime.sampling import SamplingConfig  # noqa: E402
+from bot.runtime.wire import from_wire, to_wire  # noqa: E402
 
 
 class RunsCode:
@@ -142,7 +143,7 @@ def test_a_malformed_message_is_refused_with_what_is_wrong(path, value, error):
 
 
 def test_a_message_that_does_not_fit_its_model_is_refused(steps):
-    from bot.serve_app import check_fits
+    from bot.runtime.wire import check_fits
 
     text_graph, paint_graph, _ = steps
     vocabulary = len(text_graph.model.metadata.vocabulary)
@@ -164,8 +165,8 @@ def test_a_message_that_does_not_fit_its_model_is_refused(steps):
 def test_a_refused_message_is_not_blamed_on_a_restart():
     """A replica that cannot read a message (a bot and a tier of different versions)
     fails it for good: "try again" would fail the same way."""
-    from bot.remote_pool import remote_failure
-    from bot.serve_app import WireError
+    from bot.runtime.remote_pool import remote_failure
+    from bot.runtime.wire import WireError
 
     failure = remote_failure(WireError("message version 2; this replica reads 1"))
     assert "could not read this request" in str(failure) and "try again" not in str(failure)

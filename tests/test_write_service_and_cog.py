@@ -8,10 +8,10 @@ from unittest.mock import AsyncMock
 
 import pytest
 
+from bot.contract.trained import SHIPPED
+from bot.discord_app.cogs.write import MESSAGE_LIMIT, WriteCog, final_message
 from bot.discord_app.replies import plain_text
-from bot.discord_app.write_cog import MESSAGE_LIMIT, WriteCog, final_message
 from bot.errors import InvalidInput, ModelUnavailable
-from bot.trained import SHIPPED
 from bot.write.service import WriteRequest, WriteResult
 from tests.test_color_cog import fake_interaction
 
@@ -162,7 +162,7 @@ class SlowWriteService:
 
 
 def test_progress_edits_are_throttled(services, monkeypatch):
-    import bot.discord_app.write_cog as write_cog
+    import bot.discord_app.cogs.write as write_cog
 
     monkeypatch.setattr(write_cog, "EDIT_INTERVAL", 0.1)
     cog = WriteCog(SlowWriteService(services.write))
@@ -189,8 +189,8 @@ def test_style_autocomplete_offers_only_this_servers_styles(model_dir, tmp_path)
     import shutil
     from types import SimpleNamespace
 
-    from bot.engine import InferenceEngine
-    from bot.server_settings import SettingsStore
+    from bot.discord_app.store.settings import SettingsStore
+    from bot.runtime.engine import InferenceEngine
     from bot.write.service import WriteService
 
     (tmp_path / "models" / "trained" / "2").mkdir(parents=True)

@@ -7,8 +7,8 @@ import numpy as np
 import onnx
 import pytest
 
-from bot.metadata import ModelMetadata
-from bot.vocabulary import Vocabulary
+from bot.contract.metadata import ModelMetadata
+from bot.text.vocabulary import Vocabulary
 from tests.conftest import write_train_args
 from training.__main__ import main as training_main
 from training.errors import UserError

@@ -1,11 +1,11 @@
-"""CIEDE2000 colour difference; sRGB -> CIELAB itself lives in `bot.colors.lab` (the bot
+"""CIEDE2000 colour difference; sRGB -> CIELAB itself lives in `bot.color.lab` (the bot
 decodes colour bins with it), and is re-exported here for training code."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from bot.colors.lab import srgb_to_lab
+from bot.color.lab import srgb_to_lab
 
 __all__ = ["ciede2000", "delta_e", "srgb_to_lab"]
 

@@ -21,9 +21,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from bot.caption.tokens import END, START
-from bot.engine import InferenceEngine
-from bot.vocabulary import Vocabulary
+from bot.runtime.engine import InferenceEngine
+from bot.text.captions import END, START
+from bot.text.vocabulary import Vocabulary
 from training.errors import UserError
 from training.tokenlm.corpus import read_texts, split_chunks
 from training.tokenlm.ensemble import member_prefix

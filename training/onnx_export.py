@@ -10,7 +10,7 @@ from pathlib import Path
 import onnx
 import onnxruntime as ort
 
-from bot.metadata import ModelMetadata
+from bot.contract.metadata import ModelMetadata
 from training.onnx_simplify import drop_gather_index_wrappers
 
 OPSET = 17

@@ -24,8 +24,8 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from bot.metadata import ModelMetadata
-from bot.vocabulary import Vocabulary
+from bot.contract.metadata import ModelMetadata
+from bot.text.vocabulary import Vocabulary
 from training.cards import sample_lines
 from training.errors import UserError
 from training.onnx_export import atomic_write, attach_metadata

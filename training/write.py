@@ -9,7 +9,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from bot.vocabulary import Vocabulary
+from bot.text.vocabulary import Vocabulary
 from training.tokenlm.corpus import Split, build_vocabulary, read_texts, split_chunks, windows
 from training.tokenlm.model import LMConfig
 from training.tokenlm.train import (

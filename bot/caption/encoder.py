@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bot.engine import LoadedModel
-from bot.lm import State, StepGraph
+from bot.runtime.engine import LoadedModel
+from bot.runtime.lm import State, StepGraph
 
 BATCH = 32
 

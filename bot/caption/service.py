@@ -8,17 +8,17 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from bot.batching import BatcherPool, Generation, results, wait_all
 from bot.caption.encoder import encode_pixels
-from bot.caption.tokens import END, START, normalize_caption, repeats_itself
 from bot.commands import CAPTION, MAX_SEED
-from bot.engine import InferenceEngine, LoadedModel
+from bot.contract.signatures import CAPTION_ENCODER, CHARLM
 from bot.errors import InvalidInput, quoted
 from bot.images import image_pixels, open_image
-from bot.lm import StepGraph, beam_search
-from bot.model_specs import CAPTION_ENCODER, CHARLM
-from bot.sampling import SamplingConfig
-from bot.vocabulary import Vocabulary
+from bot.runtime.batching import BatcherPool, Generation, results, wait_all
+from bot.runtime.engine import InferenceEngine, LoadedModel
+from bot.runtime.lm import StepGraph, beam_search
+from bot.runtime.sampling import SamplingConfig
+from bot.text.captions import END, START, normalize_caption, repeats_itself
+from bot.text.vocabulary import Vocabulary
 
 MAX_CAPTION_CHARS = 120
 DEFAULT_BEAM = 3

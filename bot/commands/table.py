@@ -88,7 +88,7 @@ WRITE = Command(
             local_help="{low} (greedy) to {high}",
         ),
         seed("options give the same text"),
-        # The sampler's own settings; it checks their ranges (`bot.sampling`).
+        # The sampler's own settings; it checks their ranges (`bot.runtime.sampling`).
         Option("top_k", int, "", 0, local_help="keep the k likeliest (0: all)", where=LOCAL_ONLY),
         Option("top_p", float, "", 1.0, local_help="nucleus mass, (0, 1]", where=LOCAL_ONLY),
     ),

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 import discord
 from discord.ext import commands
 
-from bot.discord_app.limits import channel_cooldown, channel_settings
+from bot.discord_app.channel_settings import channel_cooldown, channel_settings
 from bot.discord_app.replies import NO_MENTIONS, report_error, send_ephemeral
 from bot.errors import ModelGone, UserFacingError
 

@@ -13,26 +13,26 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.config import Settings
-from bot.daily_store import DailyStore
-from bot.discord_app.admin_cog import AdminCog
 from bot.discord_app.admission import Admission
 from bot.discord_app.buttons import PressCooldowns
-from bot.discord_app.caption_cog import CaptionButton, CaptionCog
-from bot.discord_app.color_cog import ColorButton, ColorCog
-from bot.discord_app.daily_cog import Clock, DailyCog, utc_now
-from bot.discord_app.help_cog import HelpCog
-from bot.discord_app.history_cog import HistoryCog, RerunButton
+from bot.discord_app.cogs.admin import AdminCog
+from bot.discord_app.cogs.caption import CaptionButton, CaptionCog
+from bot.discord_app.cogs.color import ColorButton, ColorCog
+from bot.discord_app.cogs.daily import Clock, DailyCog, utc_now
+from bot.discord_app.cogs.help import HelpCog
+from bot.discord_app.cogs.history import HistoryCog, RerunButton
+from bot.discord_app.cogs.name import NameCog
+from bot.discord_app.cogs.paint import PaintButton, PaintCog
+from bot.discord_app.cogs.palette import PaletteCog
+from bot.discord_app.cogs.settings import SettingsCog
+from bot.discord_app.cogs.train import TrainCog
+from bot.discord_app.cogs.write import WriteButton, WriteCog
 from bot.discord_app.metrics import BotMetrics, start_endpoint
-from bot.discord_app.name_cog import NameCog
-from bot.discord_app.paint_cog import PaintButton, PaintCog
-from bot.discord_app.palette_cog import PaletteCog
 from bot.discord_app.replies import NO_MENTIONS, ReplyingCommandTree, record_finish
-from bot.discord_app.settings_cog import SettingsCog
-from bot.discord_app.train_cog import TrainCog
+from bot.discord_app.store.daily import DailyStore
+from bot.discord_app.store.history import HistoryStore
+from bot.discord_app.store.settings import SettingsStore
 from bot.discord_app.translations import BotTranslator
-from bot.discord_app.write_cog import WriteButton, WriteCog
-from bot.history_store import HistoryStore
-from bot.server_settings import SettingsStore
 from bot.services import Services
 
 log = logging.getLogger(__name__)

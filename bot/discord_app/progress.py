@@ -18,9 +18,9 @@ from typing import Any, TypeVar
 
 import discord
 
-from bot.batching import GenerationStopped
 from bot.discord_app.admission import Admission
 from bot.discord_app.replies import NO_MENTIONS, InteractionGone
+from bot.runtime.batching import GenerationStopped
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ import re
 import discord
 from discord import app_commands
 
-from bot.discord_app.limits import channel_settings
+from bot.discord_app.channel_settings import channel_settings
+from bot.discord_app.store.history import HistoryStore
 from bot.errors import UserFacingError
-from bot.history_store import HistoryStore
 
 log = logging.getLogger(__name__)
 

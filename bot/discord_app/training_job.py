@@ -21,9 +21,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.contract.trained import model_path
 from bot.discord_app.replies import shown_text
-from bot.engine import file_metadata
-from bot.trained import model_path
+from bot.runtime.engine import file_metadata
 
 SAMPLE = re.compile(r"--- epoch (\d+), temperature 0\.5 ---\n(.*?)\n\n", re.DOTALL)
 PATH = re.compile(r"(?:/[^\s/'\"`:,]+)+/([^\s/'\"`:,]+)")  # a path, to show by its last part

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from bot.colors.lab import srgb_to_lab
-from bot.colors.service import ColorService
+from bot.color.lab import srgb_to_lab
+from bot.color.service import ColorService
 from bot.errors import UserFacingError
 from bot.images import open_image
-from bot.names.service import NameRequest, NameService
+from bot.name.service import NameRequest, NameService
 from bot.render import hex_color, palette_png, parse_hex
 
 COLORS = 5

@@ -10,15 +10,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bot.batching import BatcherPool, Generation, Job, on_loop
 from bot.commands import MAX_SEED, WRITE
-from bot.engine import InferenceEngine
+from bot.contract.signatures import CHARLM
+from bot.contract.trained import SHIPPED, StyleScope
 from bot.errors import InvalidInput, ModelGone, quoted
-from bot.lm import StepGraph
-from bot.model_specs import CHARLM
-from bot.sampling import SamplingConfig
-from bot.trained import SHIPPED, StyleScope
-from bot.vocabulary import Vocabulary
+from bot.runtime.batching import BatcherPool, Generation, Job, on_loop
+from bot.runtime.engine import InferenceEngine
+from bot.runtime.lm import StepGraph
+from bot.runtime.sampling import SamplingConfig
+from bot.text.vocabulary import Vocabulary
 
 PROGRESS_EVERY = 16  # characters between progress callbacks
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from bot.caption.tokens import END, START
+from bot.text.captions import END, START
 from training.callbacks import standard_callbacks
 from training.caption.concepts import concept_head, concept_list, image_targets, leave_one_out
 from training.caption.data import (

@@ -23,7 +23,7 @@ from collections import Counter
 import keras
 import numpy as np
 
-from bot.caption.tokens import FUNCTION_WORDS
+from bot.text.captions import FUNCTION_WORDS
 from training.caption.image_model import Standardise
 
 CONCEPTS = 300

@@ -1,6 +1,6 @@
 """Caption corpora: COCO annotation JSON, `image,caption` CSV, or one caption per line.
 
-Cleaning follows `bot.caption.tokens.normalize_caption`; captions shorter than 5 or
+Cleaning follows `bot.text.captions.normalize_caption`; captions shorter than 5 or
 longer than MAX_CAPTION characters after cleaning are dropped and counted. Captions are
 split by image (a hash of the image's key), so held-out captions always describe images
 never seen in training.
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.caption.tokens import END, START, normalize_caption
-from bot.vocabulary import Vocabulary
+from bot.text.captions import END, START, normalize_caption
+from bot.text.vocabulary import Vocabulary
 from training.errors import UserError
 from training.tokenlm.train import Examples
 

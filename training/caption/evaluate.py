@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from bot.caption.encoder import encode_pixels
-from bot.engine import InferenceEngine
 from bot.images import image_pixels, open_image
-from bot.lm import StepGraph, log_softmax
-from bot.vocabulary import Vocabulary
+from bot.runtime.engine import InferenceEngine
+from bot.runtime.lm import StepGraph, log_softmax
+from bot.text.vocabulary import Vocabulary
 from training.caption.data import caption_examples, is_validation, load_captions
 from training.errors import UserError
 

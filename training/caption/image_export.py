@@ -14,8 +14,8 @@ import keras
 import numpy as np
 import onnx
 
-from bot.metadata import ModelMetadata
-from bot.model_specs import CAPTION_ENCODER, CHARLM
+from bot.contract.metadata import ModelMetadata
+from bot.contract.signatures import CAPTION_ENCODER, CHARLM
 from training.caption.backbone import CLASSES, FEATURES, IMAGE_SIZE, INPUT, file_digest
 from training.caption.image_model import (
     IMAGE_STATE,

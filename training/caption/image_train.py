@@ -18,11 +18,11 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from bot.caption.tokens import normalize_caption
 from bot.errors import InvalidInput
 from bot.images import image_pixels, open_image
-from bot.lm import log_softmax
-from bot.vocabulary import Vocabulary
+from bot.runtime.lm import log_softmax
+from bot.text.captions import normalize_caption
+from bot.text.vocabulary import Vocabulary
 from training.callbacks import standard_callbacks
 from training.caption.backbone import (
     CLASSES,

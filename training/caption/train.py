@@ -8,8 +8,8 @@ from pathlib import Path
 
 import keras
 
-from bot.caption.tokens import END, START
-from bot.vocabulary import Vocabulary
+from bot.text.captions import END, START
+from bot.text.vocabulary import Vocabulary
 from training.caption.data import (
     Caption,
     caption_examples,

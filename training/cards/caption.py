@@ -6,8 +6,8 @@ import json
 import shutil
 from pathlib import Path
 
-from bot.batching import BatcherPool
-from bot.engine import InferenceEngine
+from bot.runtime.batching import BatcherPool
+from bot.runtime.engine import InferenceEngine
 from training.cards.common import (
     fmt_seconds,
     save_card,

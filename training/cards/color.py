@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.engine import InferenceEngine
+from bot.runtime.engine import InferenceEngine
 from training.cards.common import (
     fmt_seconds,
     save_card,
@@ -78,8 +78,8 @@ def color_grid_png(service, names: list[str], path: Path, columns: int = 4) -> N
 
 def decoding_lines(loaded, data: list[Path]) -> list[str]:
     """How the answer is read off the distribution, and what each way costs (held out)."""
-    from bot.colors.bins import DISTINCT, MIN_MASS, RADIUS, SHARPEN
-    from bot.colors.service import ColorModel
+    from bot.color.bins import DISTINCT, MIN_MASS, RADIUS, SHARPEN
+    from bot.color.service import ColorModel
     from training.color.data import load_colors, split
     from training.color.evaluate import bin_probabilities
     from training.color.metrics import color_metrics
@@ -108,7 +108,7 @@ def decoding_lines(loaded, data: list[Path]) -> list[str]:
         "bins (k-means centres of the training colours, each moved to the nearest real colour "
         "of the lists), trained with cross-entropy against a Gaussian (sigma 6) around each "
         "name's colour. How the answer is read off it trades accuracy for vividness "
-        "(validation names, `bot.colors.bins`):",
+        "(validation names, `bot.color.bins`):",
         "",
         *rows,
         "",
@@ -148,7 +148,7 @@ def color_card(
     compare: Path | None = None,
     data: list[Path] = (),
 ) -> Path:
-    from bot.colors.service import ColorService
+    from bot.color.service import ColorService
 
     engine = InferenceEngine(model_path.parent, prefer_gpu=False)
     loaded = engine.load_file(model_path)

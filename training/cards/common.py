@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bot.batching import BatcherPool
-from bot.engine import InferenceEngine
+from bot.runtime.batching import BatcherPool
+from bot.runtime.engine import InferenceEngine
 
 SAMPLE_TEMPERATURES = (0.2, 0.5, 1.0)
 

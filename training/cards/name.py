@@ -5,8 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from bot.batching import BatcherPool
-from bot.engine import InferenceEngine
+from bot.runtime.batching import BatcherPool
+from bot.runtime.engine import InferenceEngine
 from training.cards.common import (
     fmt_seconds,
     save_card,
@@ -22,7 +22,7 @@ def name_grid_png(service, colors: list[str], path: Path, columns: int = 4) -> l
     """Each cell: the colour asked for, with the three names offered for it (seed 1)."""
     from PIL import Image, ImageDraw, ImageFont
 
-    from bot.names.service import NameRequest
+    from bot.name.service import NameRequest
     from bot.render import contrasting_text_color
 
     cell_w, cell_h = 240, 110
@@ -46,8 +46,8 @@ def name_grid_png(service, colors: list[str], path: Path, columns: int = 4) -> l
 
 
 def name_card(model_path: Path, color_model: Path, run_dir: Path, data: list[Path]) -> Path:
-    from bot.colors.service import ColorService
-    from bot.names.service import NameService
+    from bot.color.service import ColorService
+    from bot.name.service import NameService
     from training.name.evaluate import evaluate_name
 
     engine = InferenceEngine(model_path.parent, prefer_gpu=False)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.batching import BatcherPool
-from bot.engine import InferenceEngine
+from bot.runtime.batching import BatcherPool
+from bot.runtime.engine import InferenceEngine
 from training.cards.common import (
     fmt_seconds,
     save_card,

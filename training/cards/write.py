@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.metadata import ModelMetadata
-from bot.onnx_guard import metadata_props
-from bot.vocabulary import Vocabulary
+from bot.contract.metadata import ModelMetadata
+from bot.runtime.onnx_guard import metadata_props
+from bot.text.vocabulary import Vocabulary
 from training.cards.common import (
     fmt_seconds,
     sample_lines,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bot.colors.lab import srgb_to_lab
+from bot.color.lab import srgb_to_lab
 from bot.render import hex_color
 
 SIGMA = 6.0  # CIELAB units

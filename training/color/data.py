@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.vocabulary import normalize_name
+from bot.text.vocabulary import normalize_name
 from training.errors import UserError
 
 MAX_NAME_LENGTH = 32

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.colors.service import ColorModel
-from bot.engine import InferenceEngine
+from bot.color.service import ColorModel
+from bot.runtime.engine import InferenceEngine
 from training.color.data import load_colors, split
 from training.color.metrics import color_metrics
 

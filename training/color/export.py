@@ -20,10 +20,10 @@ import onnxruntime as ort
 from google.protobuf.message import DecodeError
 from onnx import numpy_helper
 
-from bot.colors.service import encode_names
-from bot.metadata import ModelMetadata
-from bot.model_specs import COLOR
-from bot.vocabulary import Vocabulary
+from bot.color.service import encode_names
+from bot.contract.metadata import ModelMetadata
+from bot.contract.signatures import COLOR
+from bot.text.vocabulary import Vocabulary
 from training.color.model import build_color_model, output_name
 from training.color.onnx_graph import load_native_weights, supports_native
 from training.color.train import export_color
@@ -142,7 +142,7 @@ def export_main(args) -> dict[str, float]:
 def rescore(path: Path, metadata: ModelMetadata, data: list[Path]) -> None:
     """The validation metrics as the bot decodes today (`evaluate color` on the file whose
     weights are re-exported), into the metadata."""
-    from bot.colors.bins import SHARPEN
+    from bot.color.bins import SHARPEN
     from training.color.evaluate import evaluate_color
 
     scored = evaluate_color(path, data, val_fraction=0.1)

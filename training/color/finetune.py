@@ -18,11 +18,11 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from bot.colors.bins import ColorBins
-from bot.colors.service import encode_names
-from bot.metadata import ModelMetadata
+from bot.color.bins import ColorBins
+from bot.color.service import encode_names
+from bot.contract.metadata import ModelMetadata
 from bot.render import hex_color
-from bot.vocabulary import Vocabulary
+from bot.text.vocabulary import Vocabulary
 from training.color.bins import soft_targets
 from training.color.data import ColorTable, load_colors, split
 from training.color.export import _read_color_file, load_onnx_weights

@@ -11,12 +11,12 @@ import keras
 import numpy as np
 import onnx
 
-from bot.colors.bins import ColorBins
-from bot.colors.service import encode_names
-from bot.metadata import ModelMetadata
-from bot.model_specs import COLOR
+from bot.color.bins import ColorBins
+from bot.color.service import encode_names
+from bot.contract.metadata import ModelMetadata
+from bot.contract.signatures import COLOR
 from bot.render import hex_color
-from bot.vocabulary import Vocabulary
+from bot.text.vocabulary import Vocabulary
 from training.callbacks import standard_callbacks
 from training.color.bins import fit_bins, soft_targets
 from training.color.data import MAX_NAME_LENGTH, ColorTable, load_colors, split

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.batching import BatcherPool
-from bot.colors.service import ColorService
-from bot.engine import InferenceEngine
-from bot.lm import StepGraph
-from bot.names.service import NameRequest, NameService, color_input, color_state
+from bot.color.service import ColorService
+from bot.name.service import NameRequest, NameService, color_input, color_state
 from bot.render import hex_color
+from bot.runtime.batching import BatcherPool
+from bot.runtime.engine import InferenceEngine
+from bot.runtime.lm import StepGraph
 from training.caption.evaluate import caption_nats
 from training.color.data import load_colors, split
 from training.colorspace import delta_e

@@ -7,9 +7,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from bot.caption.tokens import END, START
-from bot.metadata import ModelMetadata
-from bot.model_specs import CHARLM
+from bot.contract.metadata import ModelMetadata
+from bot.contract.signatures import CHARLM
+from bot.text.captions import END, START
 from training.caption.image_export import step_graph, stepwise_difference
 from training.caption.image_model import copy_decoder
 from training.name.model import COLOR_STATE, build_name_step
@@ -44,7 +44,7 @@ def export_name(model: keras.Model, config: LMConfig, info: dict, metrics: dict,
                 "start_token": START,
                 "end_token": END,
                 "conditioned_on": "color",
-                "color_input": "CIELAB (D65) / 100 of the sRGB colour (bot.colors.lab)",
+                "color_input": "CIELAB (D65) / 100 of the sRGB colour (bot.color.lab)",
                 "state": layout,
                 "config": config.as_dict(),
                 "contexts": [],

@@ -13,9 +13,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from bot.caption.tokens import END, START
-from bot.names.service import color_input
-from bot.vocabulary import Vocabulary
+from bot.name.service import color_input
+from bot.text.captions import END, START
+from bot.text.vocabulary import Vocabulary
 from training.callbacks import standard_callbacks
 from training.caption.data import caption_examples
 from training.caption.image_train import nats

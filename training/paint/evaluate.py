@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.engine import InferenceEngine
-from bot.lm import StepGraph, log_softmax
-from bot.paint.tokens import context_kinds, step_inputs, step_targets
+from bot.contract.pixels import context_kinds, step_inputs, step_targets
+from bot.runtime.engine import InferenceEngine
+from bot.runtime.lm import StepGraph, log_softmax
 from training.errors import UserError
 from training.paint.data import load_paintings, quantize, thumbnails
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bot.colors.lab import srgb_to_lab
+from bot.color.lab import srgb_to_lab
 from training.paint.data import block_means
 
 GRID = 4

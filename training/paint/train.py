@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.paint.tokens import (
+from bot.contract.pixels import (
     COARSE,
     NEIGHBOURS,
     context_size,

@@ -1,4 +1,4 @@
-"""The painter's variants: which context inputs each step sees (kinds: `bot.paint.tokens`)."""
+"""The painter's variants: which context inputs each step sees (kinds: `bot.contract.pixels`)."""
 
 VARIANTS = {
     "above": ("previous pixel + pixel above + column", ("above", "column")),

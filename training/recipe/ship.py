@@ -204,7 +204,7 @@ def ship_paint(job: Job, entry: dict, run_dir: Path, ctx: Context) -> Row:
 def ship_color(job: Job, entry: dict, run_dir: Path, ctx: Context) -> Row:
     import numpy as np
 
-    from bot.colors.bins import ColorBins
+    from bot.color.bins import ColorBins
     from training.cards import color_card
     from training.color.data import MAX_NAME_LENGTH
     from training.color.evaluate import evaluate_color
@@ -255,9 +255,9 @@ def ship_color(job: Job, entry: dict, run_dir: Path, ctx: Context) -> Row:
 
 
 def _name_nats(path: Path, data: list[Path], fraction: float) -> dict:
-    from bot.engine import InferenceEngine
-    from bot.lm import StepGraph
-    from bot.names.service import color_input, color_state
+    from bot.name.service import color_input, color_state
+    from bot.runtime.engine import InferenceEngine
+    from bot.runtime.lm import StepGraph
     from training.caption.evaluate import caption_nats
     from training.color.data import load_colors, split
 

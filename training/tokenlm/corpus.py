@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.vocabulary import Vocabulary
+from bot.text.vocabulary import Vocabulary
 from training.errors import UserError
 
 MIN_CHARS = 2_000

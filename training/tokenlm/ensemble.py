@@ -26,9 +26,9 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from bot.metadata import ModelMetadata
-from bot.onnx_guard import metadata_props
-from bot.vocabulary import Vocabulary
+from bot.contract.metadata import ModelMetadata
+from bot.runtime.onnx_guard import metadata_props
+from bot.text.vocabulary import Vocabulary
 from training.errors import UserError
 from training.onnx_export import atomic_write, attach_metadata, write_checked
 from training.tokenlm.evaluate import load_step_model, log_softmax, stream_logps

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.engine import InferenceEngine
-from bot.lm import StepGraph
-from bot.vocabulary import Vocabulary
+from bot.runtime.engine import InferenceEngine
+from bot.runtime.lm import StepGraph
+from bot.text.vocabulary import Vocabulary
 from training.errors import UserError
 from training.tokenlm.corpus import read_texts, split_chunks
 

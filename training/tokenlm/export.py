@@ -10,8 +10,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from bot.metadata import ModelMetadata
-from bot.model_specs import CHARLM
+from bot.contract.metadata import ModelMetadata
+from bot.contract.signatures import CHARLM
 from training.errors import UserError
 from training.tokenlm.model import (
     LMConfig,

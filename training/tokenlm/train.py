@@ -17,8 +17,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from bot.lm import generate
-from bot.sampling import SamplingConfig
+from bot.runtime.lm import generate
+from bot.runtime.sampling import SamplingConfig
 from training.callbacks import standard_callbacks
 from training.errors import UserError
 from training.tokenlm.model import (
@@ -214,8 +214,8 @@ def weights_extra(weights: Path) -> dict | None:
         return {**info.get("extra", {}), "config": info["config"]}
     exported = weights.parent / weights.name.replace(".weights.h5", ".onnx")
     if weights.name.endswith(".weights.h5") and exported.exists():
-        from bot.metadata import ModelMetadata
-        from bot.onnx_guard import metadata_props
+        from bot.contract.metadata import ModelMetadata
+        from bot.runtime.onnx_guard import metadata_props
 
         extra = ModelMetadata.from_props(metadata_props(exported.read_bytes())).extra
         return extra if "config" in extra else None

@@ -1,0 +1,179 @@
+"""A generation: one request's tokens, advanced by a batcher one step at a time, and how
+its caller waits for them (blocking for scripts, awaited on the event loop).
+
+Each keeps its own prompt, length, sampling settings and random generator, so its output
+is what it would be alone, whatever it shares steps with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+import numpy as np
+
+from bot.errors import UserFacingError
+from bot.runtime.sampling import SamplingConfig
+
+log = logging.getLogger(__name__)
+Result = TypeVar("Result")
+
+
+class GenerationStopped(UserFacingError):
+    """The generation ended before its end: cancelled, past its deadline, or shut down."""
+
+
+class GenerationFailed(UserFacingError):
+    """The model failed on this request; the cause is logged, the user gets this text."""
+
+
+@dataclass
+class Generation:
+    prompt: list[int]
+    max_new: int
+    sampling: SamplingConfig
+    rng: np.random.Generator
+    end_token: int | None = None
+    banned: Sequence[int] = ()
+    on_token: Callable[[list[int]], None] | None = None
+    state: list[np.ndarray] | None = None  # initial (1, units) rows; None means zeros
+    deadline: float | None = None  # time.monotonic() after which it is stopped
+    tokens: list[int] = field(default_factory=list)
+    future: Future = field(default_factory=Future)
+    stop_reason: str | None = None
+    fed: int = 0  # prompt tokens already run through the model
+
+    def cancel(self, reason: str = "The request was cancelled.") -> None:
+        """Stop at the next step and free the slot (the user left, pressed Ctrl-C, ...)."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+
+    def due_stop(self, now: float) -> str | None:
+        if self.stop_reason is not None:
+            return self.stop_reason
+        if self.deadline is not None and now >= self.deadline:
+            return "It took too long and was stopped; try a shorter request or try again later."
+        return None
+
+    def next_input(self) -> int:
+        return self.prompt[self.fed] if self.fed < len(self.prompt) else self.tokens[-1]
+
+    def next_contexts(self) -> Sequence[int]:
+        """Per-step context inputs, for models that have them (see PixelGeneration)."""
+        return ()
+
+    def consume_prompt(self) -> bool:
+        """Account for one step; True when this step's logits are to be sampled from."""
+        if self.fed < len(self.prompt):
+            self.fed += 1
+            return self.fed == len(self.prompt)
+        return True
+
+    def accept(self, token: int) -> bool:
+        """Take the sampled token; True when the generation is finished."""
+        if token == self.end_token:
+            return True
+        self.tokens.append(token)
+        if self.on_token:
+            self.on_token(self.tokens)
+        return len(self.tokens) >= self.max_new
+
+    def result(self, timeout: float | None = None) -> list[int]:
+        """Block until done (for scripts). Ctrl-C cancels the generation and re-raises."""
+        try:
+            return self.future.result(timeout)
+        except KeyboardInterrupt:
+            self.cancel("Cancelled with Ctrl-C.")
+            raise
+
+    async def wait(self) -> list[int]:
+        """Await the tokens; if the awaiting task is cancelled, so is the generation."""
+        try:
+            return await asyncio.wrap_future(self.future)
+        except asyncio.CancelledError:
+            self.cancel("The request was withdrawn.")
+            raise
+
+
+@dataclass
+class Job(Generic[Result]):
+    """A submitted generation and how its tokens become a service's result, waited for
+    either way: blocking (scripts, console) or awaited (Discord)."""
+
+    generation: Generation
+    finish: Callable[[list[int]], Result]
+
+    def result(self) -> Result:
+        return self.finish(self.generation.result())
+
+    async def wait(self) -> Result:
+        return self.finish(await self.generation.wait())
+
+
+def results(generations: list[Generation]) -> list[list[int]]:
+    """Every generation's tokens, waiting; on the way out (Ctrl-C, a failure) the rest are
+    cancelled."""
+    try:
+        return [g.result() for g in generations]
+    finally:
+        for generation in generations:
+            generation.cancel()  # no-op for finished ones
+
+
+async def wait_all(generations: list[Generation]) -> list[list[int]]:
+    """`results`, awaited without a thread."""
+    try:
+        return list(await asyncio.gather(*(g.wait() for g in generations)))
+    finally:
+        for generation in generations:
+            generation.cancel()
+
+
+def on_loop(callback: Callable | None) -> Callable | None:
+    """`callback`, to be called from any thread but run on the running event loop.
+
+    For progress reports, where only the newest matters: calls that arrive while one is
+    still waiting for the loop replace its arguments, so a busy batcher hands the loop at
+    most one report at a time instead of one per call."""
+    if callback is None:
+        return None
+    loop = asyncio.get_running_loop()
+    latest: list[tuple] = []
+    lock = threading.Lock()
+
+    def deliver() -> None:
+        with lock:
+            args = latest.pop()
+        callback(*args)
+
+    def call(*args) -> None:
+        with lock:
+            pending = bool(latest)
+            latest[:] = [args]
+        if not pending:
+            loop.call_soon_threadsafe(deliver)
+
+    return call
+
+
+def settle(generation: Generation, error: BaseException | None = None) -> None:
+    """Resolve the generation's future once: its tokens, or the error."""
+    if generation.future.done():
+        return
+    if error is None:
+        generation.future.set_result(generation.tokens)
+    else:
+        generation.future.set_exception(error)
+
+
+def failure(exc: BaseException, where: str) -> GenerationFailed:
+    """The error a request gets when its model or bookkeeping failed; the cause is logged."""
+    log.error("generation failed in %s", where, exc_info=exc)
+    failed = GenerationFailed("The model failed on this request; the error has been logged.")
+    failed.__cause__ = exc
+    return failed

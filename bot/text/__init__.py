@@ -1,0 +1,1 @@
+"""Text as tokens: the vocabulary, and the caption tokens that /caption and /name share."""
