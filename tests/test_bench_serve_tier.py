@@ -7,6 +7,8 @@ import pytest
 
 from tests.test_bench_scripts import BENCH, run
 
+pytestmark = pytest.mark.bench
+
 
 def test_the_inference_tier_benchmark_runs_in_its_quickest_mode():
     pytest.importorskip("ray.serve")
