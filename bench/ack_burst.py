@@ -1,5 +1,5 @@
 """Acknowledgement under a burst: N users send /color, /write and /paint at once through
-the local Discord stand-in (tests/local_discord.py), optionally while CPU-bound work runs
+the local Discord stand-in (tests/local_discord/), optionally while CPU-bound work runs
 beside the bot, and the time each interaction waited for its first response is printed.
 
 Discord drops an interaction that gets no first response (an answer or a defer) within

@@ -26,7 +26,7 @@ def global_options(parser: argparse.ArgumentParser, default: object = None) -> N
 
 def build_parser(services=None) -> argparse.ArgumentParser:
     """The whole command line; with `services`, help shows the loaded styles and sizes."""
-    from bot.console import LOCAL_COMMANDS, QuietParser
+    from bot.console.commands import LOCAL_COMMANDS, QuietParser
 
     parser = QuietParser(prog="python -m bot", description=__doc__)
     global_options(parser)
@@ -38,7 +38,8 @@ def build_parser(services=None) -> argparse.ArgumentParser:
 
 def one_shot(services, args: argparse.Namespace, output_dir: Path) -> int:
     """Run one command; JSON (or text) on stdout, and exit status 2 for a user error."""
-    from bot.console import LOCAL_COMMANDS, colour_wanted
+    from bot.console.commands import LOCAL_COMMANDS
+    from bot.console.loop import colour_wanted
 
     command = LOCAL_COMMANDS[args.command]
     try:
@@ -96,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     if first.cpu:
         settings.prefer_gpu = False
 
-    from bot.console import ArgumentError, Console
+    from bot.console.commands import ArgumentError
+    from bot.console.loop import Console
     from bot.services import Services
 
     services = Services.start(settings)

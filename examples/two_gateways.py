@@ -1,6 +1,6 @@
 """Two bot processes, one shard each, sharing one inference tier: the gateway tier.
 
-Runs everything on loopback: the local Discord stand-in (tests/local_discord.py) asking
+Runs everything on loopback: the local Discord stand-in (tests/local_discord/) asking
 for two shards, a local Ray instance with the Serve application, and two `python -m bot`
 processes started with RNNBOT_SHARD_COUNT=2 and RNNBOT_SHARD_IDS=0 or 1, both pointed at
 the same Serve application (RNNBOT_SERVE_ADDRESS). It then runs /write in a server of

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from bot.console import Console
+from bot.console.loop import Console
 
 
 def run_bot(model_dir, *args, env=None):

@@ -18,7 +18,7 @@ from bot.caption.service import CaptionRequest
 from bot.commands import COMMANDS, DISCORD, IMAGE, LOCAL, PUBLIC, Command, Option
 from bot.commands.options import plain_number
 from bot.commands.slash import number
-from bot.console import Console
+from bot.console.loop import Console
 from bot.discord_app.cogs.admin import AdminCog
 from bot.discord_app.cogs.caption import CaptionCog
 from bot.discord_app.cogs.color import ColorCog

@@ -1,28 +1,20 @@
-"""Local front ends: an interactive console and one-shot commands for scripts.
-
-Both use one table of commands; each command's options come from its declaration
-(`bot.commands`), and each parses them, calls its domain service and returns a JSON-ready
-payload, which the console shows as text and the CLI as JSON.
-"""
+"""What each local command does: parse nothing, call its domain service with the values
+its declaration read, and return a JSON-ready payload (the CLI prints it as JSON) and the
+text the console and plain CLI show for it. Commands that save a PNG check `--out`
+before any work, so a bad path costs nothing."""
 
 from __future__ import annotations
 
 import argparse
-import os
 import re
-import shlex
-import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
 
 from bot.caption.service import CaptionRequest
-from bot.commands import CAPTION, COLOR, MODELS, NAME, PAINT, PALETTE, WRITE, Command
-from bot.commands.arguments import add_arguments, option_values
+from bot.commands import CAPTION, COLOR, NAME, PAINT, WRITE
+from bot.commands.arguments import option_values
 from bot.contract.descriptions import describe
-from bot.errors import UserFacingError, plain
-from bot.help_format import DefaultsHelp
+from bot.errors import UserFacingError
 from bot.images import read_image_file
 from bot.name.service import NameRequest
 from bot.paint.service import DISPLAY_SIZE, PaintRequest
@@ -34,12 +26,6 @@ DEFAULT_STYLE = "shakespeare"
 
 def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "color"
-
-
-def colour_wanted(stream: TextIO) -> bool:
-    """Terminal colour codes only for a terminal, and never when NO_COLOR is set."""
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty()) and not os.environ.get("NO_COLOR")
 
 
 def color_block(rgb: tuple[int, int, int], width: int = 8) -> str:
@@ -60,10 +46,6 @@ def png_path(out: Path | None, default: Path) -> Path:
     if not out.parent.is_dir():
         raise UserFacingError(f"--out {out}: the folder {out.parent} does not exist")
     return out
-
-
-def _json_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def color_payload(services: Services, args: argparse.Namespace, output_dir: Path) -> dict:
@@ -272,168 +254,3 @@ def models_text(payload: dict, colour: bool) -> str:
         )
     lines += [f"{name}: UNAVAILABLE ({why})" for name, why in payload["unavailable"].items()]
     return "\n".join(lines) or f"no models in {payload['model_dir']}"
-
-
-class ArgumentError(UserFacingError):
-    """A command line that does not parse (shown as an error, JSON with --json)."""
-
-
-class QuietParser(argparse.ArgumentParser):
-    """Argument errors raise instead of printing usage and exiting."""
-
-    def error(self, message: str):
-        raise ArgumentError(f"{message} (see --help)")
-
-
-def no_helps(services: Services | None) -> dict[str, str]:
-    return {}
-
-
-@dataclass(frozen=True)
-class LocalCommand:
-    declared: Command
-    payload: Callable[..., dict]  # (services, args, output folder[, shown]) -> JSON-ready
-    text: Callable[[dict, bool], str]
-    helps: Callable[[Services | None], dict[str, str]] = no_helps  # help that names models
-    saves: str = ""  # the PNG --out names by default ("" when the command saves none)
-    streams: bool = False  # its payload takes `shown(text_so_far)` and has a "text"
-
-    @property
-    def help(self) -> str:
-        return self.declared.summary
-
-    def arguments(self, parser: argparse.ArgumentParser, services: Services | None) -> None:
-        add_arguments(parser, self.declared, self.helps(services))
-        if self.saves:
-            parser.add_argument(
-                "--out",
-                type=Path,
-                help=f"PNG path in an existing folder (default out/{self.saves})",
-            )
-
-    def add_parser(
-        self, subparsers, name: str, services: Services | None
-    ) -> argparse.ArgumentParser:
-        parser = subparsers.add_parser(
-            name,
-            help=self.help,
-            description=self.help,
-            formatter_class=DefaultsHelp,
-        )
-        self.arguments(parser, services)
-        _json_flag(parser)
-        return parser
-
-
-LOCAL_COMMANDS = {
-    c.declared.name: c
-    for c in (
-        LocalCommand(COLOR, color_payload, color_text, saves="color-NAME.png"),
-        LocalCommand(WRITE, write_payload, write_text, style_help, streams=True),
-        LocalCommand(CAPTION, caption_payload, caption_text),
-        LocalCommand(PAINT, paint_payload, paint_text, size_help, saves="paint-SEED.png"),
-        LocalCommand(NAME, name_payload, name_text, saves="name-HEX.png"),
-        LocalCommand(PALETTE, palette_payload, palette_text, saves="palette-NAME.png"),
-        LocalCommand(MODELS, models_payload, models_text),
-    )
-}
-
-
-class Stream:
-    """Prints text as it grows, as Discord's reply shows it; called from the batcher's
-    thread while the console waits."""
-
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
-        self.printed = 0
-
-    def show(self, text: str) -> None:
-        self.out.write(text[self.printed :])
-        self.out.flush()
-        self.printed = len(text)
-
-
-class Console:
-    def __init__(self, services: Services, output_dir: Path, colour: bool | None = None) -> None:
-        self.services = services
-        self.output_dir = output_dir
-        self.colour = colour
-        self.stdout: TextIO | None = None  # where text streams as it is made, in `loop`
-        self.parsers = {}
-        for name, command in LOCAL_COMMANDS.items():
-            parser = QuietParser(
-                prog=f"/{name}",
-                description=command.help,
-                add_help=False,
-                formatter_class=DefaultsHelp,
-            )
-            command.arguments(parser, services)
-            self.parsers[name] = parser
-
-    def help(self) -> str:
-        lines = ["Commands (add --help to one for its options):"]
-        for name, parser in self.parsers.items():
-            usage = parser.format_usage().removeprefix("usage: ").strip()
-            lines += [f"  {usage}", f"      {LOCAL_COMMANDS[name].help}"]
-        lines += ["  /help     this text", "  /quit     leave (or Ctrl-C at the prompt)"]
-        lines += ["  On Discord only: /reload (admins). Ctrl-C cancels a running command."]
-        return "\n".join(lines)
-
-    def handle(self, line: str) -> str | None:
-        """Answer one typed line; None means quit."""
-        line = line.strip()
-        if not line:
-            return ""
-        command, _, rest = line.partition(" ")
-        name = command.removeprefix("/")
-        try:
-            if command in ("/quit", "/exit"):
-                return None
-            if command == "/help":
-                return self.help()
-            if command.startswith("/") and name in LOCAL_COMMANDS:
-                return self.run(name, rest)
-            return f"Unknown command {command!r}. Type /help."
-        except UserFacingError as exc:
-            return f"error: {plain(str(exc))}"
-
-    def run(self, name: str, rest: str) -> str:
-        try:
-            words = shlex.split(rest)
-        except ValueError as exc:
-            raise UserFacingError(f"could not read that line: {exc}") from None
-        if "--help" in words or "-h" in words:
-            return self.parsers[name].format_help()
-        args = self.parsers[name].parse_args(words)
-        command = LOCAL_COMMANDS[name]
-        if not command.streams or self.stdout is None:
-            return command.text(command.payload(self.services, args, self.output_dir), self.colour)
-        stream = Stream(self.stdout)
-        payload = command.payload(self.services, args, self.output_dir, stream.show)
-        stream.show(payload["text"])  # the part after the last progress call
-        return command.text({**payload, "text": ""}, self.colour)
-
-    def loop(self, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
-        """Ctrl-C during a command cancels it and returns to the prompt; at the prompt it
-        leaves."""
-        if self.colour is None:
-            self.colour = colour_wanted(stdout)
-        self.stdout = stdout
-        print("No DISCORD_TOKEN set: local console. Type /help, or /color forest.", file=stdout)
-        while True:
-            print("> ", end="", file=stdout, flush=True)
-            try:
-                line = stdin.readline()
-            except KeyboardInterrupt:
-                print(file=stdout)
-                break
-            if not line:
-                break
-            try:
-                answer = self.handle(line)
-            except KeyboardInterrupt:
-                answer = "cancelled."
-            if answer is None:
-                break
-            if answer:
-                print(answer, file=stdout, flush=True)

@@ -1,5 +1,5 @@
 """Where discord.py connects. Production uses Discord's defaults; tests point it at a
-local stand-in of the API and Gateway (see tests/local_discord.py)."""
+local stand-in of the API and Gateway (see tests/local_discord/)."""
 
 from __future__ import annotations
 
