@@ -12,6 +12,7 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
+import discord
 import pytest
 from PIL import Image
 
@@ -173,6 +174,10 @@ def test_a_daily_painting_is_posted_at_its_time_once_across_a_restart(services, 
     async def scenario():
         async with local_discord() as discord:
             async with running(services, discord, db, clock):
+                refused = await discord.run(  # no Manage Server: refused by the bot itself
+                    "settings daily set", command="name", time="8:00", permissions=0
+                )
+                assert refused.final.ephemeral and "not allowed" in refused.final.text
                 asked = await discord.run(
                     "settings daily set",
                     command="paint",
@@ -182,6 +187,8 @@ def test_a_daily_painting_is_posted_at_its_time_once_across_a_restart(services, 
                 )
                 assert "Every day at 09:00 (Europe/Paris)" in asked.final.text
                 assert asked.final.ephemeral
+                shown = await discord.run("settings show", permissions=MANAGE_GUILD)
+                assert "Daily post here paint at 09:00 (Europe/Paris)" in shown.final.text
                 await asyncio.sleep(10 * daily_cog.TICK_SECONDS)
                 assert discord.channel_posts == []  # 08:00 in Paris
                 clock.now = MONDAY + timedelta(hours=1, seconds=5)
@@ -252,3 +259,106 @@ def test_shard_processes_sharing_the_database_post_once_and_failures_wait_a_day(
     assert color["embeds"][0]["title"].startswith("Colour of the day: ")
     write = next(p for p in tuesday if p["channel_id"] == str(channels[2]))
     assert write["content"].startswith("✍️ **Lines of the day** · ")
+
+
+# ---- reliability, on a stand-in bot -----------------------------------------------------
+
+
+def test_a_post_on_a_dst_change_day_is_made_once_and_never_skipped():
+    """02:30 in Paris does not exist on 29 March 2026 and happens twice on 25 October."""
+    post = DailyPost(1, 2, "paint", time(2, 30), "Europe/Paris", 0.0)
+    for start in (datetime(2026, 3, 28, tzinfo=UTC), datetime(2026, 10, 24, tzinfo=UTC)):
+        claimed: dict[str, datetime] = {}
+        for minute in range(3 * 24 * 60):  # a tick a minute, the day before to the day after
+            now = start + timedelta(minutes=minute)
+            day = post.due(now)
+            if day is not None and day not in claimed:
+                claimed[day] = now
+        assert len(claimed) == 3, claimed
+    assert claimed["2026-10-25"] == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)  # the first 02:30
+    spring = [post.due(datetime(2026, 3, 29, h, 31, tzinfo=UTC)) for h in (0, 1)]
+    assert spring == [None, "2026-03-29"]  # 03:30 local, the hour 02:xx was skipped to
+
+
+class Channel:
+    """A channel as `get_partial_messageable` gives it: it keeps or refuses each post."""
+
+    def __init__(self, sent: list, refusal: Exception | None = None) -> None:
+        self.sent, self.refusal = sent, refusal
+
+    async def send(self, **message) -> None:
+        if self.refusal is not None:
+            raise self.refusal
+        self.sent.append(message["content"])
+
+
+@contextlib.asynccontextmanager
+async def daily_cog_on(path: Path, channels: dict[int, Channel], clock: Clock):
+    store = SettingsStore(path)
+    await store.open()
+    bot = SimpleNamespace(
+        shard_count=1, shards={0: None}, get_partial_messageable=lambda c, guild_id: channels[c]
+    )
+    cog = daily_cog.DailyCog(bot, DailyStore(store), clock)
+    try:
+        yield cog
+    finally:
+        await cog.cog_unload()
+        await store.close()
+
+
+def test_a_slow_post_holds_up_neither_the_loop_nor_another_channel(tmp_path):
+    clock, sent, stuck = Clock(MONDAY), [], asyncio.Event()
+
+    async def scenario():
+        async with daily_cog_on(
+            tmp_path / "s.sqlite3", {1: Channel(sent), 2: Channel(sent)}, clock
+        ) as cog:
+
+            async def make(post):
+                if post.channel_id == 1:
+                    await stuck.wait()  # a painting that takes minutes
+                return {"content": f"post {post.channel_id}"}
+
+            cog._paint = cog._name = make
+            await cog.store.set(9, 1, "paint", time(8, 0), "UTC", MONDAY)
+            await cog.store.set(9, 2, "name", time(8, 1), "UTC", MONDAY)
+            clock.now = MONDAY + timedelta(hours=1)
+            await asyncio.wait_for(cog.look(), 2)  # channel 1's post starts and hangs
+            clock.now += timedelta(minutes=1, seconds=1)
+            await asyncio.wait_for(cog.look(), 2)
+            await asyncio.sleep(0.1)
+            assert sent == ["post 2"]
+            stuck.set()
+            await asyncio.sleep(0.1)
+            assert sent == ["post 2", "post 1"]
+
+    asyncio.run(scenario())
+
+
+def test_a_deleted_channel_or_a_server_left_loses_its_schedule(tmp_path):
+    clock, sent = Clock(MONDAY), []
+    gone = discord.NotFound(SimpleNamespace(status=404, reason="Not Found"), {"code": 10003})
+    forbidden = discord.Forbidden(SimpleNamespace(status=403, reason="Forbidden"), {"code": 50013})
+    channels = {1: Channel(sent, gone), 2: Channel(sent, forbidden), 3: Channel(sent)}
+
+    async def scenario():
+        async with daily_cog_on(tmp_path / "s.sqlite3", channels, clock) as cog:
+
+            async def make(post):
+                return {"content": f"post {post.channel_id}"}
+
+            cog._name = make
+            for channel, guild in ((1, 9), (2, 9), (3, 8)):
+                await cog.store.set(guild, channel, "name", time(8, 0), "UTC", MONDAY)
+            clock.now = MONDAY + timedelta(hours=1)
+            await cog.look()
+            await asyncio.sleep(0.1)
+            left = sorted(p.channel_id for p in await cog.store.posts())
+            await cog.on_guild_remove(SimpleNamespace(id=8))
+            return left, [p.channel_id for p in await cog.store.posts()]
+
+    left, after_leaving = asyncio.run(scenario())
+    assert sent == ["post 3"]
+    assert left == [2, 3]  # 404: stopped; 403: kept, tried again tomorrow
+    assert after_leaving == [2]

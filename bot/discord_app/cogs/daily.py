@@ -5,13 +5,16 @@ A `discord.ext.tasks` loop looks every `TICK_SECONDS` for posts that are due. A 
 posts only for the guilds its shards hold (Discord routes guild `g` to shard
 `(g >> 22) % shard_count`), and only the day it claims in the database
 (`bot.discord_app.store.daily`), so several shard processes sharing the file post once. A post that
-fails (channel gone, permissions lost, model missing) is logged; its day stays claimed,
-so it is tried again the next day and never in a loop.
+fails (permissions lost, model missing) is logged; its day stays claimed, so it is tried
+again the next day and never in a loop. A channel Discord no longer knows, or a server
+the bot left, loses its schedule. Posts run beside the loop, so a slow one holds up
+neither the next tick nor the other channels.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 import secrets
@@ -62,6 +65,7 @@ class DailyCog(commands.Cog):
         self.store = store
         self.clock = clock
         self._at_once = asyncio.Semaphore(AT_ONCE)
+        self._posting: set[asyncio.Task] = set()
 
     @property
     def services(self) -> Services:
@@ -73,10 +77,23 @@ class DailyCog(commands.Cog):
 
     async def cog_unload(self) -> None:
         self.look.cancel()
+        for task in self._posting:
+            task.cancel()
+
+    @commands.Cog.listener()
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        """Kicked, or the server deleted: its posts could never be made again."""
+        try:
+            stopped = await self.store.stop_guild(guild.id)
+        except Exception as error:  # kept: its posts fail and are logged once a day
+            log.warning("daily posts: cannot stop server %d's (%s)", guild.id, error)
+            return
+        if stopped:
+            log.info("daily posts: left server %d, its %d post(s) stopped", guild.id, stopped)
 
     @tasks.loop(seconds=TICK_SECONDS)
     async def look(self) -> None:
-        """Post what is due now (posts run together, a few at a time)."""
+        """Start the posts due now (they run beside the loop, a few at a time)."""
         now = self.clock()
         try:
             schedules = [p for p in await self.store.posts() if holds(self.bot, p.guild_id)]
@@ -91,7 +108,10 @@ class DailyCog(commands.Cog):
                     claimed.append(post)
             except Exception as error:  # a busy database: the next tick claims it
                 log.warning("daily posts: cannot claim channel %d (%s)", post.channel_id, error)
-        await asyncio.gather(*(self.post(p) for p in claimed))
+        for post in claimed:
+            task = asyncio.get_running_loop().create_task(self.post(post))
+            self._posting.add(task)
+            task.add_done_callback(self._posting.discard)
 
     @look.before_loop
     async def connected(self) -> None:
@@ -105,6 +125,15 @@ class DailyCog(commands.Cog):
                 message = await getattr(self, f"_{post.command}")(post)
             await channel.send(**message, allowed_mentions=NO_MENTIONS)
             log.info("daily %s posted in channel %d", post.command, post.channel_id)
+        except discord.NotFound as error:  # the channel is gone: no post there again
+            log.warning(
+                "daily %s: channel %d is gone (%s); its post is stopped",
+                post.command,
+                post.channel_id,
+                error,
+            )
+            with contextlib.suppress(Exception):  # else it is only tried again tomorrow
+                await self.store.stop(post.channel_id)
         except Exception as error:
             log.warning(
                 "daily %s in channel %d (server %d) failed; next try tomorrow: %s",

@@ -18,7 +18,7 @@ from discord.ext import commands, tasks
 
 from bot.caption.service import CaptionRequest
 from bot.discord_app.buttons import answer_button, handle_press
-from bot.discord_app.replies import NO_MENTIONS, send_ephemeral
+from bot.discord_app.replies import NO_MENTIONS, report_error, send_ephemeral
 from bot.discord_app.store.history import Generation, HistoryStore
 from bot.errors import quoted
 from bot.name.service import NameRequest
@@ -73,30 +73,58 @@ async def rerun(interaction: discord.Interaction, entry: Generation) -> None:
         await cog.respond(interaction, request_for(entry))
 
 
+RERUN_ID = re.compile(r"(?P<owner>\d{1,20}):(?P<entry>\d{1,19}):(?P<place>\d{1,2})")
+NOT_VALID = "This button no longer works; run /history show for fresh ones."
+NOT_YOURS = "These buttons are for the member who ran /history; run /history show yourself."
+
+
 class RerunButton(
     discord.ui.DynamicItem[discord.ui.Button],
-    template=r"history:rerun:(?P<owner>\d+):(?P<entry>\d+):(?P<place>\d+)",
+    template=r"history:rerun:(?P<rest>.*)",
 ):
+    """Its custom_id (under 60 characters) names the member and their entry. Anything
+    matching the prefix is taken, so a forged or mangled id gets a clear answer; and a
+    press only ever reads the presser's own history."""
+
     def __init__(self, owner: int, entry: int, place: int, disabled: bool = False) -> None:
         button = answer_button("🔁", str(place), f"history:rerun:{owner}:{entry}:{place}")
         button.disabled = disabled
         super().__init__(button)
-        self.owner, self.entry = owner, entry
+        self.owner: int | None = owner
+        self.entry: int | None = entry
 
     @classmethod
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match
     ) -> RerunButton:
-        return cls(int(match["owner"]), int(match["entry"]), int(match["place"]))
+        parts = RERUN_ID.fullmatch(match["rest"])
+        if parts is None:
+            button = cls(0, 0, 0)
+            button.owner = button.entry = None  # not one of ours: answered as such
+            return button
+        return cls(int(parts["owner"]), int(parts["entry"]), int(parts["place"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
+        if self.entry is None or self.entry >= 2**63:  # beyond SQLite's integers
+            await send_ephemeral(interaction, NOT_VALID)
+            return
+        if interaction.user.id != self.owner:  # whatever the server's button policy
+            await send_ephemeral(interaction, NOT_YOURS)
+            return
         history: HistoryStore = interaction.client.history
-        entry = await history.get(self.owner, self.entry)
+        try:
+            entry = await history.get(interaction.user.id, self.entry)
+        except Exception as error:  # the database is down: say so, privately
+            await report_error(interaction, error)
+            return
         if entry is None:  # forgotten, or past the kept days
             await send_ephemeral(interaction, "That generation is no longer in your history.")
             return
+        if not rerunnable(entry):
+            await send_ephemeral(interaction, "That generation cannot be made again.")
+            return
         await handle_press(
-            interaction, entry.command, self.owner, lambda: rerun(interaction, entry)
+            interaction, entry.command, interaction.user.id, lambda: rerun(interaction, entry)
         )
 
 
@@ -151,15 +179,18 @@ class HistoryCog(commands.GroupCog, group_name="history"):
 
     @app_commands.command(name="show", description="Your last 10 generations, to make again")
     async def show(self, interaction: discord.Interaction) -> None:
+        """Deferred first: the read waits for this process's pending history writes,
+        which may wait on a busy database longer than Discord's 3 s."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
         entries = await self.history.recent(interaction.user.id)
         if not entries:
-            await interaction.response.send_message(
+            await interaction.followup.send(
                 f"Nothing yet: your generations of the last {self.history.days} days show here.",
                 ephemeral=True,
             )
             return
         embed, view = history_message(interaction.user.id, entries)
-        await interaction.response.send_message(
+        await interaction.followup.send(
             embed=embed, view=view, ephemeral=True, allowed_mentions=NO_MENTIONS
         )
 

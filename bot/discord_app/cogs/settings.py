@@ -36,8 +36,11 @@ def key_help(key: str) -> str:
     return next(text for prefix, text in KEY_HELP.items() if key.startswith(prefix))
 
 
-def settings_embed(rows: list[tuple[int, str, str]], channel_id: int | None) -> discord.Embed:
-    """The server's own values, then this channel's overrides; unset keys use defaults."""
+def settings_embed(
+    rows: list[tuple[int, str, str]], channel_id: int | None, daily: DailyPost | None = None
+) -> discord.Embed:
+    """The server's own values, then this channel's overrides (unset keys use defaults),
+    then the channel's daily post."""
     server = [f"`{key}` = `{value}`" for channel, key, value in rows if channel == SERVER_WIDE]
     here = [f"`{key}` = `{value}`" for channel, key, value in rows if channel == channel_id]
     embed = discord.Embed(title="Settings")
@@ -45,6 +48,8 @@ def settings_embed(rows: list[tuple[int, str, str]], channel_id: int | None) -> 
     embed.add_field(
         name="This channel", value="\n".join(here)[:1024] or "as the server", inline=False
     )
+    shown = f"{daily.command} at {daily.at:%H:%M} ({daily.timezone})" if daily else "none"
+    embed.add_field(name="Daily post here", value=shown, inline=False)
     embed.set_footer(text="Keys: " + ", ".join(KEYS))
     return embed
 
@@ -79,8 +84,9 @@ class SettingsCog(commands.GroupCog, group_name="settings"):
         """Answered in the first response: a read waits on no lock in WAL mode, only
         behind this bot's own write in progress, if any (at most its 2 s busy timeout)."""
         rows = await self.store.stored(interaction.guild_id)
+        daily = await self.daily_posts.get(interaction.channel_id)
         await interaction.response.send_message(
-            embed=settings_embed(rows, interaction.channel_id),
+            embed=settings_embed(rows, interaction.channel_id, daily),
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )

@@ -100,9 +100,24 @@ class DailyStore:
         await self.store.execute("DELETE FROM daily_claims WHERE channel_id = ?", (channel_id,))
         return removed > 0
 
-    async def posts(self) -> list[DailyPost]:
+    async def stop_guild(self, guild_id: int) -> int:
+        """Stop every post of a server the bot left; how many there were."""
+        await self.store.execute(
+            "DELETE FROM daily_claims WHERE channel_id IN "
+            "(SELECT channel_id FROM daily_posts WHERE guild_id = ?)",
+            (guild_id,),
+        )
+        return await self.store.execute("DELETE FROM daily_posts WHERE guild_id = ?", (guild_id,))
+
+    async def get(self, channel_id: int) -> DailyPost | None:
+        """The channel's post, if it has one."""
+        found = await self.posts("WHERE channel_id = ?", (channel_id,))
+        return found[0] if found else None
+
+    async def posts(self, where: str = "", parameters: tuple = ()) -> list[DailyPost]:
         rows = await self.store.fetch(
-            "SELECT channel_id, guild_id, command, at, timezone, since FROM daily_posts"
+            f"SELECT channel_id, guild_id, command, at, timezone, since FROM daily_posts {where}",
+            parameters,
         )
         return [
             DailyPost(channel, guild, command, parse_time(at), zone, since)

@@ -22,6 +22,10 @@ log = logging.getLogger(__name__)
 
 KEPT = 10  # generations a member sees (and the most kept for them)
 DAY_SECONDS = 86_400
+# One prune deletes in batches (each its own short transaction, so commands' writes go
+# between them) and at most `PRUNE_MOST` rows; the next run goes on from there.
+PRUNE_BATCH = 500
+PRUNE_MOST = 20_000
 
 
 @dataclass(frozen=True)
@@ -80,11 +84,13 @@ class HistoryStore:
         return await self._select("WHERE user_id = ? AND at >= ?", (user_id, self._oldest()))
 
     async def get(self, user_id: int, entry_id: int) -> Generation | None:
-        found = await self._select("WHERE user_id = ? AND id = ?", (user_id, entry_id))
+        """A listed entry, so already written: no wait for pending writes."""
+        found = await self._select("WHERE user_id = ? AND id = ?", (user_id, entry_id), False)
         return found[0] if found else None
 
-    async def _select(self, where: str, parameters: tuple) -> list[Generation]:
-        await self.settled()
+    async def _select(self, where: str, parameters: tuple, settle: bool = True) -> list[Generation]:
+        if settle:
+            await self.settled()
         rows = await self.store.fetch(
             "SELECT id, user_id, command, options, seed, at, link FROM history "
             f"{where} ORDER BY id DESC LIMIT {KEPT}",
@@ -102,13 +108,25 @@ class HistoryStore:
 
     async def prune(self) -> int:
         """Drop what is past the kept days, and each member's beyond the last `KEPT`."""
-        old = await self.store.execute("DELETE FROM history WHERE at < ?", (self._oldest(),))
-        beyond = await self.store.execute(
-            "DELETE FROM history WHERE id IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER "
-            "(PARTITION BY user_id ORDER BY id DESC) AS place FROM history) WHERE place > ?)",
-            (KEPT,),
+        old = await self._drop("SELECT id FROM history WHERE at < ? ORDER BY id", self._oldest())
+        beyond = await self._drop(
+            "SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY id "
+            "DESC) AS place FROM history) WHERE place > ?",
+            KEPT,
         )
         return old + beyond
+
+    async def _drop(self, select_ids: str, parameter: object) -> int:
+        dropped = 0
+        while dropped < PRUNE_MOST:
+            batch = min(PRUNE_BATCH, PRUNE_MOST - dropped)
+            deleted = await self.store.execute(
+                f"DELETE FROM history WHERE id IN ({select_ids} LIMIT ?)", (parameter, batch)
+            )
+            dropped += deleted
+            if deleted < batch:
+                break
+        return dropped
 
     async def count(self, user_id: int) -> int:
         await self.settled()
