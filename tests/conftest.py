@@ -94,6 +94,16 @@ COLOR_ROWS = [
 ]
 
 
+class Clock:
+    """The time a bot sees (its injected clock); a test moves it by setting `now`."""
+
+    def __init__(self, now) -> None:
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
 def write_color_csv(path: Path, rows=COLOR_ROWS) -> Path:
     lines = ["name,red,green,blue"] + [f"{n},{r},{g},{b}" for n, r, g, b in rows]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

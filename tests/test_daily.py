@@ -22,21 +22,12 @@ from bot.discord_app.endpoints import use_local_discord
 from bot.discord_app.store.daily import DailyPost, DailyStore, parse_time, parse_zone
 from bot.discord_app.store.settings import MIGRATIONS, SettingsStore
 from bot.errors import InvalidInput
+from tests.conftest import Clock
 from tests.discord_harness import describe_violations
 from tests.local_discord import CHANNEL_ID, TOKEN, LocalDiscord, guild_on_shard
 
 MANAGE_GUILD = 1 << 5
 MONDAY = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)  # Paris is UTC+1 until 29 March
-
-
-class Clock:
-    """The time the bots see; the test moves it."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture(autouse=True)

@@ -12,20 +12,13 @@ from bot.discord_app.replies import plain_text
 from bot.discord_app.store import history as history_store
 from bot.discord_app.store.history import KEPT, HistoryStore
 from bot.discord_app.store.settings import SettingsStore
+from tests.conftest import Clock
 from tests.discord_harness import run_with_bot
 from tests.local_discord import GUILD_ID, USER_ID
 
 OTHER = USER_ID + 1
 
 START = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture(autouse=True)

@@ -74,34 +74,34 @@ def _sequence_loss() -> keras.losses.Loss:
     )
 
 
+def lm_prepared(job: Job, args, config, train, val, info: dict) -> Prepared:
+    """A language-model job (write, paint): windows of tokens, no sample weights."""
+    from training.tokenlm.model import build_train_model
+
+    model = build_train_model(config, optimizer=_lm_optimizer(args.learning_rate))
+    run = {"config": config.as_dict(), **info}
+    return Prepared(
+        job, model, (train.x, train.y, None), (val.x, val.y, None), args.batch_size,
+        args.learning_rate, args.patience, run,
+    )  # fmt: skip
+
+
 def setup_write(job: Job, args) -> Prepared:
     from training.tokenlm.corpus import windows
-    from training.tokenlm.model import build_train_model
     from training.tokenlm.train import Examples
     from training.write import write_setup
 
     config, _, split, settings, info = write_setup(args)
     train = Examples(*windows(split.train, args.seq_len))
     val = Examples(*windows(split.val, args.seq_len))
-    model = build_train_model(config, optimizer=_lm_optimizer(args.learning_rate))
-    run = {"config": config.as_dict(), **info}
-    return Prepared(
-        job, model, (train.x, train.y, None), (val.x, val.y, None), args.batch_size,
-        args.learning_rate, args.patience, run,
-    )  # fmt: skip
+    return lm_prepared(job, args, config, train, val, info)
 
 
 def setup_paint(job: Job, args) -> Prepared:
     from training.paint.train import paint_setup
-    from training.tokenlm.model import build_train_model
 
     config, train, val, settings, info = paint_setup(args)
-    model = build_train_model(config, optimizer=_lm_optimizer(args.learning_rate))
-    run = {"config": config.as_dict(), **info}
-    return Prepared(
-        job, model, (train.x, train.y, None), (val.x, val.y, None), args.batch_size,
-        args.learning_rate, args.patience, run,
-    )  # fmt: skip
+    return lm_prepared(job, args, config, train, val, info)
 
 
 def setup_color(job: Job, args) -> Prepared:
