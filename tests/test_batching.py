@@ -1,6 +1,7 @@
 """Continuous batching: same output as alone, independent finishing, cancellation."""
 
 import asyncio
+import contextlib
 import threading
 import time
 
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 
 from bot.errors import ModelUnavailable
-from bot.runtime.batching import Batcher, Generation, GenerationStopped
+from bot.runtime.batching import Batcher, Generation, GenerationStopped, settle, watch
 from bot.runtime.engine import InferenceEngine
 from bot.runtime.lm import StepGraph, generate
 from bot.runtime.sampling import SamplingConfig, sample, sample_rows
@@ -262,3 +263,37 @@ def test_pool_shutdown_still_bounds_a_draining_batcher(graph, slow_steps):
     with pytest.raises(GenerationStopped, match="shut down"):
         endless.result(timeout=1)
     assert batcher.join(1)
+
+
+def test_watch_reports_new_tokens_on_the_loop_and_returns_them():
+    """Progress is read on the event loop: each report is the tokens so far, none repeated
+    while nothing new came, and the generation's tokens are what it returns."""
+    generation = Generation([1], 10, SamplingConfig(), np.random.default_rng(0))
+    generation.future.set_running_or_notify_cancel()
+    seen: list[list[int]] = []
+
+    async def main() -> list[int]:
+        watcher = asyncio.ensure_future(watch(generation, seen.append, 0.01))
+        for token in (5, 6):
+            generation.tokens.append(token)
+            await asyncio.sleep(0.05)  # several intervals: one report, then none
+        settle(generation)
+        return await watcher
+
+    assert asyncio.run(main()) == [5, 6]
+    assert seen == [[5], [5, 6]]
+
+
+def test_a_cancelled_watch_cancels_its_generation():
+    generation = Generation([1], 10, SamplingConfig(), np.random.default_rng(0))
+    generation.future.set_running_or_notify_cancel()
+
+    async def main() -> None:
+        watcher = asyncio.ensure_future(watch(generation, lambda tokens: None, 0.01))
+        await asyncio.sleep(0.02)
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+
+    asyncio.run(main())
+    assert generation.stop_reason is not None

@@ -59,6 +59,7 @@ def run(*argv: str, timeout: int = 300, env: dict | None = None) -> str:
         ("paint_speed.py", "ratio tutorial/step"),
         ("write_speed.py", "ratio tutorial/step"),
         ("ack_burst.py", "| beside the bot |"),
+        ("pairs.py", "outside it"),
     ],
 )
 def test_a_serving_benchmark_runs_in_its_quickest_mode(script, headline):

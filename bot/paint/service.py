@@ -16,7 +16,7 @@ from bot.contract.pixels import context_kinds, stream_length
 from bot.contract.signatures import CHARLM
 from bot.contract.trained import owner
 from bot.errors import InvalidInput, ModelGone
-from bot.runtime.batching import BatcherPool, Job, on_loop
+from bot.runtime.batching import BatcherPool, Job, watch
 from bot.runtime.engine import InferenceEngine
 from bot.runtime.lm import StepGraph
 from bot.runtime.pixels import PixelGeneration, VariationRng
@@ -24,7 +24,9 @@ from bot.runtime.sampling import SamplingConfig
 
 DISPLAY_SIZE = 512
 CANVAS = (236, 229, 214)  # unpainted linen, shown while the picture fills in
+Z_RLE = 3  # zlib's strategy number
 PREVIEW_SIZE = 256  # pixels of a progress edit's canvas
+PROGRESS_SECONDS = 0.25  # between progress reports on the event loop
 
 
 @dataclass(frozen=True)
@@ -74,10 +76,11 @@ def preview_png(indices: np.ndarray, palette: np.ndarray, display: int = PREVIEW
 
 
 def _png(image: Image.Image) -> bytes:
-    """Fast zlib level: the same pixels in a file about a fifth larger, encoded in about a
-    third of the default level's time (which was most of a finished painting's render)."""
+    """Fast zlib level with run-length matching (Z_RLE): the same pixels, encoded in about
+    a third of the default level's time, in a file about a fifth smaller than the plain
+    fast level's (a painting's dabs are runs of one colour)."""
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=1)
+    image.save(buffer, format="PNG", compress_level=1, compress_type=Z_RLE)
     return buffer.getvalue()
 
 
@@ -200,5 +203,17 @@ class PaintService:
         on_rows: Callable[[np.ndarray, int], None] | None = None,
         deadline: float | None = None,
     ) -> PaintResult:
-        """Paint without holding a thread; `on_rows` is called on the event loop."""
-        return await self.submit(request, on_loop(on_rows), deadline).wait()
+        """Paint without holding a thread; `on_rows(partial_indices, rows_done)` is called on
+        the event loop every PROGRESS_SECONDS while the canvas grows (once the thumbnail
+        is there), the canvas read only then."""
+        job = self.submit(request, None, deadline)
+        if on_rows is None:
+            return await job.wait()
+        generation = job.generation
+        cells, size = generation.grid * generation.grid, generation.size
+
+        def report(tokens: list[int]) -> None:
+            if len(tokens) >= cells:
+                on_rows(generation.canvas(), (len(tokens) - cells) // size)
+
+        return job.finish(await watch(generation, report, PROGRESS_SECONDS))

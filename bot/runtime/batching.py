@@ -34,9 +34,10 @@ from bot.runtime.generation import (
     results,
     settle,
     wait_all,
+    watch,
 )
 from bot.runtime.lm import StepGraph
-from bot.runtime.sampling import choose_rows, needs_draw
+from bot.runtime.sampling import RowChooser, choose_rows, needs_draw
 
 # What callers import from here: a generation and its waiting come with the batcher.
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "results",
     "settle",
     "wait_all",
+    "watch",
 ]
 log = logging.getLogger(__name__)
 
@@ -64,6 +66,7 @@ class Batcher:
         self._incoming: queue.Queue[Generation | None] = queue.Queue()
         self._active: list[Generation] = []
         self._state: list[np.ndarray] = graph.zero_state(0)
+        self._chooser: RowChooser | None = None  # the batch's sampling, until it changes
         self._closing = False
         self._drain_until: float | None = None
         self._submit_lock = threading.Lock()
@@ -129,6 +132,7 @@ class Batcher:
                 for generation in self._active:
                     settle(generation, failure(exc, "the batching loop"))
                 self._active, self._state = [], self.graph.zero_state(0)
+                self._chooser = None
         self._stop_everything("The model was shut down before this finished; try again.")
         self.graph = None  # release the session with the last reference
         self._state = []
@@ -180,6 +184,7 @@ class Batcher:
                 continue
             self._active.append(generation)
             self._state = state
+            self._chooser = None
         return True
 
     def _drained(self) -> bool:
@@ -219,7 +224,11 @@ class Batcher:
             self._compact(keep)
             if not self.graph.contexts:
                 contexts = []
-        columns = list(np.array(contexts, np.int32).T.copy()) if contexts else []
+        # (kinds, rows): each kind's column one contiguous array, as the session takes it
+        if len(contexts) == 1:
+            columns = list(np.asarray(contexts[0], np.int32).reshape(-1, 1))
+        else:
+            columns = list(np.array(contexts, np.int32).T.copy()) if contexts else []
         return np.array(tokens, np.int32), columns
 
     def _advance(self, logits: np.ndarray) -> None:
@@ -257,9 +266,10 @@ class Batcher:
         choice itself is vectorised, and if it fails each row is chosen alone with the
         draw it already made, so the bystanders' tokens and random streams are what they
         would be alone."""
+        active = self._active
         live, draws = [], []
         for row in rows:
-            generation = self._active[row]
+            generation = active[row]
             if not keep[row]:
                 continue
             try:
@@ -269,16 +279,16 @@ class Batcher:
                 keep[row] = False
                 continue
             live.append(row)
-        generations = [self._active[r] for r in live]
-        rows_logits = logits if len(live) == len(logits) else logits[live]
+        generations = [active[r] for r in live]
         try:
-            tokens = choose_rows(
-                rows_logits,
-                [g.sampling for g in generations],
-                draws,
-                [g.banned for g in generations],
-            )
-            return live, tokens
+            if len(live) < len(active):  # some rows are priming or failed: these rows only
+                chooser = RowChooser(
+                    [g.sampling for g in generations], [g.banned for g in generations]
+                )
+                return live, chooser(logits[live], draws)
+            if self._chooser is None:  # the batch's own, kept until the batch changes
+                self._chooser = RowChooser([g.sampling for g in active], [g.banned for g in active])
+            return live, self._chooser(logits, draws)
         except Exception:  # find the row at fault
             chosen_rows, chosen = [], []
             for row, generation, draw in zip(live, generations, draws, strict=True):
@@ -298,6 +308,7 @@ class Batcher:
         if all(keep):
             return
         mask = np.array(keep, bool)
+        self._chooser = None
         self._active = [g for g, k in zip(self._active, keep, strict=True) if k]
         self._state = [s[mask] for s in self._state]
 

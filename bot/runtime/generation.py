@@ -134,6 +134,29 @@ async def wait_all(generations: list[Generation]) -> list[list[int]]:
             generation.cancel()
 
 
+async def watch(
+    generation: Generation, report: Callable[[list[int]], None], every: float
+) -> list[int]:
+    """Await the tokens, calling `report(tokens so far)` on the event loop every `every`
+    seconds while new ones have come. Progress is read here rather than pushed from the
+    batcher: the batcher's thread does nothing per token for it (no decoding, no wake-up
+    of the loop), and a report costs one look per interval, however many tokens came."""
+    future = asyncio.wrap_future(generation.future)
+    seen = 0
+    try:
+        while True:
+            done, _ = await asyncio.wait({future}, timeout=every)
+            if done:
+                return future.result()
+            tokens = list(generation.tokens)  # a copy: the batcher appends as we read
+            if len(tokens) != seen:
+                seen = len(tokens)
+                report(tokens)
+    except asyncio.CancelledError:
+        generation.cancel("The request was withdrawn.")
+        raise
+
+
 def on_loop(callback: Callable | None) -> Callable | None:
     """`callback`, to be called from any thread but run on the running event loop.
 

@@ -69,6 +69,11 @@ def sample(logits: np.ndarray, config: SamplingConfig, rng: np.random.Generator)
     return choose(logits, config, rng.random() if needs_draw(config) else 0.0)
 
 
+def is_plain(config: SamplingConfig) -> bool:
+    """Plain temperature sampling: no greedy choice, no top-k or top-p truncation."""
+    return config.temperature >= GREEDY_BELOW and not config.top_k and config.top_p >= 1.0
+
+
 def choose_rows(
     logits: np.ndarray,
     configs: Sequence[SamplingConfig],
@@ -82,45 +87,80 @@ def choose_rows(
     choosing each row alone. Other rows (greedy, top-k, top-p) go through `choose`. No
     random generator is touched here: a failure cannot shift anyone's stream.
     """
-    logits = np.asarray(logits)
-    plain = [c.temperature >= GREEDY_BELOW and not c.top_k and c.top_p >= 1.0 for c in configs]
-    if all(plain):  # the common case: every row in one set of array operations
-        return _choose_plain(logits, [c.temperature for c in configs], draws, banned)
-    chosen = [0] * len(configs)
-    rows = [row for row, is_plain in enumerate(plain) if is_plain]
-    for row, config in enumerate(configs):
-        if not plain[row]:
+    return RowChooser(configs, banned)(np.asarray(logits), draws)
+
+
+class RowChooser:
+    """`choose_rows` for a fixed set of rows: what does not change from one step to the
+    next (which rows are plain, their divisors, where the banned tokens are) is worked
+    out once, so a batcher builds one when its batch changes, not once per step."""
+
+    def __init__(self, configs: Sequence[SamplingConfig], banned: Sequence[Sequence[int]]) -> None:
+        self.configs, self.banned = list(configs), list(banned)
+        plain = [is_plain(c) for c in self.configs]
+        self.all_plain = all(plain)
+        self.plain_rows = [row for row, p in enumerate(plain) if p]
+        self.other_rows = [row for row, p in enumerate(plain) if not p]
+        temperatures = [self.configs[r].temperature for r in self.plain_rows]
+        if len(set(temperatures)) <= 1:
+            self._divisor: float | np.ndarray = temperatures[0] if temperatures else 1.0
+        else:
+            self._divisor = np.array(temperatures, np.float64)[:, None]
+        rows = [i for i, r in enumerate(self.plain_rows) for _ in self.banned[r]]
+        tokens = [t for r in self.plain_rows for t in self.banned[r]]
+        self._banned_at = (np.array(rows, np.intp), np.array(tokens, np.intp)) if rows else ()
+        # One plain row (a painting alone, one /write): `choose`'s own 1-D operations,
+        # fewer and cheaper calls than the same arithmetic along axis 1.
+        self._one = len(self.configs) == 1 and self.all_plain
+
+    def __call__(self, logits: np.ndarray, draws: Sequence[float]) -> list[int]:
+        if self._one:
+            return [_choose_one(logits[0], self._divisor, self.banned[0], draws[0])]
+        if self.all_plain:
+            return _choose_plain(logits, self._divisor, self._banned_at, draws)
+        chosen = [0] * len(self.configs)
+        for row in self.other_rows:
             masked = logits[row].copy()
-            masked[list(banned[row])] = -np.inf
-            chosen[row] = choose(masked, config, draws[row])
-    if rows:
-        temperatures = [configs[r].temperature for r in rows]
-        picked = [draws[r] for r in rows], [banned[r] for r in rows]
-        tokens = _choose_plain(logits[rows], temperatures, *picked)
-        for row, token in zip(rows, tokens, strict=True):
-            chosen[row] = token
-    return chosen
+            masked[list(self.banned[row])] = -np.inf
+            chosen[row] = choose(masked, self.configs[row], draws[row])
+        if self.plain_rows:
+            rows = self.plain_rows
+            picked = [draws[r] for r in rows]
+            tokens = _choose_plain(logits[rows], self._divisor, self._banned_at, picked)
+            for row, token in zip(rows, tokens, strict=True):
+                chosen[row] = token
+        return chosen
+
+
+def _choose_one(logits: np.ndarray, temperature: float, banned: Sequence[int], draw: float) -> int:
+    """`choose` for one row with plain temperature sampling, step for step."""
+    z = np.divide(logits, temperature, dtype=np.float64)
+    for token in banned:
+        z[token] = -np.inf
+    z -= z.max()
+    probs = np.exp(z, out=z)
+    probs /= probs.sum()
+    cumulative = probs.cumsum()
+    index = int(cumulative.searchsorted(draw * cumulative[-1], side="right"))
+    return index if index < len(probs) else int(np.flatnonzero(probs)[-1])
 
 
 def _choose_plain(
     logits: np.ndarray,
-    temperatures: Sequence[float],
+    divisor: float | np.ndarray,
+    banned_at: tuple[np.ndarray, ...],
     draws: Sequence[float],
-    banned: Sequence[Sequence[int]],
 ) -> list[int]:
     """`choose` for rows with plain temperature sampling: the same operations along axis 1.
 
-    A banned token's logit is -inf before or after the division alike. The token is the
-    first whose cumulative probability exceeds the draw's point, so it never has
-    probability zero unless no token exceeds it (the point rounded up to the total): only
-    then is it moved back to the last token with any probability, as `choose` does."""
-    if len(set(temperatures)) == 1:
-        z = np.divide(logits, temperatures[0], dtype=np.float64)
-    else:
-        z = np.divide(logits, np.array(temperatures, np.float64)[:, None], dtype=np.float64)
-    for row, tokens in enumerate(banned):
-        for token in tokens:
-            z[row, token] = -np.inf
+    `divisor` is the one temperature, or a column of them; `banned_at` the (rows, tokens)
+    set to -inf (before or after the division alike). The token is the first whose
+    cumulative probability exceeds the draw's point, so it never has probability zero
+    unless no token exceeds it (the point rounded up to the total): only then is it moved
+    back to the last token with any probability, as `choose` does."""
+    z = np.divide(logits, divisor, dtype=np.float64)
+    if banned_at:
+        z[banned_at] = -np.inf
     z -= z.max(axis=1, keepdims=True)
     probs = np.exp(z, out=z)
     probs /= probs.sum(axis=1, keepdims=True)
@@ -132,9 +172,10 @@ def _choose_plain(
         points = np.multiply(draws, cumulative[:, -1])
         tokens = (cumulative <= points[:, None]).sum(axis=1).tolist()
     width = probs.shape[1]
-    for row, token in enumerate(tokens):
-        if token >= width:
-            tokens[row] = int(np.flatnonzero(probs[row])[-1])
+    if max(tokens) >= width:
+        for row, token in enumerate(tokens):
+            if token >= width:
+                tokens[row] = int(np.flatnonzero(probs[row])[-1])
     return tokens
 
 

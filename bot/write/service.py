@@ -14,13 +14,14 @@ from bot.commands import MAX_SEED, WRITE
 from bot.contract.signatures import CHARLM
 from bot.contract.trained import SHIPPED, StyleScope
 from bot.errors import InvalidInput, ModelGone, quoted
-from bot.runtime.batching import BatcherPool, Generation, Job, on_loop
+from bot.runtime.batching import BatcherPool, Generation, Job, watch
 from bot.runtime.engine import InferenceEngine
 from bot.runtime.lm import StepGraph
 from bot.runtime.sampling import SamplingConfig
 from bot.text.vocabulary import Vocabulary
 
-PROGRESS_EVERY = 16  # characters between progress callbacks
+PROGRESS_EVERY = 16  # characters between progress callbacks (called on the batcher)
+PROGRESS_SECONDS = 0.25  # between progress reports on the event loop
 
 # Characters users type that the corpora spell differently.
 _PROMPT_ALIASES = str.maketrans(
@@ -171,7 +172,7 @@ class WriteService:
                 request.length,
                 plan.sampling,
                 np.random.default_rng(seed),
-                on_token=on_token,
+                on_token=on_token if on_progress else None,
                 deadline=deadline,
             ),
         )
@@ -197,5 +198,14 @@ class WriteService:
         deadline: float | None = None,
         scope: StyleScope = SHIPPED,
     ) -> WriteResult:
-        """Generate without holding a thread; `on_progress` is called on the event loop."""
-        return await self.submit(request, on_loop(on_progress), deadline, scope).wait()
+        """Generate without holding a thread; `on_progress(text_so_far)` is called on the
+        event loop every PROGRESS_SECONDS while there is new text, decoded only then."""
+        plan = request if isinstance(request, WritePlan) else self.validate(request, scope)
+        job = self.submit(plan, None, deadline, scope)
+        if on_progress is None:
+            return await job.wait()
+        decode = plan.model.vocabulary.decode
+        tokens = await watch(
+            job.generation, lambda t: on_progress(plan.prompt + decode(t)), PROGRESS_SECONDS
+        )
+        return job.finish(tokens)
