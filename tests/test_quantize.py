@@ -65,3 +65,32 @@ def test_int8_is_refused_when_not_fast_enough(model_dir, text_file, tmp_path, ca
         speed = report["speed"][batch]
         assert speed["float_us"] > 0 and speed["int8_us"] > 0
         assert speed["speedup"] == round(speed["float_us"] / speed["int8_us"], 3)
+
+
+def test_a_painter_is_quantized_within_its_cost_and_paints(model_dir, painting_dir, tmp_path):
+    """`quantize paint`: scored on the held-out paintings, refused beyond the cost, and an
+    int8 painter that the bot paints with (deterministically) when written."""
+    import onnx
+
+    from bot.paint.service import PaintRequest
+    from training.__main__ import main as training_main
+
+    argv = ["quantize", "paint", "--model", str(model_dir / "monet.onnx")]
+    argv += ["--data", str(painting_dir), "--out", str(tmp_path / "monet.onnx")]
+    assert training_main([*argv, "--max-cost", "-1"]) == 2
+    assert not (tmp_path / "monet.onnx").exists()
+    assert training_main([*argv, "--max-cost", "1"]) == 0
+    ops = {node.op_type for node in onnx.load(str(tmp_path / "monet.onnx")).graph.node}
+    assert ops & {"MatMulInteger", "DynamicQuantizeLSTM"}
+    services = Services.start(Settings(model_dir=tmp_path, prefer_gpu=False))
+    try:
+        meta = services.engine.get("monet", "charlm").metadata
+        assert meta.extra["quantization"]["cost"] <= 1 and "bits_per_pixel_int8" in meta.metrics
+        first, again = (services.paint.paint(PaintRequest(seed=3)).indices for _ in range(2))
+        assert (first == again).all()
+    finally:
+        services.close(grace=1.0)
+    with pytest.raises(UserError, match="already quantised"):
+        from training.paint.quantize import quantize_paint
+
+        quantize_paint(tmp_path / "monet.onnx", painting_dir, tmp_path / "x.onnx", 1.0, None)

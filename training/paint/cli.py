@@ -63,3 +63,12 @@ def register(kinds: Kinds) -> None:
     p = kinds.add("evaluate", "paint", "training.paint.evaluate:main")
     p.add_argument("--model", type=Path, required=True)
     p.add_argument("--data", type=Path, required=True, help="folder of images")
+
+    p = kinds.add("quantize", "paint", "training.paint.quantize:main")
+    p.add_argument("--model", type=Path, required=True, help="the float painter")
+    p.add_argument("--data", type=Path, required=True, help="its folder of paintings")
+    p.add_argument("--out", type=Path, help="default: replace --model")
+    p.add_argument("--max-cost", type=float, default=0.005, help="bits/pixel allowed")
+    p.add_argument(
+        "--min-speedup", type=float, help="write int8 only if its steps are this much faster"
+    )
