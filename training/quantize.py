@@ -16,71 +16,16 @@ from __future__ import annotations
 
 import json
 import re
-import tempfile
-import time
 from pathlib import Path
 
-import numpy as np
 import onnx
-import onnxruntime as ort
 
 from bot.contract.metadata import ModelMetadata
 from bot.text.vocabulary import Vocabulary
 from training.cards import sample_lines
-from training.errors import UserError
-from training.onnx_export import atomic_write, attach_metadata
+from training.int8 import QUANTIZED, quantize_checked
 from training.tokenlm.corpus import held_out_split_text
 from training.tokenlm.evaluate import evaluate_text, load_step_model
-
-QUANTIZED = "int8 weights (onnxruntime dynamic quantisation)"
-
-
-def quantize_bytes(model_path: Path) -> onnx.ModelProto:
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "int8.onnx"
-        quantize_dynamic(str(model_path), str(out), weight_type=QuantType.QInt8)
-        return onnx.load(str(out))
-
-
-SPEED_BATCHES = (1, 32)
-
-
-def step_microseconds(model: bytes, batch: int, calls: int = 50, repeats: int = 5) -> float:
-    """Best time of one step call at `batch` (zero inputs, one thread: as the bot runs)."""
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
-    feeds = {
-        i.name: np.zeros(batch, np.int32)
-        if "int" in i.type
-        else np.zeros((batch, i.shape[1]), np.float32)
-        for i in session.get_inputs()
-    }
-    session.run(None, feeds)
-    best = float("inf")
-    for _ in range(repeats):
-        started = time.perf_counter()
-        for _ in range(calls):
-            session.run(None, feeds)
-        best = min(best, (time.perf_counter() - started) / calls)
-    return round(best * 1e6, 1)
-
-
-def speed_report(float_bytes: bytes, int8_bytes: bytes) -> dict:
-    """Step times of both files at each batch, measured alternately, and int8's speed-up."""
-    report = {}
-    for batch in SPEED_BATCHES:
-        float_us = step_microseconds(float_bytes, batch)
-        int8_us = step_microseconds(int8_bytes, batch)
-        float_us = min(float_us, step_microseconds(float_bytes, batch))
-        report[f"batch_{batch}"] = {
-            "float_us": float_us,
-            "int8_us": int8_us,
-            "speedup": round(float_us / int8_us, 3),
-        }
-    return report
 
 
 def held_out_nats(model_path: Path, data: list[Path]) -> dict:
@@ -97,51 +42,16 @@ def quantize_write(
     max_cost: float,
     min_speedup: float | None = None,
 ) -> dict:
-    """Quantise, measure both on the held-out chunks, write `out` only within `max_cost`
-    (and, with `min_speedup`, only if int8 is that much faster at batch 1 and 32)."""
-    source = onnx.load(str(model_path))
-    props = {p.key: p.value for p in source.metadata_props}
-    meta = ModelMetadata.from_props(props)
-    if meta.extra.get("task") != "write":
-        raise UserError(f"{model_path} is not a /write model")
-    if meta.extra.get("quantization"):
-        raise UserError(f"{model_path} is already quantised; start from the float model")
-    float_score = held_out_nats(model_path, data)
-    proto = quantize_bytes(model_path)
-    with tempfile.TemporaryDirectory() as tmp:
-        candidate = Path(tmp) / model_path.name
-        attach_metadata(proto, meta)
-        onnx.save(proto, str(candidate))
-        int8_score = held_out_nats(candidate, data)
-    cost = round(int8_score["nats_per_char"] - float_score["nats_per_char"], 4)
-    report = {
-        "model": str(model_path),
-        "held_out_chars": float_score["n_chars"],
-        "nats_per_char_float": float_score["nats_per_char"],
-        "nats_per_char_int8": int8_score["nats_per_char"],
-        "cost": cost,
-        "bytes_float": model_path.stat().st_size,
-        "bytes_int8": len(proto.SerializeToString()),
-        "max_cost": max_cost,
-        "speed": speed_report(model_path.read_bytes(), proto.SerializeToString()),
-    }
-    if cost > max_cost:
-        print(json.dumps({**report, "written": False}))
-        raise UserError(f"int8 costs {cost} nats/char (> {max_cost}); {out} not written")
-    slowest = min(row["speedup"] for row in report["speed"].values())
-    if min_speedup is not None and slowest < min_speedup:
-        print(json.dumps({**report, "written": False, "min_speedup": min_speedup}))
-        raise UserError(
-            f"int8 is only {slowest}x as fast as float at its worst batch (< {min_speedup}); "
-            f"keep the float model; {out} not written"
-        )
-    meta.extra["quantization"] = {k: report[k] for k in report if k != "model"} | {
-        "weights": QUANTIZED
-    }
-    meta.metrics["held_out_nats_per_char_int8"] = int8_score["nats_per_char"]
-    attach_metadata(proto, meta)
-    atomic_write(proto.SerializeToString(), out)
-    return {**report, "written": True, "out": str(out)}
+    """A /write style with int8 weights, scored on its held-out chunks (nats/char)."""
+
+    def score(path: Path) -> tuple[float, dict]:
+        result = held_out_nats(path, data)
+        return result["nats_per_char"], {"held_out_chars": result["n_chars"]}
+
+    metric = "held_out_nats_per_char_int8"
+    return quantize_checked(
+        model_path, out, "write", score, "nats_per_char", metric, max_cost, min_speedup
+    )
 
 
 def update_card(out: Path, report: dict) -> Path | None:

@@ -20,6 +20,7 @@ from bot.runtime.engine import InferenceEngine
 from bot.runtime.lm import StepGraph, log_softmax
 from training.errors import UserError
 from training.paint.data import load_paintings, quantize, thumbnails
+from training.tokenlm.evaluate import load_step_model
 
 
 def painting_nats(graph: StepGraph, pixels: np.ndarray) -> dict[str, float]:
@@ -48,6 +49,21 @@ def painting_nats(graph: StepGraph, pixels: np.ndarray) -> dict[str, float]:
 def bits_per_pixel(nats: dict[str, float], pixels: int) -> float:
     """Bits per painted pixel, a thumbnail's included."""
     return sum(nats.values()) / pixels / math.log(2)
+
+
+def held_out_bits(
+    model_path: Path, folder: Path, val_names: list[str] | None = None
+) -> tuple[float, int]:
+    """Bits per pixel on the held-out paintings (the model's own split unless
+    `val_names` names them), and how many there were."""
+    graph = load_step_model(model_path)
+    extra = graph.model.metadata.extra
+    paintings = load_paintings(folder, extra["size"])
+    held = set(extra["split"]["val_names"] if val_names is None else val_names)
+    pixels = paintings.pixels[np.array([n in held for n in paintings.names])]
+    if not len(pixels):
+        raise UserError(f"none of the held-out paintings is in {folder}")
+    return bits_per_pixel(painting_nats(graph, pixels), pixels[..., 0].size), len(pixels)
 
 
 def evaluate_paint(model_path: Path, folder: Path) -> dict:

@@ -162,18 +162,10 @@ def ship_write(job: Job, entry: dict, run_dir: Path, ctx: Context) -> Row:
 
 
 def _painting_bits(path: Path, folder: Path, val_names: list[str]) -> dict:
-    import numpy as np
+    from training.paint.evaluate import held_out_bits
 
-    from training.paint.data import load_paintings
-    from training.paint.evaluate import bits_per_pixel, painting_nats
-    from training.tokenlm.evaluate import load_step_model
-
-    graph = load_step_model(path)
-    paintings = load_paintings(folder, graph.model.metadata.extra["size"])
-    keep = np.array([n in set(val_names) for n in paintings.names])
-    held = paintings.pixels[keep]
-    bits = bits_per_pixel(painting_nats(graph, held), held[..., 0].size)
-    return {"bits_per_pixel": round(bits, 4), "paintings": int(keep.sum())}
+    bits, paintings = held_out_bits(path, folder, val_names)
+    return {"bits_per_pixel": round(bits, 4), "paintings": paintings}
 
 
 def ship_paint(job: Job, entry: dict, run_dir: Path, ctx: Context) -> Row:
