@@ -9,6 +9,11 @@ from pathlib import Path
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "exported_models"
 
 
+def default_threads() -> int:
+    """One core is left to the event loop."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
 @dataclass
 class Settings:
     model_dir: Path = DEFAULT_MODEL_DIR
@@ -19,7 +24,7 @@ class Settings:
     job_seconds: float = 840.0  # a job's deadline; Discord's token lives 15 minutes
     # onnxruntime's intra-op threads: one core is left to the event loop, and they do not
     # spin, so acknowledgements keep within Discord's 3 s under a burst (bench/ack_burst.py)
-    threads: int = field(default_factory=lambda: max(1, (os.cpu_count() or 2) - 1))
+    threads: int = field(default_factory=default_threads)
     spin: bool = False
     shard_count: int | None = None  # None: as many as Discord recommends (/gateway/bot)
     shard_ids: list[int] | None = None  # this process's shards, when several share the bot
@@ -38,7 +43,7 @@ class Settings:
             max_batch=_positive_int("RNNBOT_MAX_BATCH", 32),
             max_waiting=_positive_int("RNNBOT_MAX_WAITING", 32, minimum=0),
             job_seconds=float(_positive_int("RNNBOT_JOB_SECONDS", 840)),
-            threads=_positive_int("RNNBOT_ORT_THREADS", max(1, (os.cpu_count() or 2) - 1)),
+            threads=_positive_int("RNNBOT_ORT_THREADS", default_threads()),
             spin=os.environ.get("RNNBOT_ORT_SPIN", "0") != "0",
             shard_count=_optional_positive_int("RNNBOT_SHARD_COUNT"),
             shard_ids=_shard_ids(),

@@ -73,8 +73,12 @@ async def run_with_progress(
     """`start(report)` runs the job, calling `report(snapshot)` on the event loop as it
     goes; `show` gets the newest snapshot at most once per `interval` seconds. If the
     interaction is gone (Discord answers 404 to an edit), the job is cancelled."""
-    latest: list[Any] = []
-    job = asyncio.ensure_future(start(latest.append))
+    latest: list[Any] = []  # the newest snapshot only: older ones are never shown
+
+    def report(snapshot: Any) -> None:
+        latest[:] = [snapshot]
+
+    job = asyncio.ensure_future(start(report))
     shown = None
     try:
         while True:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import re
 
 import discord
@@ -14,6 +13,7 @@ from bot.color.service import CheckedName, ColorResult, ColorService
 from bot.commands import COLOR
 from bot.commands.slash import slash_command
 from bot.discord_app.admission import Admission
+from bot.discord_app.attachments import png_file
 from bot.discord_app.buttons import answer_button, handle_press
 from bot.discord_app.channel_settings import per_user_cooldown
 from bot.discord_app.cogs.name import NameCog
@@ -113,7 +113,7 @@ class ColorCog(commands.Cog):
     ) -> None:
         message = await interaction.followup.send(
             embed=color_embed(result),
-            file=discord.File(io.BytesIO(png), filename="swatch.png"),
+            file=png_file(png, "swatch.png"),
             view=color_view(result, interaction.user.id),
             allowed_mentions=NO_MENTIONS,
         )

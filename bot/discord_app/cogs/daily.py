@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import logging
 import secrets
 import time
@@ -25,11 +24,13 @@ from datetime import UTC, datetime
 import discord
 from discord.ext import commands, tasks
 
+from bot.commands import MAX_SEED
+from bot.discord_app.attachments import png_file
 from bot.discord_app.cogs.name import name_embed
 from bot.discord_app.replies import NO_MENTIONS, shown_text, spoilered
 from bot.discord_app.store.daily import DailyPost, DailyStore
 from bot.errors import UserFacingError
-from bot.name.service import MAX_SEED, NameRequest, NameResult
+from bot.name.service import NameRequest, NameResult
 from bot.paint.service import PaintRequest
 from bot.render import hex_color, swatch_png
 from bot.services import Services
@@ -51,10 +52,6 @@ def utc_now() -> datetime:
 def holds(bot: commands.AutoShardedBot, guild_id: int) -> bool:
     """Whether this process's shards receive `guild_id`'s events (Discord's formula)."""
     return (guild_id >> 22) % (bot.shard_count or 1) in bot.shards
-
-
-def file(data: bytes, name: str) -> discord.File:
-    return discord.File(io.BytesIO(data), filename=name)
 
 
 class DailyCog(commands.Cog):
@@ -103,8 +100,8 @@ class DailyCog(commands.Cog):
         claimed = []
         for post in schedules:
             try:
-                day = post.due(now)
-                if day is not None and await self.store.claim(post.channel_id, day):
+                day = post.due(now)  # a day already claimed is not asked again (no write)
+                if day not in (None, post.claimed) and await self.store.claim(post.channel_id, day):
                     claimed.append(post)
             except Exception as error:  # a busy database: the next tick claims it
                 log.warning("daily posts: cannot claim channel %d (%s)", post.channel_id, error)
@@ -154,7 +151,7 @@ class DailyCog(commands.Cog):
         return {
             "content": f"🖼️ **Painting of the day** · in the style of Monet · seed {result.seed}"
             f" (`/paint seed:{result.seed}` paints it again)",
-            "file": file(png, "painting.png"),
+            "file": png_file(png, "painting.png"),
         }
 
     async def _invented(self) -> NameResult:
@@ -173,7 +170,7 @@ class DailyCog(commands.Cog):
             colour=discord.Colour.from_rgb(*result.rgb),
         )
         embed.set_image(url="attachment://swatch.png")
-        return {"embed": embed, "file": file(png, "swatch.png")}
+        return {"embed": embed, "file": png_file(png, "swatch.png")}
 
     async def _name(self, post: DailyPost) -> dict:
         result = await self._invented()
@@ -181,7 +178,7 @@ class DailyCog(commands.Cog):
         return {
             "content": "🏷️ **Names of the day**",
             "embed": name_embed(result),
-            "file": file(png, "swatch.png"),
+            "file": png_file(png, "swatch.png"),
         }
 
     async def _write(self, post: DailyPost) -> dict:

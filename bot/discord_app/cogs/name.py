@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import io
 
 import discord
 from discord.ext import commands
@@ -11,6 +10,7 @@ from discord.ext import commands
 from bot.commands import NAME
 from bot.commands.slash import slash_command
 from bot.discord_app.admission import Admission
+from bot.discord_app.attachments import png_file
 from bot.discord_app.channel_settings import per_user_cooldown
 from bot.discord_app.progress import admitted
 from bot.discord_app.replies import NO_MENTIONS, remember, shown_text
@@ -49,7 +49,7 @@ class NameCog(commands.Cog):
             png = await asyncio.to_thread(self.service.render, result)
         message = await interaction.followup.send(
             embed=name_embed(result),
-            file=discord.File(io.BytesIO(png), filename="swatch.png"),
+            file=png_file(png, "swatch.png"),
             allowed_mentions=NO_MENTIONS,
         )
         remember(interaction, message, "name", request, result.seed)

@@ -12,7 +12,7 @@ from discord.ext import commands
 
 from bot.commands import WRITE
 from bot.commands.slash import slash_command
-from bot.contract.trained import StyleScope, owner
+from bot.contract.trained import owner
 from bot.discord_app.admission import Admission
 from bot.discord_app.buttons import answer_button, fits, handle_press
 from bot.discord_app.channel_settings import channel_settings, per_user_cooldown, style_scope
@@ -211,7 +211,6 @@ class WriteCog(commands.Cog):
         deadline: float,
         kept: str,
         spoiler: bool,
-        scope: StyleScope,
     ) -> WriteResult:
         """Generate on the style's batcher, editing the reply with the text so far."""
 
@@ -222,7 +221,7 @@ class WriteCog(commands.Cog):
             )
 
         return await run_with_progress(
-            lambda report: self.service.write_async(plan, report, deadline, scope),
+            lambda report: self.service.write_async(plan, report, deadline),
             show,
             EDIT_INTERVAL,
         )
@@ -240,9 +239,9 @@ class WriteCog(commands.Cog):
         scope = await style_scope(interaction)
         plan = self.service.validate(request, scope)  # bad options: an ephemeral error, at once
         spoiler = (await channel_settings(interaction)).spoiler
-        lane = self.lane(self.service.styles(scope)[request.style])
+        lane = self.lane(plan.model.graph.model.name)
         async with admitted(self.admission, lane, interaction) as deadline:
-            result = await self._generate(interaction, plan, deadline, kept, spoiler, scope)
+            result = await self._generate(interaction, plan, deadline, kept, spoiler)
         result = replace(result, text=kept + result.text)
         content, attachment = final_message(result, request.temperature, spoiler)
         answer = Answer(

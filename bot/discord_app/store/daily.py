@@ -51,6 +51,7 @@ class DailyPost:
     at: time  # local time of day, in `timezone`
     timezone: str
     since: float  # when it was set (Unix time): no post for a time that passed before
+    claimed: str | None = None  # the last day some process claimed (as read)
 
     def due(self, now: datetime) -> str | None:
         """The local day (ISO date) whose post is due at `now` (aware), or None.
@@ -116,12 +117,14 @@ class DailyStore:
 
     async def posts(self, where: str = "", parameters: tuple = ()) -> list[DailyPost]:
         rows = await self.store.fetch(
-            f"SELECT channel_id, guild_id, command, at, timezone, since FROM daily_posts {where}",
+            "SELECT channel_id, guild_id, command, at, timezone, since, (SELECT MAX(day) FROM "
+            "daily_claims AS c WHERE c.channel_id = p.channel_id) "
+            f"FROM daily_posts AS p {where}",
             parameters,
         )
         return [
-            DailyPost(channel, guild, command, parse_time(at), zone, since)
-            for channel, guild, command, at, zone, since in rows
+            DailyPost(channel, guild, command, parse_time(at), zone, since, claimed)
+            for channel, guild, command, at, zone, since, claimed in rows
         ]
 
     async def claim(self, channel_id: int, day: str) -> bool:
