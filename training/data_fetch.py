@@ -375,7 +375,7 @@ def add_parser(actions) -> None:
         "--from",
         dest="mirror",
         type=Path,
-        help="copy from a local mirror laid out like data/ (e.g. ../shared/data)",
+        help="copy from a local mirror laid out like data/ instead of downloading",
     )
     _common_arguments(p)
     p = verbs.add_parser("list", help="the data sets, their licences and whether fetched")
