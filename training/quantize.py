@@ -23,7 +23,7 @@ import onnx
 from bot.contract.metadata import ModelMetadata
 from bot.text.vocabulary import Vocabulary
 from training.cards import sample_lines
-from training.int8 import QUANTIZED, quantize_checked
+from training.int8 import QUANTIZED, fixed_scales_section, quantize_checked
 from training.tokenlm.corpus import held_out_split_text
 from training.tokenlm.evaluate import evaluate_text, load_step_model
 
@@ -60,8 +60,23 @@ def update_card(out: Path, report: dict) -> Path | None:
     if not card.exists():
         return None
     text = card.read_text(encoding="utf-8")
-    head = re.split(r"\n## Quantisation\n|\n## Samples\n", text)[0].rstrip("\n")
-    section = [
+    head = re.split(r"\n## Fixed activation scales\n|\n## Samples\n", text)[0].rstrip("\n")
+    if report.get("fixed_scales"):
+        command = f"python -m training quantize write --model {out.name} --data TEXT"
+        section = ["", fixed_scales_section(report, "nats_per_char", "nats/char", command)]
+    else:
+        head = re.split(r"\n## Quantisation\n", head)[0].rstrip("\n")
+        section = quantisation_section(out, report)
+    style = ModelMetadata.from_props(
+        {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+    ).extra["style"]
+    lines = [head, *section, *sample_lines(out, style)]
+    card.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return card
+
+
+def quantisation_section(out: Path, report: dict) -> list[str]:
+    return [
         "",
         "## Quantisation",
         "",
@@ -74,12 +89,6 @@ def update_card(out: Path, report: dict) -> Path | None:
         f"--out {out.name}`.",
         "",
     ]
-    style = ModelMetadata.from_props(
-        {p.key: p.value for p in onnx.load(str(out)).metadata_props}
-    ).extra["style"]
-    lines = [head, *section, *sample_lines(out, style)]
-    card.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return card
 
 
 def quantize_main(args) -> None:

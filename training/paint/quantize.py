@@ -9,7 +9,7 @@ import json
 import re
 from pathlib import Path
 
-from training.int8 import QUANTIZED, quantize_checked
+from training.int8 import QUANTIZED, fixed_scales_section, quantize_checked
 from training.paint.evaluate import held_out_bits
 
 
@@ -31,7 +31,14 @@ def card_section(out: Path, report: dict) -> Path | None:
     card = out.with_suffix(".md")
     if not card.exists():
         return None
-    text = re.split(r"\n## Quantisation\n", card.read_text(encoding="utf-8"))[0].rstrip("\n")
+    text = card.read_text(encoding="utf-8")
+    if report.get("fixed_scales"):
+        head = re.split(r"\n## Fixed activation scales\n", text)[0].rstrip("\n")
+        command = f"python -m training quantize paint --model {out.name} --data FOLDER"
+        section = fixed_scales_section(report, "bits_per_pixel", "bits/pixel", command)
+        card.write_text(f"{head}\n\n{section}", encoding="utf-8")
+        return card
+    text = re.split(r"\n## Quantisation\n", text)[0].rstrip("\n")
     speed = report["speed"]
     section = (
         f"\n\n## Quantisation\n\nThe shipped file has {QUANTIZED}: {report['bytes_int8']:,} "
