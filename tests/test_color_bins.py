@@ -7,7 +7,7 @@ import argparse
 import numpy as np
 import pytest
 
-from bot.color.bins import SHARPEN, ColorBins
+from bot.color.bins import DISTINCT, MIN_MASS, RADIUS, SHARPEN, ColorBins, Peak
 from bot.color.lab import srgb_to_lab
 from training.color.bins import fit_bins, soft_targets
 
@@ -37,6 +37,50 @@ def test_a_sure_model_gives_no_alternatives():
     assert len(bins.peaks(np.array([0.02, 0.02, 0.01, 0.95]))) == 1
     answers = bins.answers(np.array([[0.0, 0.0, 0.0, 1.0], [0.0, 0.0, 1.0, 0.0]]))
     assert np.allclose(answers, bins.rgb[[3, 2]])
+
+
+def reference_peaks(bins: ColorBins, p: np.ndarray, count: int) -> list[Peak]:
+    """The module doc's decoding written plainly: bins likeliest first, each kept when
+    far enough from every peak so far and heavy enough around itself."""
+    p = np.asarray(p, np.float64)
+    answer = bins.answers(p[None])[0]
+    taken = [srgb_to_lab(answer)]
+    found = [Peak(answer, 1.0)]
+    for b in np.argsort(-p):
+        if len(found) == count or p[b] < MIN_MASS / 20:
+            break
+        if min(np.linalg.norm(bins.lab[b] - lab) for lab in taken) < DISTINCT:
+            continue
+        near = bins.distance[b] < RADIUS
+        mass = float(p[near].sum())
+        if mass >= MIN_MASS:
+            found.append(Peak(p[near] @ bins.rgb[near] / mass, mass))
+            taken.append(bins.lab[b])
+    return found
+
+
+@pytest.mark.parametrize("n_bins", [4, 65, 256])
+def test_peaks_match_the_plain_decoding_exactly(n_bins):
+    rng = np.random.default_rng(n_bins)
+    bins = ColorBins(["#{:02x}{:02x}{:02x}".format(*c) for c in rng.integers(0, 256, (n_bins, 3))])
+    cases = []
+    for concentration in (0.05, 0.3, 1.0):
+        cases += list(rng.dirichlet(np.full(n_bins, concentration), 60))
+    cases += [np.round(p, 2) for p in rng.dirichlet(np.full(n_bins, 0.3), 30)]  # ties
+    for _ in range(30):  # equal peaks: their order is argsort's, ties and all
+        cases.append(np.zeros(n_bins))
+        cases[-1][rng.choice(n_bins, min(n_bins, 4), replace=False)] = 0.25
+    cases += [p.astype(np.float32) for p in rng.dirichlet(np.full(n_bins, 0.2), 30)]
+    cases.append(np.full(n_bins, 1 / n_bins))
+    sizes = set()
+    for p in cases:
+        for count in (1, 3, 5):
+            got, want = bins.peaks(p, count), reference_peaks(bins, p, count)
+            assert len(got) == len(want)
+            for g, w in zip(got, want, strict=True):
+                assert np.array_equal(g.rgb, w.rgb) and g.mass == w.mass
+            sizes.add(len(want))
+    assert {1, 2, 3} <= sizes  # none, one and two alternatives all occur
 
 
 def test_bins_are_real_training_colours_and_targets_sit_on_the_nearest():

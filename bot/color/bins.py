@@ -30,6 +30,7 @@ SHARPEN = 1.7
 RADIUS = 12.0
 DISTINCT = 25.0
 MIN_MASS = 0.10
+_ROUNDING = 1e-9  # far above the error of summing a few hundred probabilities
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class ColorBins:
         self.rgb = np.array([parse_hex(h) for h in hex_colors]) / 255
         self.lab = srgb_to_lab(self.rgb)
         self.distance = np.linalg.norm(self.lab[:, None] - self.lab[None], axis=-1)
+        # 1.0 where two bins are within RADIUS: `neighbourhood @ p` is every bin's mass.
+        self.neighbourhood = (self.distance < RADIUS).astype(np.float64)
 
     def answers(self, probabilities: np.ndarray, sharpen: float = SHARPEN) -> np.ndarray:
         """The answer for each row of (n, bins) probabilities: (n, 3) RGB in [0, 1]."""
@@ -55,19 +58,40 @@ class ColorBins:
         return (sharp @ self.rgb) / sharp.sum(axis=-1, keepdims=True)
 
     def peaks(self, probabilities: np.ndarray, count: int = 3) -> list[Peak]:
-        """The answer first, then up to `count - 1` alternatives (see the module doc)."""
+        """The answer first, then up to `count - 1` alternatives (see the module doc).
+
+        `apart` holds each bin's distance to the nearest peak taken so far, updated from
+        the precomputed `distance` rows as peaks are taken, so a bin is checked with one
+        lookup instead of a norm per peak.
+        """
         p = np.asarray(probabilities, np.float64)
         answer = self.answers(p[None])[0]
-        taken = [srgb_to_lab(answer)]
         found = [Peak(answer, 1.0)]
-        for b in np.argsort(-p):
-            if len(found) == count or p[b] < MIN_MASS / 20:  # too small to anchor a peak
+        apart = np.linalg.norm(self.lab - srgb_to_lab(answer), axis=-1)
+        for b in self._anchors(p):
+            if len(found) == count:
                 break
-            if min(np.linalg.norm(self.lab[b] - lab) for lab in taken) < DISTINCT:
+            if apart[b] < DISTINCT:
                 continue
             near = self.distance[b] < RADIUS
             mass = float(p[near].sum())
             if mass >= MIN_MASS:
                 found.append(Peak(p[near] @ self.rgb[near] / mass, mass))
-                taken.append(self.lab[b])
+                apart = np.minimum(apart, self.distance[b])
         return found
+
+    def _anchors(self, p: np.ndarray) -> np.ndarray:
+        """The bins that could anchor a peak, likeliest first: those before the first
+        too unlikely to (under MIN_MASS / 20), less those whose neighbourhood clearly
+        holds less than MIN_MASS.
+
+        Leaving a bin out that `peaks` would reject changes nothing, as a rejected bin
+        moves no distances. The matrix product sums in another order than `peaks`, so
+        it only rules out bins short by more than any rounding; `peaks` decides the rest.
+        """
+        order = np.argsort(-p)
+        small = np.flatnonzero(p[order] < MIN_MASS / 20)
+        if small.size:
+            order = order[: small[0]]
+        heavy = (self.neighbourhood @ p)[order] >= MIN_MASS - _ROUNDING
+        return order[heavy]
