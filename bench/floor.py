@@ -63,6 +63,17 @@ def _node_flops(node: onnx.NodeProto, dims: dict[str, list[int]]) -> float:
     return 0.0
 
 
+def member_graph(mixture: onnx.ModelProto, index: int) -> onnx.ModelProto:
+    """One member of a mixture (`ensemble write`) cut out of the mixture's own graph: its
+    token and state in, its logits and state out, so it runs exactly the nodes (int8 or
+    not) that member runs inside the mixture."""
+    prefix = f"m{index}_"
+    inputs = ["tokens"] + [i.name for i in mixture.graph.input if i.name.startswith(prefix)]
+    outputs = [f"{prefix}logits"]
+    outputs += [o.name for o in mixture.graph.output if o.name.startswith(prefix)]
+    return onnx.utils.Extractor(mixture).extract_model(inputs, outputs)
+
+
 def _product_graph(n: int, quantised: bool) -> bytes:
     """One n x n by n x n product: float32 MatMul, or uint8 x int8 MatMulInteger."""
     if quantised:

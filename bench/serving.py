@@ -24,13 +24,15 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import onnx
+import onnxruntime as ort
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import discord  # noqa: E402
-from floor import measured_peak, step_cost  # noqa: E402
+from floor import measured_peak, member_graph, step_cost  # noqa: E402
 from step_share import non_model_share  # noqa: E402
 
 from bot.config import Settings  # noqa: E402
@@ -294,9 +296,57 @@ async def discord_path_tables(services: Services, quick: bool, smoke: bool) -> d
     return together_by_count
 
 
+def step_seconds(session: ort.InferenceSession, batch: int, calls: int) -> float:
+    """Best time of one step call at `batch` rows (zero inputs)."""
+    feeds = {
+        i.name: np.zeros(batch, np.int32)
+        if "int" in i.type
+        else np.zeros((batch, i.shape[1]), np.float32)
+        for i in session.get_inputs()
+    }
+    session.run(None, feeds)
+    best = []
+    for _ in range(3):
+        started = time.perf_counter()
+        for _ in range(calls):
+            session.run(None, feeds)
+        best.append((time.perf_counter() - started) / calls)
+    return min(best)
+
+
+def mixture_table(services: Services) -> None:
+    """Each mixture's step against one of its members' (cut out of the same graph), on the
+    bot's thread setting."""
+    engine = services.engine
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = engine.threads
+    rows = []
+    for name, model in sorted(engine.by_kind("charlm").items()):
+        if "ensemble" not in model.metadata.extra:
+            continue
+        proto = onnx.load(str(model.path))
+        member = member_graph(proto, 0)
+        alone = ort.InferenceSession(
+            member.SerializeToString(), options, providers=["CPUExecutionProvider"]
+        )
+        arithmetic = step_cost(proto).total / step_cost(member).total
+        for batch, calls in ((1, 500), (32, 100)):
+            mixture, one = (step_seconds(s, batch, calls) for s in (model.session, alone))
+            rows.append(
+                f"| {name} | {batch} | {mixture * 1e6:.0f} µs | {one * 1e6:.0f} µs | "
+                f"{mixture / one:.2f}x | {arithmetic:.2f}x |"
+            )
+    if rows:
+        print(
+            f"\n| mixture ({engine.threads or 'default'} threads) | batch | its step | its "
+            "member 0 alone | ratio | ratio of arithmetic |\n|---|---|---|---|---|---|"
+        )
+        print("\n".join(rows))
+
+
 def floor_tables(services: Services, together: dict[int, float], smoke: bool) -> None:
     """Every step model's arithmetic, the machine's peaks, and /write's distance to them."""
-    repeats = 2 if smoke else 10
+    repeats = 10  # fewer gives a low, noisy peak (and so a flattering floor)
     fp32 = max(measured_peak(False, repeats=repeats), numpy_peak(repeats=repeats))
     int8 = measured_peak(True, repeats=repeats)
     print(
@@ -326,6 +376,8 @@ def floor_tables(services: Services, together: dict[int, float], smoke: bool) ->
         ]
         for job in jobs:
             job.result()
+
+    mixture_table(services)
 
     print("\n| batcher steps (service layer) | steps | share of step time outside the model |")
     print("|---|---|---|")
