@@ -71,7 +71,8 @@ def member_graph(mixture: onnx.ModelProto, index: int) -> onnx.ModelProto:
     inputs = ["tokens"] + [i.name for i in mixture.graph.input if i.name.startswith(prefix)]
     outputs = [f"{prefix}logits"]
     outputs += [o.name for o in mixture.graph.output if o.name.startswith(prefix)]
-    return onnx.utils.Extractor(mixture).extract_model(inputs, outputs)
+    typed = onnx.shape_inference.infer_shapes(mixture)  # the extractor needs every type
+    return onnx.utils.Extractor(typed).extract_model(inputs, outputs)
 
 
 def _product_graph(n: int, quantised: bool) -> bytes:

@@ -338,8 +338,8 @@ def mixture_table(services: Services) -> None:
             )
     if rows:
         print(
-            f"\n| mixture ({engine.threads or 'default'} threads) | batch | its step | its "
-            "member 0 alone | ratio | ratio of arithmetic |\n|---|---|---|---|---|---|"
+            f"\n| mixture (intra-op threads: {engine.threads or 'default'}) | batch | its step "
+            "| its member 0 alone | ratio | ratio of arithmetic |\n|---|---|---|---|---|---|"
         )
         print("\n".join(rows))
 
