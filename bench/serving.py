@@ -47,6 +47,7 @@ from bot.runtime.lm import StepGraph  # noqa: E402
 from bot.runtime.sampling import SamplingConfig, sample, sample_rows  # noqa: E402
 from bot.services import Services  # noqa: E402
 from bot.write.service import WriteRequest  # noqa: E402
+from training.int8 import step_seconds  # noqa: E402
 
 MODELS = ROOT / "exported_models"
 
@@ -296,24 +297,6 @@ async def discord_path_tables(services: Services, quick: bool, smoke: bool) -> d
     return together_by_count
 
 
-def step_seconds(session: ort.InferenceSession, batch: int, calls: int) -> float:
-    """Best time of one step call at `batch` rows (zero inputs)."""
-    feeds = {
-        i.name: np.zeros(batch, np.int32)
-        if "int" in i.type
-        else np.zeros((batch, i.shape[1]), np.float32)
-        for i in session.get_inputs()
-    }
-    session.run(None, feeds)
-    best = []
-    for _ in range(3):
-        started = time.perf_counter()
-        for _ in range(calls):
-            session.run(None, feeds)
-        best.append((time.perf_counter() - started) / calls)
-    return min(best)
-
-
 def mixture_table(services: Services) -> None:
     """Each mixture's step against one of its members' (cut out of the same graph), on the
     bot's thread setting."""
@@ -331,7 +314,7 @@ def mixture_table(services: Services) -> None:
         )
         arithmetic = step_cost(proto).total / step_cost(member).total
         for batch, calls in ((1, 500), (32, 100)):
-            mixture, one = (step_seconds(s, batch, calls) for s in (model.session, alone))
+            mixture, one = (step_seconds(s, batch, calls, 3) for s in (model.session, alone))
             rows.append(
                 f"| {name} | {batch} | {mixture * 1e6:.0f} µs | {one * 1e6:.0f} µs | "
                 f"{mixture / one:.2f}x | {arithmetic:.2f}x |"

@@ -37,11 +37,10 @@ def quantize_bytes(model_path: Path) -> onnx.ModelProto:
 SPEED_BATCHES = (1, 32)
 
 
-def step_microseconds(model: bytes, batch: int, calls: int = 50, repeats: int = 5) -> float:
-    """Best time of one step call at `batch` (zero inputs, one thread: as the bot runs)."""
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+def step_seconds(
+    session: ort.InferenceSession, batch: int, calls: int = 50, repeats: int = 5
+) -> float:
+    """Best time of one step call of `session` at `batch` rows (zero inputs)."""
     feeds = {
         i.name: np.zeros(batch, np.int32)
         if "int" in i.type
@@ -55,7 +54,15 @@ def step_microseconds(model: bytes, batch: int, calls: int = 50, repeats: int = 
         for _ in range(calls):
             session.run(None, feeds)
         best = min(best, (time.perf_counter() - started) / calls)
-    return round(best * 1e6, 1)
+    return best
+
+
+def step_microseconds(model: bytes, batch: int) -> float:
+    """Best time of one step call at `batch`, on one thread as the bot runs it."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    return round(step_seconds(session, batch) * 1e6, 1)
 
 
 def speed_report(float_bytes: bytes, int8_bytes: bytes) -> dict:

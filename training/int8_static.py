@@ -27,6 +27,12 @@ from training.errors import UserError
 STATIC = "int8 weights and fixed activation scales (a row's answer is the same in any batch)"
 _DOMAIN = "com.microsoft"
 _ZERO_POINT = 128  # uint8 activations, symmetric about 128
+_LSTM_ACTIVATIONS = [b"Sigmoid", b"Tanh", b"Tanh"]
+# operators whose inputs changed by opset 18, which the rewritten graph is at
+_CHANGED_BY_18 = {"Split", "ReduceMax", "ReduceMin", "ReduceSum", "ReduceMean", "ReduceProd",
+                  "ReduceLogSum", "ReduceLogSumExp", "ReduceL1", "ReduceL2", "ReduceSumSquare",
+                  "Resize", "Pad", "ScatterElements", "ScatterND", "Col2Im", "BitwiseNot",
+                  "OptionalHasElement", "OptionalGetElement"}  # fmt: skip
 _VIEWS = {"Reshape", "Squeeze", "Unsqueeze"}
 _PASS_THROUGH = _VIEWS | {"Transpose", "Identity", "Flatten"}
 
@@ -61,9 +67,8 @@ class _Graph:
     def op(self, op_type: str, inputs: list[str], outputs: int | list[str] = 1, **attrs):
         if not isinstance(outputs, list):
             outputs = [self.name(op_type) for _ in range(outputs)]
-        names = outputs
-        self.nodes.append(helper.make_node(op_type, inputs, names, **attrs))
-        return names[0] if len(names) == 1 else names
+        self.nodes.append(helper.make_node(op_type, inputs, outputs, **attrs))
+        return outputs[0] if len(outputs) == 1 else outputs
 
     def array(self, name: str) -> np.ndarray:
         if name not in self.constants:
@@ -145,14 +150,20 @@ def _lstm(g: _Graph, node: onnx.NodeProto, consumers: dict) -> None:
     """A one-step `DynamicQuantizeLSTM` (forward, default activations, no peepholes),
     computed on (batch, features) tensors."""
     attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-    if attrs.get("direction", b"forward") != b"forward" or len(node.input) < 12:
-        raise UserError(f"LSTM {node.name!r}: only forward step LSTMs are rewritten")
+    hidden = int(attrs.pop("hidden_size"))
+    activations = attrs.pop("activations", _LSTM_ACTIVATIONS)
+    if (
+        attrs.pop("direction", b"forward") != b"forward"
+        or list(activations) != _LSTM_ACTIVATIONS
+        or attrs  # clip, input_forget, layout: not what an exported step LSTM has
+        or len(node.input) < 12
+    ):
+        raise UserError(f"LSTM {node.name!r}: only plain forward step LSTMs are rewritten")
     if any(node.input[i] for i in (4, 7)) or not (node.input[5] and node.input[6]):
         raise UserError(f"LSTM {node.name!r}: sequence lengths or peepholes are not rewritten")
     for zero in (node.input[9], node.input[11]):
         if np.any(g.array(zero)):
             raise UserError(f"LSTM {node.name!r}: only symmetric int8 weights are rewritten")
-    hidden = int(attrs["hidden_size"])
     x, h, c = (g.as_2d(name) for name in node.input[0:1] + node.input[5:7])
     x_scale, h_scale = _scale(g.bound(node.input[0])), _scale(1.0)
     w = g.array(node.input[1])[0].astype(np.float32) * g.array(node.input[8])  # (I, 4H)
@@ -223,6 +234,8 @@ def static_int8(model: onnx.ModelProto) -> onnx.ModelProto:
     kept = [n for n in g.graph.node if id(n) not in replaced | g.dropped]
     if any(n.domain not in ("", "ai.onnx") for n in kept):
         raise UserError("the graph has other onnxruntime-only operators; it is not rewritten")
+    if _opset(model) > _opset_of(model) and any(n.op_type in _CHANGED_BY_18 for n in kept):
+        raise UserError("the graph has operators whose form changed by opset 18; not rewritten")
     known = {i.name for i in g.graph.input} | set(g.constants) | {c.name for c in g.new_constants}
     nodes = _ordered(_read(kept + g.nodes, {o.name for o in g.graph.output}), known)
     used = {name for n in nodes for name in n.input}
@@ -235,9 +248,13 @@ def static_int8(model: onnx.ModelProto) -> onnx.ModelProto:
     return out
 
 
+def _opset_of(model: onnx.ModelProto) -> int:
+    return max([o.version for o in model.opset_import if o.domain in ("", "ai.onnx")] + [1])
+
+
 def _opset(model: onnx.ModelProto) -> int:
-    """The default domain's version, at least 18 (Split's `num_outputs`)."""
-    return max([o.version for o in model.opset_import if o.domain in ("", "ai.onnx")] + [18])
+    """The rewritten graph's default-domain version: at least 18 (Split's `num_outputs`)."""
+    return max(_opset_of(model), 18)
 
 
 def _ordered(nodes: list[onnx.NodeProto], known: set[str]) -> list[onnx.NodeProto]:
