@@ -11,7 +11,7 @@ from PIL import Image
 from bot.config import Settings
 from bot.discord_app.admission import Admission
 from bot.discord_app.replies import GENERIC_ERROR
-from bot.runtime.batching import on_loop
+from bot.paint.service import PaintService
 from bot.services import Services
 from tests.conftest import CAPTION_COLORS, png_bytes
 from tests.discord_harness import run_with_bot
@@ -172,7 +172,8 @@ def test_slow_inference_is_acknowledged_fast(services):
 
 
 class SlowPaint:
-    """Wraps the paint service: each reported block of rows costs 0.3 s of blocking work."""
+    """Wraps the paint service: each block of rows the batcher paints costs it 0.3 s of
+    blocking work, while the cog follows the painting as it always does."""
 
     def __init__(self, real):
         self.real = real
@@ -180,14 +181,14 @@ class SlowPaint:
     def __getattr__(self, name):
         return getattr(self.real, name)
 
-    async def paint_async(self, request, on_rows=None, deadline=None):
-        report = on_loop(on_rows)
-
+    def submit(self, request, on_rows=None, deadline=None):
         def slow(canvas, rows):
             time.sleep(0.3)  # blocking work on the batcher thread, never on the loop
-            report(canvas, rows)
 
-        return await self.real.submit(request, slow, deadline).wait()
+        return self.real.submit(request, slow, deadline)
+
+    async def paint_async(self, request, on_rows=None, deadline=None):
+        return await PaintService.paint_async(self, request, on_rows, deadline)
 
 
 def test_event_loop_is_never_blocked_during_a_long_paint(services, monkeypatch):

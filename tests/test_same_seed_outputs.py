@@ -3,9 +3,7 @@ serving path gets: each service's answer equals the plainest possible loop over 
 graph (one step call, `context_at` and `sample` per token), and the shipped models'
 answers for fixed seeds are pinned."""
 
-import asyncio
 import hashlib
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +11,7 @@ import pytest
 
 from bot.contract.pixels import KINDS, context_at, context_kinds, stream_length
 from bot.paint.service import PaintRequest, PaintService
-from bot.runtime.batching import BatcherPool, on_loop
+from bot.runtime.batching import BatcherPool
 from bot.runtime.engine import InferenceEngine
 from bot.runtime.lm import StepGraph, generate
 from bot.runtime.pixels import VariationRng, context_table
@@ -154,19 +152,3 @@ def test_the_shipped_painter_paints_the_same_in_a_crowd(shipped):
     alone = paint.paint(PaintRequest(seed=7)).indices
     jobs = [paint.submit(PaintRequest(seed=s)) for s in (7, 1, 2, 3)]
     assert (jobs[0].result().indices == alone).all()
-
-
-def test_progress_handed_to_the_loop_is_the_newest():
-    """A busy worker's reports coalesce: the loop gets the newest, not a backlog."""
-    seen: list[int] = []
-
-    async def main() -> None:
-        report = on_loop(seen.append)
-        worker = threading.Thread(target=lambda: [report(i) for i in range(1000)])
-        worker.start()
-        worker.join()  # the loop has not run yet: every report but the newest is dropped
-        await asyncio.sleep(0)
-        await asyncio.sleep(0)
-
-    asyncio.run(main())
-    assert seen[-1] == 999 and len(seen) == 1

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -155,33 +154,6 @@ async def watch(
     except asyncio.CancelledError:
         generation.cancel("The request was withdrawn.")
         raise
-
-
-def on_loop(callback: Callable | None) -> Callable | None:
-    """`callback`, to be called from any thread but run on the running event loop.
-
-    For progress reports, where only the newest matters: calls that arrive while one is
-    still waiting for the loop replace its arguments, so a busy batcher hands the loop at
-    most one report at a time instead of one per call."""
-    if callback is None:
-        return None
-    loop = asyncio.get_running_loop()
-    latest: list[tuple] = []
-    lock = threading.Lock()
-
-    def deliver() -> None:
-        with lock:
-            args = latest.pop()
-        callback(*args)
-
-    def call(*args) -> None:
-        with lock:
-            pending = bool(latest)
-            latest[:] = [args]
-        if not pending:
-            loop.call_soon_threadsafe(deliver)
-
-    return call
 
 
 def settle(generation: Generation, error: BaseException | None = None) -> None:
