@@ -10,7 +10,6 @@ Discord's 3 s for the first response. The answer, or the error, follows.
 
 from __future__ import annotations
 
-from typing import Literal
 from zoneinfo import available_timezones
 
 import discord
@@ -20,7 +19,13 @@ from discord.ext import commands
 from bot.discord_app.cogs.admin import require_manage, server_admin_only
 from bot.discord_app.cogs.daily import Clock, utc_now
 from bot.discord_app.replies import NO_MENTIONS
-from bot.discord_app.store.daily import DailyPost, DailyStore, parse_time, parse_zone
+from bot.discord_app.store.daily import (
+    DAILY_COMMANDS,
+    DailyPost,
+    DailyStore,
+    parse_time,
+    parse_zone,
+)
 from bot.discord_app.store.settings import BUTTON_POLICIES, KEYS, SERVER_WIDE, SettingsStore
 
 KEY_HELP = {
@@ -145,10 +150,11 @@ class SettingsCog(commands.GroupCog, group_name="settings"):
         timezone="Whose clock, e.g. Europe/Paris (default UTC)",
     )
     @app_commands.rename(at="time")
+    @app_commands.choices(command=[app_commands.Choice(name=c, value=c) for c in DAILY_COMMANDS])
     async def daily_set(
         self,
         interaction: discord.Interaction,
-        command: Literal["paint", "color", "write", "name"],
+        command: str,
         at: app_commands.Range[str, 1, 5],
         timezone: app_commands.Range[str, 1, 64] | None = None,
     ) -> None:
@@ -179,21 +185,13 @@ class SettingsCog(commands.GroupCog, group_name="settings"):
         ][:25]
 
 
-DAILY_WHAT = {
-    "paint": "a painting of the day",
-    "color": "a colour of the day with its invented name",
-    "write": "a few lines in the server's style",
-    "name": "invented names for a colour of the day",
-}
-
-
 def daily_text(post: DailyPost, now) -> str:
     """The confirmation: what, when, and the next post as a Discord timestamp (shown in
     each reader's own time)."""
     first = int(post.next_post(now).timestamp())
     return (
         f"Every day at {post.at:%H:%M} ({post.timezone}) this channel gets "
-        f"{DAILY_WHAT[post.command]}. The next one: <t:{first}:F>. Stop it with "
+        f"{DAILY_COMMANDS[post.command]}. The next one: <t:{first}:F>. Stop it with "
         "`/settings daily off`."
     )
 

@@ -17,7 +17,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bot.discord_app.store.settings import SettingsStore, SettingsUnavailable
 from bot.errors import InvalidInput
 
-DAILY_COMMANDS = ("paint", "color", "write", "name")
+# The commands a channel can have posted daily, and what each posts: the one list the
+# /settings daily choices, its confirmation and this store's check read.
+DAILY_COMMANDS = {
+    "paint": "a painting of the day",
+    "color": "a colour of the day with its invented name",
+    "write": "a few lines in the server's style",
+    "name": "invented names for a colour of the day",
+}
 DEFAULT_ZONE = "UTC"
 _CLOCK_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
