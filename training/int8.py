@@ -19,7 +19,6 @@ from training.errors import UserError
 from training.int8_static import STATIC, static_int8
 from training.onnx_export import atomic_write, attach_metadata
 
-QUANTIZED = STATIC
 DYNAMIC = "int8 weights (onnxruntime dynamic quantisation)"  # what earlier files were
 
 
@@ -135,7 +134,7 @@ def quantize_checked(
             f"keep the float model; {out} not written"
         )
     meta.extra["quantization"] = {k: report[k] for k in report if k != "model"} | {
-        "weights": QUANTIZED
+        "weights": STATIC
     }
     meta.metrics[metric] = int8_loss
     attach_metadata(proto, meta)

@@ -23,7 +23,8 @@ import onnx
 from bot.contract.metadata import ModelMetadata
 from bot.text.vocabulary import Vocabulary
 from training.cards import sample_lines
-from training.int8 import QUANTIZED, fixed_scales_section, quantize_checked
+from training.int8 import fixed_scales_section, quantize_checked
+from training.int8_static import STATIC
 from training.tokenlm.corpus import held_out_split_text
 from training.tokenlm.evaluate import evaluate_text, load_step_model
 
@@ -80,7 +81,7 @@ def quantisation_section(out: Path, report: dict) -> list[str]:
         "",
         "## Quantisation",
         "",
-        f"The shipped file has {QUANTIZED}: {report['bytes_int8']:,} bytes instead of "
+        f"The shipped file has {STATIC}: {report['bytes_int8']:,} bytes instead of "
         f"{report['bytes_float']:,}. Scored on the same held-out chunks "
         f"({report['held_out_chars']:,} characters, state carried): float "
         f"{report['nats_per_char_float']} nats/char, int8 {report['nats_per_char_int8']} "

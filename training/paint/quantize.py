@@ -9,7 +9,8 @@ import json
 import re
 from pathlib import Path
 
-from training.int8 import QUANTIZED, fixed_scales_section, quantize_checked
+from training.int8 import fixed_scales_section, quantize_checked
+from training.int8_static import STATIC
 from training.paint.evaluate import held_out_bits
 
 
@@ -41,7 +42,7 @@ def card_section(out: Path, report: dict) -> Path | None:
     text = re.split(r"\n## Quantisation\n", text)[0].rstrip("\n")
     speed = report["speed"]
     section = (
-        f"\n\n## Quantisation\n\nThe shipped file has {QUANTIZED}: {report['bytes_int8']:,} "
+        f"\n\n## Quantisation\n\nThe shipped file has {STATIC}: {report['bytes_int8']:,} "
         f"bytes instead of {report['bytes_float']:,}. On the {report['held_out_paintings']} "
         f"held-out paintings: float {report['bits_per_pixel_float']} bits/pixel, int8 "
         f"{report['bits_per_pixel_int8']} (cost {report['cost']:+}; the limit is "
